@@ -1,0 +1,67 @@
+"""Entry point of the ``fixsim`` command.
+
+Exit codes: 0 pass/equal, 1 mismatch/fail, 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from .._version import __version__
+from ..errors import FixsimError
+
+#: Command modules, in the order of the dataflow; each has ``register(subparsers)``.
+COMMAND_MODULES = [
+    "fixsim.cli.quantize_cmd",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line with exit code 2."""
+
+    def error(self, message):  # pragma: no cover - exercised through main()
+        self.exit(2, f"fixsim: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="fixsim",
+        description="Bit-accurate fixed-point simulation and verification of SNL/HLS networks.",
+    )
+    parser.add_argument("--version", action="version", version=f"fixsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except FixsimError as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"fixsim {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    except (OSError, ModuleNotFoundError) as exc:
+        print(f"fixsim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fixsim: interrupted", file=sys.stderr)
+        return 130
+
+
+def console() -> None:
+    """Console-script wrapper."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    console()
