@@ -1,0 +1,113 @@
+"""Labelled frame sets for training and evaluation, read through :mod:`fixsim.data`."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+#: Per-frame meta keys that measure the incident fluence (or photon count), by preference.
+FLUENCE_KEYS = ("fluence", "photons_per_area", "incident_photons", "n_photons",
+                "photon_count", "photons", "total_photons")
+
+
+@dataclass
+class LabelledFrames:
+    """Frames with integer labels and class names.
+
+    Attributes
+    ----------
+    frames : ndarray, float32, shape (N, 65, 65)
+    labels : ndarray, int64, shape (N,), values in ``0 .. len(class_names)-1``
+    class_names : list of str
+    meta : dict
+        Whatever the data file carries (per-frame parameters, seed, version).
+    sha256 : str
+        Checksum of the source file ("" for in-memory data).
+    """
+
+    frames: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+    meta: dict = field(default_factory=dict)
+    sha256: str = ""
+
+    def __post_init__(self):
+        self.frames = np.asarray(self.frames, dtype=np.float32)
+        self.labels = np.asarray(self.labels).astype(np.int64)
+        self.class_names = [str(c) for c in self.class_names]
+        if self.frames.ndim != 3 or self.frames.shape[1:] != (65, 65):
+            raise InputError(f"frames must have shape (N, 65, 65), got {self.frames.shape!r}")
+        if self.labels.shape != (len(self.frames),):
+            raise InputError(f"labels must have shape ({len(self.frames)},), "
+                             f"got {self.labels.shape!r}")
+        if len(self.labels) and (self.labels.min() < 0
+                                 or self.labels.max() >= len(self.class_names)):
+            raise InputError(f"labels must lie in 0..{len(self.class_names) - 1}")
+        if not np.all(np.isfinite(self.frames)):
+            raise InputError("frames contain NaN or infinite values")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, idx: np.ndarray) -> "LabelledFrames":
+        """Frames ``idx`` (per-frame meta arrays of length N are subset too)."""
+        n = len(self)
+        meta = {k: (v[idx] if isinstance(v, np.ndarray) and v.shape[:1] == (n,) else v)
+                for k, v in self.meta.items()}
+        return LabelledFrames(self.frames[idx], self.labels[idx], self.class_names, meta,
+                              self.sha256)
+
+    def fluence(self) -> tuple[str, np.ndarray]:
+        """Per-frame fluence: the first of :data:`FLUENCE_KEYS` found in the meta
+        (also inside a nested ``params`` dict), else the total counts of each frame.
+
+        Returns
+        -------
+        name : str
+            The meta key used, or ``"total_counts"``.
+        values : ndarray, float64, shape (N,)
+        """
+        n = len(self)
+        for source in (self.meta, self.meta.get("params", {}) or {}):
+            if not isinstance(source, dict):
+                continue
+            for key in FLUENCE_KEYS:
+                v = source.get(key)
+                if v is not None and np.shape(v) == (n,):
+                    return key, np.asarray(v, dtype=np.float64)
+        return "total_counts", self.frames.reshape(n, -1).sum(axis=1, dtype=np.float64)
+
+
+def file_sha256(path: "str | os.PathLike") -> str:
+    """Hex sha256 of a file, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_labelled(path: "str | os.PathLike") -> LabelledFrames:
+    """Read a labelled frame file with :func:`fixsim.data.load_dataset`.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or unreadable, or :mod:`fixsim.data` is not available.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"data file {str(path)!r} does not exist")
+    try:
+        from ..data import load_dataset
+    except ImportError as exc:
+        raise InputError(f"reading data files needs fixsim.data ({exc})") from None
+    frames, labels, class_names, meta = load_dataset(path)
+    return LabelledFrames(frames, labels, list(class_names), dict(meta or {}),
+                          file_sha256(path))
