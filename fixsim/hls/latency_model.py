@@ -1,0 +1,317 @@
+"""Analytical latency model of a streaming (dataflow) CNN, beat by beat.
+
+Each layer is a dataflow process reading a stream of *beats* (one pixel with all its
+channels, raster order, channels innermost, as in hls4ml ``io_stream`` and SNL) and
+writing one.  A layer occupies ``cost`` cycles per input beat and starts a beat when it
+has arrived and the previous beat is done::
+
+    start[j] = max(arrival[j], start[j-1] + cost[j-1])
+    output ready at start[j] + cost[j] + depth   (for the beats that complete an output)
+
+with ``cost = ii * reuse`` for a beat that completes a conv output (``reuse =
+ceil(MACs per output / parallelism)``) and ``cost = ii`` otherwise.  Dense layers buffer
+their input and then compute for ``ii * ceil(n_in * units / parallelism)`` cycles.  FIFOs
+are assumed deep enough never to stall a producer.  The whole-network latency is the time
+the last output beat is ready, counted from the first input beat (input at ``input_ii``
+cycles per pixel); the interval is the busiest layer's occupancy.  See docs/hls.md.
+
+Layers are plain dicts so a datapath spec can be fed in directly::
+
+    {"kind": "conv2d", "filters": 7, "kernel": 5, "stride": 1, "ii": 1, "parallelism": 175}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from typing import Optional, Sequence
+
+from ..errors import InputError, closest
+
+#: SpeckleNN inference model (min-speckle LeNetSmallInference, 64,660 parameters).
+#: Parallelism = multipliers per layer: the convs fully parallel per output pixel, the
+#: dense layers at reuse 20; 3,890 multipliers, near the published 71% of 5,520 DSPs.
+SPECKLENN_LAYERS = (
+    {"name": "conv1", "kind": "conv2d", "in_shape": [65, 65, 1], "filters": 7, "kernel": 5,
+     "stride": 1, "ii": 1, "parallelism": 175},
+    {"name": "relu1", "kind": "relu"},
+    {"name": "pool1", "kind": "maxpool2d", "pool": 2, "stride": 2, "ceil_mode": True},
+    {"name": "conv2", "kind": "conv2d", "filters": 3, "kernel": 5, "stride": 1, "ii": 1,
+     "parallelism": 525},
+    {"name": "relu2", "kind": "relu"},
+    {"name": "pool2", "kind": "maxpool2d", "pool": 2, "stride": 2, "ceil_mode": True},
+    {"name": "flatten", "kind": "flatten"},
+    {"name": "dense1", "kind": "dense", "units": 100, "ii": 1, "parallelism": 2940},
+    {"name": "relu3", "kind": "relu"},
+    {"name": "dense2", "kind": "dense", "units": 50, "ii": 1, "parallelism": 250},
+)
+
+_KEYS = {
+    "conv2d": {"filters", "kernel", "stride", "parallelism", "reuse", "padding"},
+    "dense": {"units", "parallelism", "reuse"},
+    "maxpool2d": {"pool", "stride", "ceil_mode"},
+    "relu": set(),
+    "flatten": set(),
+}
+_COMMON = {"kind", "name", "in_shape", "ii", "depth"}
+
+
+@dataclass(frozen=True)
+class LayerEstimate:
+    """The model's numbers for one layer (cycles counted from the first input beat)."""
+
+    name: str
+    kind: str
+    in_shape: tuple
+    out_shape: tuple
+    beats_in: int
+    beats_out: int
+    macs: int
+    multipliers: int
+    reuse: int
+    ii: int
+    depth: int
+    busy_cycles: int
+    first_out: int
+    last_out: int
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Whole-network prediction: latency, interval, and the per-layer estimates."""
+
+    layers: tuple
+    latency_cycles: int
+    interval_cycles: int
+    sequential_cycles: int
+    multipliers: int
+    macs: int
+    clock_mhz: float
+    input_ii: int
+    dataflow: bool
+
+    @property
+    def latency_us(self) -> float:
+        return self.latency_cycles / self.clock_mhz
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out["latency_us"] = self.latency_us
+        return out
+
+
+def _int(layer: dict, key: str, default=None, minimum: int = 1) -> int:
+    value = layer.get(key, default)
+    if value is None:
+        raise InputError(f"layer {layer.get('name', layer['kind'])!r}: missing {key!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InputError(f"layer {layer.get('name', layer['kind'])!r}: {key} must be an "
+                         f"integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _pair(layer: dict, key: str, default=None) -> tuple:
+    value = layer.get(key, default)
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return (_int({**layer, key: value[0]}, key), _int({**layer, key: value[1]}, key))
+    v = _int({**layer, key: value}, key)
+    return (v, v)
+
+
+def _validate(layer) -> dict:
+    if not isinstance(layer, dict):
+        raise InputError(f"each layer must be a dict, got {type(layer).__name__}")
+    kind = layer.get("kind")
+    if kind not in _KEYS:
+        raise InputError(f"unknown layer kind {kind!r}{closest(str(kind), _KEYS)}; "
+                         f"expected one of {sorted(_KEYS)}")
+    for key in layer:
+        if key not in _KEYS[kind] | _COMMON:
+            raise InputError(f"layer {layer.get('name', kind)!r}: unknown key {key!r}"
+                             f"{closest(key, _KEYS[kind] | _COMMON)} for a {kind} layer")
+    if layer.get("padding", "valid") != "valid":
+        raise InputError(f"layer {layer.get('name', kind)!r}: only padding 'valid' is "
+                         f"modelled, got {layer['padding']!r}")
+    return layer
+
+
+def _reuse(layer: dict, macs: int) -> tuple:
+    """(multipliers, reuse) from either ``parallelism`` or ``reuse`` (default fully parallel)."""
+    if "parallelism" in layer and "reuse" in layer:
+        raise InputError(f"layer {layer.get('name', layer['kind'])!r}: give parallelism or "
+                         f"reuse, not both")
+    if "reuse" in layer:
+        reuse = _int(layer, "reuse")
+        return math.ceil(macs / reuse), reuse
+    par = _int(layer, "parallelism", macs)
+    return par, math.ceil(macs / par)
+
+
+def _pool_out(size: int, pool: int, stride: int, ceil_mode: bool) -> int:
+    if size < pool:
+        raise InputError(f"pool window {pool} larger than input size {size}")
+    if ceil_mode:
+        out = -(-(size - pool) // stride) + 1
+        if (out - 1) * stride >= size:  # PyTorch: the last window must start inside
+            out -= 1
+        return out
+    return (size - pool) // stride + 1
+
+
+def _run(arrival: list, costs: list, emits: list, depth: int) -> tuple:
+    """Beat-level schedule; returns (ready times of emitted outputs, busy cycles)."""
+    ready, free = [], 0
+    for t_in, cost, emit in zip(arrival, costs, emits):
+        start = max(t_in, free)
+        free = start + cost
+        for _ in range(emit):
+            ready.append(free + depth)
+    return ready, sum(costs)
+
+
+def _log2_depth(macs: int) -> int:
+    # multiply (1) + adder tree (ceil log2 of the products) + bias/output register (2)
+    return 3 + max(0, math.ceil(math.log2(max(macs, 1))))
+
+
+def _layer(layer: dict, shape: tuple, arrival: list) -> tuple:
+    kind, ii = layer["kind"], _int(layer, "ii", 1)
+    if kind in ("conv2d", "maxpool2d") and len(shape) != 3:
+        raise InputError(f"layer {layer.get('name', kind)!r}: needs an (H, W, C) input, "
+                         f"got shape {list(shape)}")
+    if kind == "conv2d":
+        h, w, c = shape
+        kh, kw = _pair(layer, "kernel")
+        sh, sw = _pair(layer, "stride", 1)
+        if kh > h or kw > w:
+            raise InputError(f"layer {layer.get('name', kind)!r}: kernel {kh}x{kw} larger "
+                             f"than input {h}x{w}")
+        filters = _int(layer, "filters")
+        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+        macs_out = kh * kw * c * filters
+        mult, reuse = _reuse(layer, macs_out)
+        emits = [int(r >= kh - 1 and (r - kh + 1) % sh == 0 and (r - kh + 1) // sh < oh
+                     and q >= kw - 1 and (q - kw + 1) % sw == 0 and (q - kw + 1) // sw < ow)
+                 for r in range(h) for q in range(w)]
+        costs = [ii * (reuse if e else 1) for e in emits]
+        depth = layer.get("depth", _log2_depth(kh * kw * c))
+        out_shape, macs = (oh, ow, filters), macs_out * oh * ow
+    elif kind == "maxpool2d":
+        h, w, c = shape
+        ph, pw = _pair(layer, "pool")
+        sh, sw = _pair(layer, "stride", layer.get("pool"))
+        ceil_mode = bool(layer.get("ceil_mode", False))
+        oh, ow = _pool_out(h, ph, sh, ceil_mode), _pool_out(w, pw, sw, ceil_mode)
+        last_r = {min(y * sh + ph - 1, h - 1) for y in range(oh)}
+        last_q = {min(x * sw + pw - 1, w - 1) for x in range(ow)}
+        emits = [int(r in last_r and q in last_q) for r in range(h) for q in range(w)]
+        costs, depth = [ii] * len(emits), layer.get("depth", 1)
+        out_shape, macs, mult, reuse = (oh, ow, c), 0, 0, 1
+    elif kind == "relu":
+        emits, costs = [1] * len(arrival), [ii] * len(arrival)
+        depth, out_shape, macs, mult, reuse = layer.get("depth", 1), shape, 0, 0, 1
+    elif kind == "flatten":
+        n = math.prod(shape)
+        return (n,), list(arrival), dict(macs=0, mult=0, reuse=1, ii=0, depth=0, busy=0)
+    else:  # dense: buffer every input beat, then compute
+        n_in, units = math.prod(shape), _int(layer, "units")
+        mult, reuse = _reuse(layer, n_in * units)
+        depth = layer.get("depth", _log2_depth(n_in))
+        emits = [0] * (len(arrival) - 1) + [1]
+        costs = [ii] * (len(arrival) - 1) + [ii + ii * reuse]
+        out_shape, macs = (units,), n_in * units
+    depth = _int({"name": layer.get("name", kind), "kind": kind, "depth": depth}, "depth",
+                 minimum=0)
+    ready, busy = _run(arrival, costs, emits, depth)
+    return out_shape, ready, dict(macs=macs, mult=mult, reuse=reuse, ii=ii, depth=depth,
+                                  busy=busy)
+
+
+def predict(layers: Sequence[dict] = SPECKLENN_LAYERS, *, input_shape: Optional[Sequence[int]] = None,
+            clock_mhz: float = 200.0, input_ii: int = 1, dataflow: bool = True) -> Prediction:
+    """Predict the latency of a streaming CNN from plain layer descriptions.
+
+    Parameters
+    ----------
+    layers : sequence of dict
+        ``kind`` in conv2d, maxpool2d, relu, flatten, dense; see the module docstring.
+        The first layer (or ``input_shape``) gives ``in_shape`` as ``[H, W, C]`` or ``[N]``.
+    input_shape : sequence of int, optional
+        Overrides the first layer's ``in_shape``.
+    clock_mhz : float
+        Clock used to convert cycles to time.
+    input_ii : int
+        Cycles between input pixels arriving.
+    dataflow : bool
+        False runs the layers one after the other (no overlap), for comparison.
+
+    Returns
+    -------
+    Prediction
+
+    Raises
+    ------
+    InputError
+        For unknown kinds or keys, missing or non-positive sizes, or impossible shapes.
+    """
+    if not layers:
+        raise InputError("no layers to model")
+    layers = [_validate(layer) for layer in layers]
+    shape = input_shape if input_shape is not None else layers[0].get("in_shape")
+    if shape is None:
+        raise InputError("the first layer needs 'in_shape' ([H, W, C] or [N])")
+    shape = tuple(_int({"kind": "input", "name": "input", "s": s}, "s") for s in shape)
+    if isinstance(input_ii, bool) or not isinstance(input_ii, int) or input_ii < 1:
+        raise InputError(f"input_ii must be an integer >= 1, got {input_ii!r}")
+    if not (clock_mhz > 0 and math.isfinite(clock_mhz)):
+        raise InputError(f"clock must be a positive frequency in MHz, got {clock_mhz!r}")
+    beats = math.prod(shape[:2]) if len(shape) == 3 else 1
+    arrival = [j * input_ii for j in range(beats)]
+    estimates, sequential = [], beats * input_ii
+    for layer in layers:
+        if "in_shape" in layer and layer is not layers[0] and \
+                tuple(layer["in_shape"]) != shape:
+            raise InputError(f"layer {layer.get('name', layer['kind'])!r}: in_shape "
+                             f"{list(layer['in_shape'])} does not match the previous output "
+                             f"{list(shape)}")
+        if not dataflow and arrival:
+            arrival = [max(arrival)] * len(arrival)
+        out_shape, ready, info = _layer(layer, shape, arrival)
+        estimates.append(LayerEstimate(
+            name=str(layer.get("name", layer["kind"])), kind=layer["kind"], in_shape=shape,
+            out_shape=out_shape, beats_in=len(arrival), beats_out=len(ready),
+            macs=info["macs"], multipliers=info["mult"], reuse=info["reuse"], ii=info["ii"],
+            depth=info["depth"], busy_cycles=info["busy"],
+            first_out=min(ready), last_out=max(ready)))
+        sequential += info["busy"] + info["depth"]
+        shape, arrival = out_shape, ready
+    return Prediction(
+        layers=tuple(estimates), latency_cycles=estimates[-1].last_out,
+        interval_cycles=max([beats * input_ii] + [e.busy_cycles for e in estimates]),
+        sequential_cycles=sequential, multipliers=sum(e.multipliers for e in estimates),
+        macs=sum(e.macs for e in estimates), clock_mhz=float(clock_mhz), input_ii=input_ii,
+        dataflow=dataflow)
+
+
+def load_layers(path) -> list:
+    """Read a JSON list of layer dicts (or ``{"layers": [...]}``) from a file.
+
+    Raises
+    ------
+    InputError
+        If the file is unreadable or not such JSON.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read layer description {str(path)!r}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if isinstance(data, dict):
+        data = data.get("layers")
+    if not isinstance(data, list):
+        raise InputError(f"{path}: expected a JSON list of layer objects or "
+                         f"{{\"layers\": [...]}}")
+    return data
