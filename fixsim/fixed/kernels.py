@@ -294,11 +294,13 @@ def _add_aligned(a, sa, b, sb, negate_b, w, s, out):
 
 
 @njit(cache=True)
-def _divide(a, sa_bits, b, w1, s_res, w_res, out, status):
-    """Truncating division of (a << sa_bits) by b, wrapped to the result register.
+def _divide(a, sa_bits, b, w1, s1, w_res, s_res, out, status):
+    """Truncating division of (a << sa_bits) by b as the C simulation does it.
 
-    ``a``/``b`` are operand values (int64); the dividend ``a << sa_bits`` fits in 63 bits
-    (checked by the caller).  Division by zero sets ST_UNDEFINED and yields 0.
+    The headers divide in a ``w1``-bit register of signedness ``s1`` (``_W1`` in
+    ``operator/``), so the quotient wraps to ``w1`` bits before it is widened into the
+    ``w_res``-bit result (e.g. the most negative dividend divided by -1).  ``a << sa_bits``
+    fits in 63 bits (checked by the caller).  Division by zero sets ST_UNDEFINED.
     """
     m = _mask(w_res)
     for k in range(a.shape[0]):
@@ -310,7 +312,8 @@ def _divide(a, sa_bits, b, w1, s_res, w_res, out, status):
         den = b[k]
         qa = abs(num) // abs(den)
         qv = qa if (num < 0) == (den < 0) else -qa
-        out[k] = _to_int64(np.uint64(qv) & m, w_res, s_res)
+        q1 = _to_int64(np.uint64(qv) & _mask(w1), w1, s1)
+        out[k] = _to_int64(np.uint64(q1) & m, w_res, s_res)
         status[k] = 0
 
 

@@ -1,0 +1,159 @@
+"""Numba kernels of the SPI simulator (floating point, order-independent per pixel).
+
+Each kernel sees only arrays and plain numbers; validation and unit handling live in
+:mod:`fixsim.data.particles` and :mod:`fixsim.data.simulate`.  ``parallel=True`` splits
+work over pixels only, so each output element is computed by one thread in a fixed
+order and results do not depend on the thread count.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+#: Pixels per work block of the lattice kernel: phasor tables of one block stay in L1.
+_BLOCK = 32
+
+
+@njit(parallel=True, cache=True)
+def _lattice_amplitude(qa, w, col_j, col_k, col_i0, col_i1, cx0, cy0, cz0, out_re, out_im):
+    """F_p = sum_ijk w[k,j,i] exp(i (qa_p0 (i-cx0) + qa_p1 (j-cy0) + qa_p2 (k-cz0))).
+
+    ``qa`` (P, 3) is q rotated into the particle frame times the voxel edge; the sum runs
+    over the x-runs ``i0 <= i < i1`` of each occupied (j, k) column.  Phasors per axis
+    are tabulated per pixel block, so the inner loop is a real-by-complex multiply-add
+    vectorised across pixels.
+    """
+    npix = qa.shape[0]
+    nz, ny, nx = w.shape
+    ncol = col_j.shape[0]
+    nblocks = (npix + _BLOCK - 1) // _BLOCK
+    for b in prange(nblocks):
+        p0 = b * _BLOCK
+        m = min(_BLOCK, npix - p0)
+        cx = np.zeros((nx, _BLOCK))
+        sx = np.zeros((nx, _BLOCK))
+        cy = np.zeros((ny, _BLOCK))
+        sy = np.zeros((ny, _BLOCK))
+        cz = np.zeros((nz, _BLOCK))
+        sz = np.zeros((nz, _BLOCK))
+        for i in range(nx):
+            for t in range(m):
+                a = qa[p0 + t, 0] * (i - cx0)
+                cx[i, t] = math.cos(a)
+                sx[i, t] = math.sin(a)
+        for j in range(ny):
+            for t in range(m):
+                a = qa[p0 + t, 1] * (j - cy0)
+                cy[j, t] = math.cos(a)
+                sy[j, t] = math.sin(a)
+        for k in range(nz):
+            for t in range(m):
+                a = qa[p0 + t, 2] * (k - cz0)
+                cz[k, t] = math.cos(a)
+                sz[k, t] = math.sin(a)
+        fr = np.zeros(_BLOCK)
+        fi = np.zeros(_BLOCK)
+        sr = np.empty(_BLOCK)
+        si = np.empty(_BLOCK)
+        for c in range(ncol):
+            j = col_j[c]
+            k = col_k[c]
+            for t in range(_BLOCK):
+                sr[t] = 0.0
+                si[t] = 0.0
+            for i in range(col_i0[c], col_i1[c]):
+                wv = w[k, j, i]
+                for t in range(_BLOCK):
+                    sr[t] += wv * cx[i, t]
+                    si[t] += wv * sx[i, t]
+            for t in range(m):
+                pr = cy[j, t] * cz[k, t] - sy[j, t] * sz[k, t]
+                pi = cy[j, t] * sz[k, t] + sy[j, t] * cz[k, t]
+                fr[t] += sr[t] * pr - si[t] * pi
+                fi[t] += sr[t] * pi + si[t] * pr
+        for t in range(m):
+            out_re[p0 + t] = fr[t]
+            out_im[p0 + t] = fi[t]
+
+
+@njit(cache=True)
+def _ellipsoid_fraction(ax, ay, az, voxel, n, sub):
+    """Fraction of each voxel of an n^3 grid (centred) inside x^2/ax^2+y^2/ay^2+z^2/az^2<=1.
+
+    Estimated on sub^3 points per voxel; returns (n, n, n) indexed [k, j, i].
+    """
+    out = np.zeros((n, n, n))
+    c = (n - 1) / 2.0
+    inv = 1.0 / (sub * sub * sub)
+    slack = voxel * math.sqrt(3.0) / 2.0 / min(ax, min(ay, az))
+    for k in range(n):
+        for j in range(n):
+            for i in range(n):
+                x0 = (i - c) * voxel
+                y0 = (j - c) * voxel
+                z0 = (k - c) * voxel
+                # ||D^-1 (p + d)|| is within h/amin of ||D^-1 p|| for |d| <= h: decide
+                # voxels far from the surface without sub-sampling
+                dist = math.sqrt((x0 / ax) ** 2 + (y0 / ay) ** 2 + (z0 / az) ** 2)
+                if dist - slack > 1.0:
+                    continue
+                if dist + slack <= 1.0:
+                    out[k, j, i] = 1.0
+                    continue
+                cnt = 0
+                for kk in range(sub):
+                    z = z0 + ((kk + 0.5) / sub - 0.5) * voxel
+                    for jj in range(sub):
+                        y = y0 + ((jj + 0.5) / sub - 0.5) * voxel
+                        for ii in range(sub):
+                            x = x0 + ((ii + 0.5) / sub - 0.5) * voxel
+                            if (x / ax) ** 2 + (y / ay) ** 2 + (z / az) ** 2 <= 1.0:
+                                cnt += 1
+                out[k, j, i] = cnt * inv
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _ellipsoid_amplitude(qb, ax, ay, az, electrons, out):
+    """Homogeneous ellipsoid: F = N_e * 3 (sin u - u cos u) / u^3, u = |diag(a) q_body|."""
+    npix = qb.shape[0]
+    for p in prange(npix):
+        u = math.sqrt((ax * qb[p, 0]) ** 2 + (ay * qb[p, 1]) ** 2 + (az * qb[p, 2]) ** 2)
+        if u < 1e-3:
+            # series 1 - u^2/10 avoids cancellation at the forward direction
+            out[p] = electrons * (1.0 - u * u / 10.0)
+        else:
+            out[p] = electrons * 3.0 * (math.sin(u) - u * math.cos(u)) / (u * u * u)
+
+
+def lattice_amplitude(qa: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Complex amplitude of a voxel lattice of point scatterers at ``qa``.
+
+    Parameters
+    ----------
+    qa : ndarray, shape (P, 3), float64
+        Scattering vectors in the particle frame, multiplied by the voxel edge.
+    w : ndarray, shape (nz, ny, nx), float64
+        Electrons per voxel; voxel (k, j, i) sits at ((i, j, k) - (n - 1) / 2) * voxel.
+
+    Returns
+    -------
+    ndarray, shape (P,), complex128
+    """
+    qa = np.ascontiguousarray(qa, dtype=np.float64)
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    occupied = w != 0
+    any_x = occupied.any(axis=2)                       # (nz, ny)
+    col_k, col_j = np.nonzero(any_x)
+    first = occupied.argmax(axis=2)[col_k, col_j]
+    last = w.shape[2] - occupied[:, :, ::-1].argmax(axis=2)[col_k, col_j]
+    out_re = np.empty(qa.shape[0])
+    out_im = np.empty(qa.shape[0])
+    nz, ny, nx = w.shape
+    _lattice_amplitude(qa, w, col_j.astype(np.int64), col_k.astype(np.int64),
+                       first.astype(np.int64), last.astype(np.int64),
+                       (nx - 1) / 2.0, (ny - 1) / 2.0, (nz - 1) / 2.0, out_re, out_im)
+    return out_re + 1j * out_im
