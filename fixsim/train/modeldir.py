@@ -71,7 +71,7 @@ def save_model_dir(out: "str | os.PathLike", train_model, class_names: list[str]
     info = {
         "format": FORMAT,
         "fixsim_version": __version__,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "image_size": train_model.image_size,
         "latent_dim": train_model.latent_dim,
         "inference_parameters": count_parameters(folded),

@@ -133,7 +133,7 @@ def _checkpoint_state(model, opt, epoch, config, history, data) -> dict:
     return {
         "format": CHECKPOINT_FORMAT,
         "fixsim_version": __version__,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "num_threads": torch.get_num_threads(),
         "epoch": epoch,
         "config": dataclasses.asdict(config),
