@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import struct
 from fractions import Fraction
+from types import SimpleNamespace
 
 from fixsim.fixed.format import FixedType, Overflow as O, Quantization as Q
 
@@ -60,7 +61,8 @@ def convert_value(v: int, src: FixedType, dst: FixedType) -> int:
     y = round_shift(v, d, dst.quantization) if d > 0 else v << -d
     if not may_overflow(src, dst):
         return wrap(y, w, dst.signed)
-    sym_min = dst.overflow == O.AP_SAT_SYM and dst.signed and src.signed
+    # The symmetric minimum is the pattern 10..01, i.e. lo + 1 (for W = 1 that is lo itself).
+    sym_min = dst.overflow == O.AP_SAT_SYM and dst.signed and src.signed and w > 1
     in_range = lo <= y <= hi
     if in_range:
         # AP_SAT_SYM never produces the most negative code from a signed negative source.
@@ -72,7 +74,7 @@ def convert_value(v: int, src: FixedType, dst: FixedType) -> int:
     if dst.overflow == O.AP_SAT_SYM:
         if not dst.signed:
             return hi if over else 0
-        return hi if over else -hi
+        return hi if over else (lo + 1 if w > 1 else lo)
     if dst.overflow == O.AP_SAT_ZERO:
         return 0
     bits = y & ((1 << w) - 1)
@@ -119,7 +121,8 @@ def decode_double(x: float) -> tuple[int, FixedType] | None:
     man = (bits & ((1 << 52) - 1)) | (1 << 52)
     if bits >> 63:
         man = -man
-    return man, FixedType(54, exp + 2, True)
+    # exp + 2 may exceed what FixedType accepts (I up to 1026): a plain record will do.
+    return man, SimpleNamespace(width=54, int_bits=exp + 2, signed=True, frac_bits=52 - exp)
 
 
 def from_double(x: float, dst: FixedType) -> int:

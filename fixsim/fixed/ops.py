@@ -365,7 +365,8 @@ def matmul(a, fa, b, fb, acc_fmt, init=None, *, parallel: bool = True,
     if method in ("auto", "fast") and _fast_mac_ok(pt, acc_fmt, st):
         out = np.empty((m, n), np.int64)
         fn = K._mac_parallel if parallel else K._mac_sequential
-        sym = acc_fmt.overflow == Overflow.AP_SAT_SYM and acc_fmt.signed
+        # SAT_SYM's minimum is the pattern 10..01: lo + 1, except for W = 1 where it is lo.
+        sym = acc_fmt.overflow == Overflow.AP_SAT_SYM and acc_fmt.signed and acc_fmt.width > 1
         fn(a64, b64, i64, st.frac_bits - acc_fmt.frac_bits, st.frac_bits - pt.frac_bits,
            st.frac_bits - acc_fmt.frac_bits, acc_fmt.raw_min, acc_fmt.raw_max,
            int(acc_fmt.quantization), int(acc_fmt.overflow), sym, sym and st.signed,
