@@ -46,6 +46,7 @@ class HilReport:
     missing: list[int] = field(default_factory=list)
     duplicates: list[int] = field(default_factory=list)
     out_of_order: list[int] = field(default_factory=list)
+    late: list[int] = field(default_factory=list)
     unexpected_ids: list[int] = field(default_factory=list)
     bad_frames: list[dict] = field(default_factory=list)
     device_errors: list[dict] = field(default_factory=list)
@@ -155,20 +156,21 @@ def run_vectors(backend: Backend, inputs, expected, *, word_bytes: int = 8, cloc
     counts: Counter[int] = Counter()
     rep = HilReport("fail", [], n, 0, 0, clock_mhz=clock_mhz, cycle_source=backend.cycle_source,
                     latency_budget_cycles=latency_budget_cycles, backend=backend.describe())
-    timed_out: list[int] = []
+    timed_out: set[int] = set()
     highest = -1
     try:
         if weights is not None:
             backend.load_weights(weights, timeout=max(timeout, 10.0))
         next_id, quiet_timeouts, last_activity = 0, 0, time.monotonic()
         while True:
-            in_flight = next_id - len(first) - len(rep.bad_frames) - len(timed_out)
+            accounted = len(first) + len(timed_out) - len(rep.late) + len(rep.bad_frames)
+            in_flight = next_id - accounted
             while next_id < n and in_flight < window:
                 backend.submit(next_id, x[next_id], word_bytes)
                 submit_t[next_id] = time.perf_counter()
                 next_id += 1
                 in_flight += 1
-            done = next_id == n and len(first) + len(rep.bad_frames) + len(timed_out) >= n
+            done = next_id == n and accounted >= n
             replies = backend.collect(drain_s if done else min(timeout, 0.05))
             now = time.monotonic()
             if replies:
@@ -187,7 +189,7 @@ def run_vectors(backend: Backend, inputs, expected, *, word_bytes: int = 8, cloc
                     continue
                 first[fid] = r
                 if fid in timed_out:
-                    timed_out.remove(fid)  # late, but here: judged on its merits
+                    rep.late.append(fid)  # came back, but after it was declared timed out
                 if fid < highest:
                     rep.out_of_order.append(fid)
                 highest = max(highest, fid)
@@ -197,7 +199,7 @@ def run_vectors(backend: Backend, inputs, expected, *, word_bytes: int = 8, cloc
                 break
             if not replies and now - last_activity >= timeout:
                 outstanding = [i for i in range(next_id) if i not in first and i not in timed_out]
-                timed_out.extend(outstanding)
+                timed_out.update(outstanding)
                 quiet_timeouts += 1
                 last_activity = now
                 if quiet_timeouts >= 2 or (next_id == n and not outstanding):
@@ -245,6 +247,8 @@ def run_vectors(backend: Backend, inputs, expected, *, word_bytes: int = 8, cloc
                        ("unexpected frame ids", rep.unexpected_ids)):
         if ids:
             f.append(f"{len(ids)} {label}: {sorted(set(ids))[:SHOW_FRAMES]}")
+    if rep.late:
+        f.append(f"{len(rep.late)} results arrived after the {timeout} s timeout: {rep.late[:SHOW_FRAMES]}")
     if rep.out_of_order and require_order:
         f.append(f"{len(rep.out_of_order)} results out of order: {rep.out_of_order[:SHOW_FRAMES]}")
     if rep.bad_frames:
