@@ -198,8 +198,9 @@ def render_csynth_xml(report: SynthReport, *, newline: str = "\n",
 
     def resources(tag, values):
         names = {"DSP": dsp}
+        # Every key is written (unknown as undef): the DSP element name tells the tool.
         return "\n".join(block(tag, [leaf(names.get(k, k), values.get(k))
-                                     for k in RESOURCE_KEYS if values.get(k) is not None]))
+                                     for k in RESOURCE_KEYS]))
 
     area = [resources("Resources", report.resources),
             resources("AvailableResources", report.available)]

@@ -157,6 +157,18 @@ def _header_info(text: str) -> dict:
                 tool_version=version_num.group(1) if version_num else version)
 
 
+def _latency_columns(table: Table) -> tuple:
+    """Latency min/max columns: "Latency (cycles) min", or plain "Latency min" (Vivado HLS
+    to 2019 puts "(clock cycles)" in the section title instead)."""
+    lo, hi = table.index("latency", "cycles", "min"), table.index("latency", "cycles", "max")
+    if lo is None or hi is None:
+        plain = [i for i, c in enumerate(table.columns)
+                 if _norm(c) in ("latencymin", "latencymax")]
+        if len(plain) == 2:
+            lo, hi = plain
+    return lo, hi
+
+
 def _classic(text: str, tables: list, info: dict, name: str) -> dict:
     """Fields from the Vivado/Vitis "HLS Report for" layout."""
     out = {}
@@ -170,8 +182,7 @@ def _classic(text: str, tables: list, info: dict, name: str) -> dict:
                                                 f"{name} timing")
             break
     for table in tables:
-        lo = table.index("latency", "cycles", "min")
-        hi = table.index("latency", "cycles", "max")
+        lo, hi = _latency_columns(table)
         if lo is None or hi is None or not table.rows or table.index("instance") is not None:
             continue
         row = table.rows[0]
