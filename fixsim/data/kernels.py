@@ -18,15 +18,27 @@ _BLOCK = 32
 
 
 @njit(parallel=True, cache=True)
-def _lattice_amplitude(qa, w, col_j, col_k, col_i0, col_i1, cx0, cy0, cz0, out_re, out_im):
-    """F_p = sum_ijk w[k,j,i] exp(i (qa_p0 (i-cx0) + qa_p1 (j-cy0) + qa_p2 (k-cz0))).
+def _lattice_amplitude(q, rot, voxel, w, col_j, col_k, col_i0, col_i1, cx0, cy0, cz0,
+                       out_re, out_im):
+    """F_p = box(qa_p) sum_ijk w[k,j,i] exp(i (qa_p0 (i-cx0) + qa_p1 (j-cy0) + qa_p2 (k-cz0))).
 
-    ``qa`` (P, 3) is q rotated into the particle frame times the voxel edge; the sum runs
-    over the x-runs ``i0 <= i < i1`` of each occupied (j, k) column.  Phasors per axis
-    are tabulated per pixel block, so the inner loop is a real-by-complex multiply-add
-    vectorised across pixels.
+    ``qa = voxel * rot^T q`` is q in the particle frame times the voxel edge and
+    ``box = prod_d sinc(qa_d / 2)`` the form factor of a uniformly filled voxel.  The
+    sum runs over the x-runs ``i0 <= i < i1`` of each occupied (j, k) column.  Phasors
+    per axis are tabulated per pixel block, so the inner loop is a real-by-complex
+    multiply-add vectorised across pixels.
     """
-    npix = qa.shape[0]
+    npix = q.shape[0]
+    qa = np.empty((npix, 3))
+    box = np.empty(npix)
+    for p in prange(npix):
+        bx = 1.0
+        for d in range(3):
+            v = voxel * (rot[0, d] * q[p, 0] + rot[1, d] * q[p, 1] + rot[2, d] * q[p, 2])
+            qa[p, d] = v
+            if v != 0.0:
+                bx *= math.sin(v / 2) / (v / 2)
+        box[p] = bx
     nz, ny, nx = w.shape
     ncol = col_j.shape[0]
     nblocks = (npix + _BLOCK - 1) // _BLOCK
@@ -75,8 +87,8 @@ def _lattice_amplitude(qa, w, col_j, col_k, col_i0, col_i1, cx0, cy0, cz0, out_r
                 fr[t] += sr[t] * pr - si[t] * pi
                 fi[t] += sr[t] * pi + si[t] * pr
         for t in range(m):
-            out_re[p0 + t] = fr[t]
-            out_im[p0 + t] = fi[t]
+            out_re[p0 + t] = fr[t] * box[p0 + t]
+            out_im[p0 + t] = fi[t] * box[p0 + t]
 
 
 @njit(cache=True)
@@ -117,11 +129,14 @@ def _ellipsoid_fraction(ax, ay, az, voxel, n, sub):
 
 
 @njit(parallel=True, cache=True)
-def _ellipsoid_amplitude(qb, ax, ay, az, electrons, out):
-    """Homogeneous ellipsoid: F = N_e * 3 (sin u - u cos u) / u^3, u = |diag(a) q_body|."""
-    npix = qb.shape[0]
+def _ellipsoid_amplitude(q, rot, ax, ay, az, electrons, out):
+    """Homogeneous ellipsoid: F = N_e * 3 (sin u - u cos u) / u^3, u = |diag(a) rot^T q|."""
+    npix = q.shape[0]
     for p in prange(npix):
-        u = math.sqrt((ax * qb[p, 0]) ** 2 + (ay * qb[p, 1]) ** 2 + (az * qb[p, 2]) ** 2)
+        bx = rot[0, 0] * q[p, 0] + rot[1, 0] * q[p, 1] + rot[2, 0] * q[p, 2]
+        by = rot[0, 1] * q[p, 0] + rot[1, 1] * q[p, 1] + rot[2, 1] * q[p, 2]
+        bz = rot[0, 2] * q[p, 0] + rot[1, 2] * q[p, 1] + rot[2, 2] * q[p, 2]
+        u = math.sqrt((ax * bx) ** 2 + (ay * by) ** 2 + (az * bz) ** 2)
         if u < 1e-3:
             # series 1 - u^2/10 avoids cancellation at the forward direction
             out[p] = electrons * (1.0 - u * u / 10.0)
@@ -129,13 +144,17 @@ def _ellipsoid_amplitude(qb, ax, ay, az, electrons, out):
             out[p] = electrons * 3.0 * (math.sin(u) - u * math.cos(u)) / (u * u * u)
 
 
-def lattice_amplitude(qa: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Complex amplitude of a voxel lattice of point scatterers at ``qa``.
+def lattice_amplitude(q: np.ndarray, rot: np.ndarray, voxel: float, w: np.ndarray) -> np.ndarray:
+    """Complex amplitude of a rotated lattice of uniformly filled voxels.
 
     Parameters
     ----------
-    qa : ndarray, shape (P, 3), float64
-        Scattering vectors in the particle frame, multiplied by the voxel edge.
+    q : ndarray, shape (P, 3), float64
+        Lab-frame scattering vectors (1/angstrom).
+    rot : ndarray, shape (3, 3)
+        Body-to-lab rotation (r_lab = rot @ r_body).
+    voxel : float
+        Voxel edge (angstrom).
     w : ndarray, shape (nz, ny, nx), float64
         Electrons per voxel; voxel (k, j, i) sits at ((i, j, k) - (n - 1) / 2) * voxel.
 
@@ -143,17 +162,17 @@ def lattice_amplitude(qa: np.ndarray, w: np.ndarray) -> np.ndarray:
     -------
     ndarray, shape (P,), complex128
     """
-    qa = np.ascontiguousarray(qa, dtype=np.float64)
+    q = np.ascontiguousarray(q, dtype=np.float64)
     w = np.ascontiguousarray(w, dtype=np.float64)
     occupied = w != 0
-    any_x = occupied.any(axis=2)                       # (nz, ny)
-    col_k, col_j = np.nonzero(any_x)
+    col_k, col_j = np.nonzero(occupied.any(axis=2))
     first = occupied.argmax(axis=2)[col_k, col_j]
     last = w.shape[2] - occupied[:, :, ::-1].argmax(axis=2)[col_k, col_j]
-    out_re = np.empty(qa.shape[0])
-    out_im = np.empty(qa.shape[0])
+    out_re = np.empty(q.shape[0])
+    out_im = np.empty(q.shape[0])
     nz, ny, nx = w.shape
-    _lattice_amplitude(qa, w, col_j.astype(np.int64), col_k.astype(np.int64),
+    _lattice_amplitude(q, np.ascontiguousarray(rot, dtype=np.float64), float(voxel), w,
+                       col_j.astype(np.int64), col_k.astype(np.int64),
                        first.astype(np.int64), last.astype(np.int64),
                        (nx - 1) / 2.0, (ny - 1) / 2.0, (nz - 1) / 2.0, out_re, out_im)
     return out_re + 1j * out_im

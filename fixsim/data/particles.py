@@ -66,11 +66,8 @@ class Protein:
 
     def amplitude(self, q_lab: np.ndarray) -> np.ndarray:
         """Complex amplitude (P,) in electrons at lab-frame q (P, 3), particle at the origin."""
-        rot = quaternion_matrix(self.quaternion)
-        qb = q_lab @ rot            # rows are (R^T q)^T: q in the body frame
-        qa = qb * self.voxel_a
-        box = np.prod(np.sinc(qa / (2 * np.pi)), axis=1)   # cube of uniform density
-        return lattice_amplitude(qa, self.electrons) * box
+        return lattice_amplitude(q_lab, quaternion_matrix(self.quaternion), self.voxel_a,
+                                 self.electrons)
 
 
 def make_protein(radius_a: float, cfg: ParticleConfig, rng: np.random.Generator) -> Protein:
@@ -102,10 +99,11 @@ class Droplet:
 
     def amplitude(self, q_lab: np.ndarray) -> np.ndarray:
         """Real amplitude (P,) in electrons (centrosymmetric, so the phase is 0 or pi)."""
-        qb = np.ascontiguousarray(q_lab @ quaternion_matrix(self.quaternion))
         out = np.empty(q_lab.shape[0])
         a = self.axes_a
-        _ellipsoid_amplitude(qb, a[0], a[1], a[2], self.electrons, out)
+        _ellipsoid_amplitude(np.ascontiguousarray(q_lab, dtype=np.float64),
+                             quaternion_matrix(self.quaternion), a[0], a[1], a[2],
+                             self.electrons, out)
         return out
 
 

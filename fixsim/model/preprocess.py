@@ -6,8 +6,6 @@ import numpy as np
 
 from ..errors import InputError
 
-#: Floor on the per-image standard deviation: a blank frame stays finite (all zeros).
-STD_FLOOR = 1e-6
 
 
 def standardize(frames: np.ndarray) -> np.ndarray:
@@ -21,7 +19,9 @@ def standardize(frames: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray, float32, shape (N, H, W)
-        ``(x - mean) / max(std, STD_FLOOR)`` per image, computed in float64.
+        ``(x - mean) / std`` per image, computed in float64; a constant image (std 0)
+        becomes all zeros. Same as :func:`fixsim.data.standardize`, so standardizing
+        the simulator's (already standardized) frames again changes them only by rounding.
 
     Raises
     ------
@@ -36,4 +36,4 @@ def standardize(frames: np.ndarray) -> np.ndarray:
         raise InputError("frames contain NaN or infinite values")
     mean = x.mean(axis=(1, 2), keepdims=True)
     std = x.std(axis=(1, 2), keepdims=True)
-    return ((x - mean) / np.maximum(std, STD_FLOOR)).astype(np.float32)
+    return ((x - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)

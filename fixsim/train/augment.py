@@ -15,12 +15,10 @@ from torch.nn import functional as F
 
 
 def standardize_torch(x: torch.Tensor) -> torch.Tensor:
-    """Per-image (x - mean) / max(std, 1e-6) of (B, H, W); mirrors ``model.preprocess``."""
-    from ..model.preprocess import STD_FLOOR
-
+    """Per-image (x - mean) / std of (B, H, W), std 0 -> 1; mirrors ``model.preprocess``."""
     mean = x.mean(dim=(1, 2), keepdim=True)
     std = x.std(dim=(1, 2), keepdim=True, unbiased=False)
-    return (x - mean) / std.clamp_min(STD_FLOOR)
+    return (x - mean) / torch.where(std > 0, std, torch.ones_like(std))
 
 
 def _uniform(n: int, lo: float, hi: float, gen: torch.Generator) -> torch.Tensor:

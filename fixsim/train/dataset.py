@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import InputError
 
 #: Per-frame meta keys that measure the incident fluence (or photon count), by preference.
-FLUENCE_KEYS = ("fluence", "photons_per_area", "incident_photons", "n_photons",
+FLUENCE_KEYS = ("fluence", "fluence_per_a2", "photons_per_area", "incident_photons", "n_photons",
                 "photon_count", "photons", "total_photons")
 
 

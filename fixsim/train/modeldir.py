@@ -76,7 +76,7 @@ def save_model_dir(out: "str | os.PathLike", train_model, class_names: list[str]
         "latent_dim": train_model.latent_dim,
         "inference_parameters": count_parameters(folded),
         "class_names": list(class_names),
-        "preprocessing": "per-image standardization (x - mean) / max(std, 1e-6)",
+        "preprocessing": "per-image standardization (x - mean) / std (std 0 -> 1)",
         "normalize_embeddings": True,
         "train": record,
         "files": {name: file_sha256(out / name) for name in (FLOAT_PT, FOLDED_PT, FOLDED_NPZ)},
