@@ -43,7 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            # Commands taking free numbers (e.g. quantize) accept them after options too.
+            if getattr(args, "extra_values", None) is not None and not any(
+                    t.startswith("--") for t in extra):
+                args.values = list(args.values) + extra
+            else:
+                parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exc:  # argparse's usage errors and --help/--version
+        return int(exc.code or 0)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
