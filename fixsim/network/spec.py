@@ -1,0 +1,718 @@
+"""The model spec: layers, shapes, per-layer formats and datapath options (docs/datapath.md).
+
+:func:`load_spec` reads a JSON spec (a bundled name such as ``"specklenn-snl"``, a path,
+JSON text or a dict), validates it, infers every layer's shapes and returns an immutable
+:class:`ModelSpec`.  ``spec.to_json()`` is the canonical form (every default explicit, so
+equivalent specs have the same :meth:`ModelSpec.spec_hash`); ``spec.to_json(resolved=True)``
+adds the derived fields (shapes, input/output/product formats, parameter counts) that
+code generators need, and still loads back (the derived fields are checked).
+
+>>> spec = load_spec("specklenn-snl")
+>>> [(l.name, l.out_shape) for l in spec.layers][:3]
+[('conv1', (7, 61, 61)), ('pool1', (7, 31, 31)), ('conv2', (3, 27, 27))]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import FormatError, InputError, UndefinedInHeaders, closest
+from ..fixed import FixedType, convert, product_type, quantize, sum_type
+
+SPEC_DIR = Path(__file__).parent / "specs"
+
+PRODUCT_MODES = ("to_accum", "exact")
+SUM_ORDERS = ("ci_kh_kw", "kh_kw_ci")
+ACTIVATION_ON = ("result", "accum")
+ACTIVATIONS = ("relu", "linear", "leaky_relu")
+LAYER_TYPES = ("conv2d", "maxpool2d", "dense", "flatten", "relu", "linear", "leaky_relu")
+FLATTEN_ORDERS = ("chw", "hwc")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Keys a resolved layer may carry; on load they are checked against the inferred values.
+_DERIVED = ("in_shape", "out_shape", "in_format", "out_format", "product_format", "params",
+            "input_permutation")
+
+
+# ------------------------------------------------------------------ values
+@dataclass(frozen=True)
+class Options:
+    """Datapath switches of a conv2d/dense layer (defaults are the SNL-style assumptions).
+
+    product : "to_accum" (each product converted to the accumulator format, then added)
+        or "exact" (``acc += x*w`` with the full-width product).
+    sum_order : "ci_kh_kw" or "kh_kw_ci" (conv2d only; dense sums its inputs in order).
+    activation_on : "result" (convert, then activate) or "accum" (activate, then convert).
+    """
+
+    product: str = "to_accum"
+    sum_order: str = "ci_kh_kw"
+    activation_on: str = "result"
+
+    def to_dict(self) -> dict:
+        return {"product": self.product, "sum_order": self.sum_order,
+                "activation_on": self.activation_on}
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A fused or standalone activation.  ``alpha_raw`` is alpha quantized to ``alpha_format``."""
+
+    kind: str = "linear"
+    alpha: float | None = None
+    alpha_format: FixedType | None = None
+    alpha_raw: int | None = None
+
+    def to_json_value(self):
+        if self.kind != "leaky_relu":
+            return self.kind
+        return {"leaky_relu": self.alpha, "alpha_format": str(self.alpha_format)}
+
+
+@dataclass(frozen=True)
+class LayerFormats:
+    """Per-layer formats of a conv2d/dense layer (``bias`` is None without a bias)."""
+
+    weight: FixedType
+    bias: FixedType | None
+    accum: FixedType
+    result: FixedType
+
+    def to_dict(self) -> dict:
+        d = {"weight": str(self.weight), "accum": str(self.accum), "result": str(self.result)}
+        if self.bias is not None:
+            d["bias"] = str(self.bias)
+        return d
+
+
+@dataclass(frozen=True, kw_only=True)
+class Layer:
+    """Fields every layer has; shapes exclude the batch dimension."""
+
+    name: str
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    in_format: FixedType
+
+    type = "layer"
+
+    @property
+    def out_format(self) -> FixedType:
+        return self.in_format
+
+    @property
+    def params(self) -> int:
+        return 0
+
+    def _own(self) -> dict:
+        raise NotImplementedError
+
+    def to_dict(self, resolved: bool = False) -> dict:
+        d = {"name": self.name, "type": self.type, **self._own()}
+        if resolved:
+            d.update(in_shape=list(self.in_shape), out_shape=list(self.out_shape),
+                     in_format=str(self.in_format), out_format=str(self.out_format),
+                     params=self.params)
+        return d
+
+
+@dataclass(frozen=True, kw_only=True)
+class _MacLayer(Layer):
+    bias: bool
+    activation: Activation
+    formats: LayerFormats
+    options: Options
+
+    @property
+    def out_format(self) -> FixedType:
+        return self.formats.result
+
+    @property
+    def product_format(self) -> FixedType:
+        """Exact type of one ``input * weight`` product."""
+        return product_type(self.in_format, self.formats.weight)
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    @property
+    def fan_in(self) -> int:
+        """Number of products summed into one output (K)."""
+        return int(np.prod(self.weight_shape[1:]))
+
+    @property
+    def params(self) -> int:
+        return int(np.prod(self.weight_shape)) + (self.weight_shape[0] if self.bias else 0)
+
+    def _mac_fields(self) -> dict:
+        return {"bias": self.bias, "activation": self.activation.to_json_value(),
+                "formats": self.formats.to_dict(), "options": self.options.to_dict()}
+
+    def to_dict(self, resolved: bool = False) -> dict:
+        d = super().to_dict(resolved)
+        if resolved:
+            d["product_format"] = str(self.product_format)
+        return d
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conv2D(_MacLayer):
+    """2-D convolution (cross-correlation, as PyTorch), symmetric zero padding."""
+
+    out_channels: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    type = "conv2d"
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        return (self.out_channels, self.in_shape[0]) + self.kernel
+
+    def _own(self) -> dict:
+        return {"out_channels": self.out_channels, "kernel": list(self.kernel),
+                "stride": list(self.stride), "padding": list(self.padding), **self._mac_fields()}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dense(_MacLayer):
+    """Fully connected layer.  ``input_permutation`` is set when its input is an hwc flatten:
+    the (C, H, W) shape that was flattened, so that the PyTorch-order (c, h, w) weight
+    columns can be permuted to the hwc feature order."""
+
+    out_features: int
+    input_permutation: tuple[int, int, int] | None = None
+    type = "dense"
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        return (self.out_features, self.in_shape[0])
+
+    def _own(self) -> dict:
+        return {"out_features": self.out_features, **self._mac_fields()}
+
+    def to_dict(self, resolved: bool = False) -> dict:
+        d = super().to_dict(resolved)
+        if resolved:
+            d["input_permutation"] = (None if self.input_permutation is None
+                                      else list(self.input_permutation))
+        return d
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaxPool2D(Layer):
+    """Max pooling without padding; ceil mode pools partial edge windows over valid elements."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    ceil_mode: bool
+    type = "maxpool2d"
+
+    def _own(self) -> dict:
+        return {"kernel": list(self.kernel), "stride": list(self.stride),
+                "ceil_mode": self.ceil_mode}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Flatten(Layer):
+    """(C, H, W) to (C*H*W,) in "chw" (PyTorch) or "hwc" (streaming raster) order."""
+
+    order: str
+    type = "flatten"
+
+    def _own(self) -> dict:
+        return {"order": self.order}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActivationLayer(Layer):
+    """A standalone elementwise activation in its input's format."""
+
+    activation: Activation
+
+    @property
+    def type(self) -> str:  # type: ignore[override]
+        return self.activation.kind
+
+    def _own(self) -> dict:
+        if self.activation.kind != "leaky_relu":
+            return {}
+        return {"alpha": self.activation.alpha, "alpha_format": str(self.activation.alpha_format)}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A validated network: input shape/format, global options, layers with inferred shapes."""
+
+    name: str
+    input_shape: tuple[int, int, int]
+    input_format: FixedType
+    options: Options
+    layers: tuple[Layer, ...]
+    description: str = ""
+    _index: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
+
+    def __post_init__(self):
+        self._index.update({l.name: l for l in self.layers})
+
+    def layer(self, name: str) -> Layer:
+        """The layer called ``name``; :class:`InputError` with a suggestion otherwise."""
+        try:
+            return self._index[name]
+        except KeyError:
+            raise InputError(f"spec {self.name!r} has no layer {name!r}"
+                             f"{closest(name, self._index)}") from None
+
+    @property
+    def mac_layers(self) -> tuple[_MacLayer, ...]:
+        return tuple(l for l in self.layers if isinstance(l, _MacLayer))
+
+    @property
+    def num_params(self) -> int:
+        return sum(l.params for l in self.layers)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.layers[-1].out_shape
+
+    @property
+    def output_format(self) -> FixedType:
+        return self.layers[-1].out_format
+
+    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
+        """``"<layer>.weight"`` / ``"<layer>.bias"`` -> shape, in PyTorch layout."""
+        out = {}
+        for l in self.mac_layers:
+            out[f"{l.name}.weight"] = l.weight_shape
+            if l.bias:
+                out[f"{l.name}.bias"] = (l.weight_shape[0],)
+        return out
+
+    def weight_formats(self) -> dict[str, FixedType]:
+        out = {}
+        for l in self.mac_layers:
+            out[f"{l.name}.weight"] = l.formats.weight
+            if l.bias:
+                out[f"{l.name}.bias"] = l.formats.bias
+        return out
+
+    def to_dict(self, resolved: bool = False) -> dict:
+        d: dict[str, Any] = {"name": self.name}
+        if self.description:
+            d["description"] = self.description
+        d["input"] = {"shape": list(self.input_shape), "format": str(self.input_format)}
+        d["options"] = self.options.to_dict()
+        d["layers"] = [l.to_dict(resolved) for l in self.layers]
+        if resolved:
+            d["params"] = self.num_params
+        return d
+
+    def to_json(self, resolved: bool = False, indent: int | None = 2) -> str:
+        """Canonical JSON (``resolved`` adds derived shapes/formats; both load back)."""
+        return json.dumps(self.to_dict(resolved), indent=indent)
+
+    def spec_hash(self) -> str:
+        """sha256 (hex) of the canonical JSON: sorted keys, no whitespace, not resolved."""
+        text = json.dumps(self.to_dict(False), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+# ------------------------------------------------------------------ loading
+def bundled_specs() -> list[str]:
+    """Names of the specs shipped in ``fixsim/network/specs``."""
+    return sorted(p.stem for p in SPEC_DIR.glob("*.json"))
+
+
+def load_spec(source: "str | os.PathLike | dict | ModelSpec") -> ModelSpec:
+    """Load and validate a model spec.
+
+    Parameters
+    ----------
+    source : str, path, dict or ModelSpec
+        A bundled spec name (see :func:`bundled_specs`), a path to a JSON file, JSON
+        text, or the already-parsed dict.
+
+    Returns
+    -------
+    ModelSpec
+
+    Raises
+    ------
+    InputError
+        Unknown name or file, malformed JSON, unknown keys or layer types (with the
+        closest valid name), impossible shapes.
+    FormatError
+        Invalid formats, or formats the datapath cannot hold exactly (products wider
+        than 64 bits, an accumulator that cannot hold a product with ``product="exact"``,
+        conversions the Xilinx headers leave undefined).
+    """
+    if isinstance(source, ModelSpec):
+        return source
+    if isinstance(source, dict):
+        return _build(source, "<dict>")
+    if not isinstance(source, (str, os.PathLike)):
+        raise InputError(f"a spec must be a name, a path, JSON text or a dict, got {type(source).__name__}")
+    text = str(source)
+    if text.lstrip().startswith("{"):
+        return _build(_parse_json(text, "<json text>"), "<json text>")
+    path = Path(text)
+    if not path.is_file():
+        if text in bundled_specs():
+            path = SPEC_DIR / f"{text}.json"
+        elif os.sep in text or text.endswith(".json"):
+            raise InputError(f"spec file {text!r} does not exist")
+        else:
+            raise InputError(f"unknown spec {text!r}{closest(text, bundled_specs())}; "
+                             f"bundled: {', '.join(bundled_specs())}")
+    try:
+        raw_text = path.read_text()
+    except OSError as exc:
+        raise InputError(f"cannot read spec {str(path)!r}: {exc.strerror}") from None
+    return _build(_parse_json(raw_text, str(path)), str(path))
+
+
+def _parse_json(text: str, where: str) -> dict:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: malformed JSON at line {exc.lineno} column {exc.colno}: "
+                         f"{exc.msg}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: a spec must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _keys(obj: dict, allowed, required, where: str) -> None:
+    if not isinstance(obj, dict):
+        raise InputError(f"{where} must be a JSON object, got {obj!r}")
+    for k in obj:
+        if k not in allowed:
+            raise InputError(f"{where}: unknown key {k!r}{closest(k, allowed)}; "
+                             f"allowed: {', '.join(allowed)}")
+    for k in required:
+        if k not in obj:
+            raise InputError(f"{where}: missing required key {k!r}")
+
+
+def _choice(value, choices, what: str, where: str) -> str:
+    if not isinstance(value, str) or value not in choices:
+        hint = closest(value, choices) if isinstance(value, str) else ""
+        raise InputError(f"{where}: {what} {value!r} is not one of {', '.join(choices)}{hint}")
+    return value
+
+
+def _int(value, what: str, where: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InputError(f"{where}: {what} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _pair(value, what: str, where: str, minimum: int = 1) -> tuple[int, int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value, value]
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise InputError(f"{where}: {what} must be an integer or a pair [h, w], got {value!r}")
+    return (_int(value[0], what, where, minimum), _int(value[1], what, where, minimum))
+
+
+def _format(text, what: str, where: str) -> FixedType:
+    try:
+        fmt = FixedType.parse(text)
+    except FormatError as exc:
+        raise FormatError(f"{where}: {what}: {exc}") from None
+    if not fmt.signed and fmt.width == 64:
+        raise FormatError(f"{where}: {what} {fmt} is a 64-bit unsigned format; network "
+                          "datapaths hold raw values in int64 (use at most 63 bits unsigned)")
+    return fmt
+
+
+def _options(obj, base: Options, where: str) -> Options:
+    _keys(obj, ("product", "sum_order", "activation_on"), (), where)
+    return Options(
+        product=_choice(obj.get("product", base.product), PRODUCT_MODES, "product", where),
+        sum_order=_choice(obj.get("sum_order", base.sum_order), SUM_ORDERS, "sum_order", where),
+        activation_on=_choice(obj.get("activation_on", base.activation_on), ACTIVATION_ON,
+                              "activation_on", where))
+
+
+def _alpha(alpha, alpha_format, where: str) -> Activation:
+    if isinstance(alpha, str):
+        try:
+            alpha = float(alpha)
+        except ValueError:
+            raise InputError(f"{where}: leaky_relu alpha must be a number, got {alpha!r}") from None
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
+        raise InputError(f"{where}: leaky_relu alpha must be a finite number, got {alpha!r}")
+    if alpha_format is None:
+        raise InputError(f"{where}: leaky_relu needs an 'alpha_format' (e.g. 'ap_fixed<16,1,AP_RND,AP_SAT>')")
+    fmt = _format(alpha_format, "alpha_format", where)
+    if not fmt.min <= alpha <= fmt.max:
+        raise FormatError(f"{where}: leaky_relu alpha {alpha!r} is outside the range of "
+                          f"{fmt}: [{fmt.min}, {fmt.max}]")
+    raw = int(quantize(np.array([float(alpha)]), fmt, warn=False)[0])
+    return Activation("leaky_relu", float(alpha), fmt, raw)
+
+
+def _activation(value, where: str) -> Activation:
+    if isinstance(value, str):
+        if value == "leaky_relu":
+            raise InputError(f"{where}: leaky_relu needs {{'leaky_relu': alpha, 'alpha_format': ...}}")
+        return Activation(_choice(value, ACTIVATIONS, "activation", where))
+    if isinstance(value, dict):
+        _keys(value, ("leaky_relu", "alpha_format"), ("leaky_relu",), f"{where} activation")
+        return _alpha(value["leaky_relu"], value.get("alpha_format"), where)
+    raise InputError(f"{where}: activation must be 'relu', 'linear' or "
+                     f"{{'leaky_relu': alpha, 'alpha_format': ...}}, got {value!r}")
+
+
+def _check_convert(src: FixedType, dst: FixedType, what: str, where: str) -> None:
+    try:
+        convert(np.zeros(1, np.int64), src, dst)
+    except UndefinedInHeaders as exc:
+        raise FormatError(f"{where}: {what}: {exc}") from None
+
+
+def _check_mac_formats(layer: _MacLayer, where: str) -> None:
+    """Reject formats the datapath cannot evaluate exactly (see docs/datapath.md, 'Formats')."""
+    f = layer.formats
+    try:
+        pt = layer.product_format
+    except FormatError as exc:
+        raise FormatError(f"{where}: input {layer.in_format} x weight {f.weight}: {exc}") from None
+    acc = f.accum
+    if layer.options.product == "exact":
+        if acc.frac_bits < pt.frac_bits or acc.int_bits < pt.int_bits or (pt.signed and not acc.signed):
+            raise FormatError(
+                f"{where}: accumulator {acc} cannot hold a product {pt} with product='exact' "
+                f"(needs F >= {pt.frac_bits}, I >= {pt.int_bits}{', signed' if pt.signed else ''}); "
+                "widen it or use product='to_accum'")
+        try:
+            sum_type(acc, pt)
+        except FormatError as exc:
+            raise FormatError(f"{where}: accumulator + product: {exc}") from None
+    else:
+        _check_convert(pt, acc, f"product {pt} into accumulator", where)
+    if acc.width > 63:
+        raise FormatError(f"{where}: accumulator {acc} is {acc.width} bits; the sum of two "
+                          "accumulator values must fit 64 bits (use W <= 63)")
+    if f.bias is not None:
+        _check_convert(f.bias, acc, "bias into accumulator", where)
+    _check_convert(acc, f.result, "accumulator into result", where)
+    act = layer.activation
+    if act.kind == "leaky_relu":
+        src = f.result if layer.options.activation_on == "result" else acc
+        try:
+            ap = product_type(src, act.alpha_format)
+        except FormatError as exc:
+            raise FormatError(f"{where}: leaky_relu alpha product: {exc}") from None
+        _check_convert(ap, f.result, "alpha product into result", where)
+
+
+def _mac_common(obj: dict, in_shape, in_fmt, base: Options, where: str) -> dict:
+    bias = obj.get("bias", True)
+    if not isinstance(bias, bool):
+        raise InputError(f"{where}: bias must be true or false, got {bias!r}")
+    fm = obj["formats"]
+    req = ("weight", "accum", "result") + (("bias",) if bias else ())
+    _keys(fm, ("weight", "bias", "accum", "result"), req, f"{where} formats")
+    if not bias and "bias" in fm:
+        raise InputError(f"{where}: formats.bias is given but the layer has bias: false")
+    formats = LayerFormats(
+        weight=_format(fm["weight"], "formats.weight", where),
+        bias=_format(fm["bias"], "formats.bias", where) if bias else None,
+        accum=_format(fm["accum"], "formats.accum", where),
+        result=_format(fm["result"], "formats.result", where))
+    own = {k: obj[k] for k in ("product", "sum_order", "activation_on") if k in obj}
+    nested = obj.get("options", {})
+    if not isinstance(nested, dict):
+        raise InputError(f"{where}: options must be a JSON object, got {nested!r}")
+    both = set(own) & set(nested)
+    if both:
+        raise InputError(f"{where}: option {sorted(both)[0]!r} is given twice (in the layer and in its options)")
+    options = _options({**nested, **own}, base, where)
+    return dict(bias=bias, activation=_activation(obj.get("activation", "linear"), where),
+                formats=formats, options=options)
+
+
+_MAC_KEYS = ("name", "type", "bias", "activation", "formats", "options", "product",
+             "sum_order", "activation_on") + _DERIVED
+_ALLOWED = {
+    "conv2d": _MAC_KEYS + ("out_channels", "kernel", "stride", "padding"),
+    "dense": _MAC_KEYS + ("out_features",),
+    "maxpool2d": ("name", "type", "kernel", "stride", "ceil_mode") + _DERIVED,
+    "flatten": ("name", "type", "order") + _DERIVED,
+    "relu": ("name", "type") + _DERIVED,
+    "linear": ("name", "type") + _DERIVED,
+    "leaky_relu": ("name", "type", "alpha", "alpha_format") + _DERIVED,
+}
+_REQUIRED = {
+    "conv2d": ("name", "type", "out_channels", "kernel", "formats"),
+    "dense": ("name", "type", "out_features", "formats"),
+    "maxpool2d": ("name", "type", "kernel"),
+    "flatten": ("name", "type"),
+    "relu": ("name", "type"), "linear": ("name", "type"),
+    "leaky_relu": ("name", "type", "alpha", "alpha_format"),
+}
+
+
+def pool_out(size: int, k: int, s: int, ceil_mode: bool) -> int:
+    """Output length of a pooling window sweep without padding (PyTorch's rule)."""
+    if ceil_mode:
+        out = -(-(size - k) // s) + 1
+        if (out - 1) * s >= size:  # the last window must start inside the input
+            out -= 1
+        return out
+    return (size - k) // s + 1
+
+
+def _spatial(in_shape, where: str, kind: str):
+    if len(in_shape) != 3:
+        raise InputError(f"{where}: {kind} needs a (C, H, W) input, got shape {tuple(in_shape)} "
+                         "(a flatten or dense layer came before it)")
+    return in_shape
+
+
+def _layer(obj, idx: int, in_shape, in_fmt, base: Options, prev_flatten) -> Layer:
+    where = f"layer {idx}"
+    if not isinstance(obj, dict):
+        raise InputError(f"{where} must be a JSON object, got {obj!r}")
+    name = obj.get("name")
+    if isinstance(name, str):
+        where = f"layer {idx} ({name!r})"
+    kind = obj.get("type")
+    if not isinstance(kind, str) or kind not in LAYER_TYPES:
+        hint = closest(kind, LAYER_TYPES) if isinstance(kind, str) else ""
+        raise InputError(f"{where}: unknown layer type {kind!r}{hint}; allowed: {', '.join(LAYER_TYPES)}")
+    _keys(obj, _ALLOWED[kind], _REQUIRED[kind], where)
+    if not isinstance(name, str) or not _NAME.match(name) or name == "input":
+        raise InputError(f"{where}: layer name {name!r} must be an identifier other than 'input' "
+                         "(it names C++ types and files)")
+    common = dict(name=name, in_shape=tuple(in_shape), in_format=in_fmt)
+    if kind == "conv2d":
+        c, h, w = _spatial(in_shape, where, "conv2d")
+        kh, kw = _pair(obj["kernel"], "kernel", where)
+        sh, sw = _pair(obj.get("stride", 1), "stride", where)
+        pad = obj.get("padding", "valid")
+        if pad == "valid":
+            ph = pw = 0
+        elif pad == "same":
+            if kh % 2 == 0 or kw % 2 == 0:
+                raise InputError(f"{where}: padding 'same' needs an odd kernel (symmetric zero "
+                                 f"padding), got {[kh, kw]}; give [ph, pw] explicitly")
+            ph, pw = (kh - 1) // 2, (kw - 1) // 2
+        elif isinstance(pad, str):
+            raise InputError(f"{where}: padding {pad!r} is not 'valid', 'same' or [ph, pw]"
+                             f"{closest(pad, ('valid', 'same'))}")
+        else:
+            ph, pw = _pair(pad, "padding", where, minimum=0)
+        oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+        if h + 2 * ph < kh or w + 2 * pw < kw:
+            raise InputError(f"{where}: kernel {[kh, kw]} is larger than the padded input "
+                             f"{[h + 2 * ph, w + 2 * pw]} (input shape {tuple(in_shape)})")
+        cout = _int(obj["out_channels"], "out_channels", where)
+        layer = Conv2D(**common, out_shape=(cout, oh, ow), out_channels=cout, kernel=(kh, kw),
+                       stride=(sh, sw), padding=(ph, pw),
+                       **_mac_common(obj, in_shape, in_fmt, base, where))
+        _check_mac_formats(layer, where)
+    elif kind == "dense":
+        if len(in_shape) != 1:
+            raise InputError(f"{where}: dense needs a flat input (F,), got shape {tuple(in_shape)}; "
+                             "add a flatten layer before it")
+        n = _int(obj["out_features"], "out_features", where)
+        perm = tuple(prev_flatten.in_shape) if (prev_flatten is not None
+                                                and prev_flatten.order == "hwc") else None
+        layer = Dense(**common, out_shape=(n,), out_features=n, input_permutation=perm,
+                      **_mac_common(obj, in_shape, in_fmt, base, where))
+        _check_mac_formats(layer, where)
+    elif kind == "maxpool2d":
+        c, h, w = _spatial(in_shape, where, "maxpool2d")
+        kh, kw = _pair(obj["kernel"], "kernel", where)
+        sh, sw = _pair(obj.get("stride", [kh, kw]), "stride", where)
+        ceil_mode = obj.get("ceil_mode", False)
+        if not isinstance(ceil_mode, bool):
+            raise InputError(f"{where}: ceil_mode must be true or false, got {ceil_mode!r}")
+        if h < kh or w < kw:
+            raise InputError(f"{where}: pool kernel {[kh, kw]} is larger than the input "
+                             f"{[h, w]} (shape {tuple(in_shape)})")
+        out = (c, pool_out(h, kh, sh, ceil_mode), pool_out(w, kw, sw, ceil_mode))
+        layer = MaxPool2D(**common, out_shape=out, kernel=(kh, kw), stride=(sh, sw),
+                          ceil_mode=ceil_mode)
+    elif kind == "flatten":
+        c, h, w = _spatial(in_shape, where, "flatten")
+        order = _choice(obj.get("order", "chw"), FLATTEN_ORDERS, "order", where)
+        layer = Flatten(**common, out_shape=(c * h * w,), order=order)
+    else:
+        if kind == "leaky_relu":
+            act = _alpha(obj["alpha"], obj["alpha_format"], where)
+            try:
+                ap = product_type(in_fmt, act.alpha_format)
+            except FormatError as exc:
+                raise FormatError(f"{where}: leaky_relu alpha product: {exc}") from None
+            _check_convert(ap, in_fmt, "alpha product into the layer format", where)
+        else:
+            act = Activation(kind)
+        layer = ActivationLayer(**common, out_shape=tuple(in_shape), activation=act)
+    _check_derived(obj, layer, where)
+    return layer
+
+
+def _check_derived(obj: dict, layer: Layer, where: str) -> None:
+    resolved = layer.to_dict(resolved=True)
+    for key in _DERIVED:
+        if key in obj and obj[key] != resolved.get(key):
+            raise InputError(f"{where}: {key} is given as {obj[key]!r} but the spec implies "
+                             f"{resolved.get(key)!r}")
+
+
+def _build(data: dict, where: str) -> ModelSpec:
+    _keys(data, ("name", "description", "input", "options", "layers", "params"),
+          ("name", "input", "layers"), where)
+    name = data["name"]
+    if not isinstance(name, str) or not name:
+        raise InputError(f"{where}: name must be a non-empty string, got {name!r}")
+    desc = data.get("description", "")
+    if not isinstance(desc, str):
+        raise InputError(f"{where}: description must be a string")
+    inp = data["input"]
+    _keys(inp, ("shape", "format"), ("shape", "format"), f"{where} input")
+    shape = inp["shape"]
+    if not isinstance(shape, list) or len(shape) != 3:
+        raise InputError(f"{where}: input.shape must be [C, H, W], got {shape!r}")
+    shape = tuple(_int(s, "input.shape entries", where) for s in shape)
+    in_fmt = _format(inp["format"], "input.format", where)
+    options = _options(data.get("options", {}), Options(), f"{where} options")
+    layers_in = data["layers"]
+    if not isinstance(layers_in, list) or not layers_in:
+        raise InputError(f"{where}: layers must be a non-empty list")
+    layers: list[Layer] = []
+    cur_shape, cur_fmt, prev_flatten = shape, in_fmt, None
+    for idx, obj in enumerate(layers_in):
+        layer = _layer(obj, idx, cur_shape, cur_fmt, options, prev_flatten)
+        if any(l.name == layer.name for l in layers):
+            raise InputError(f"{where}: layer name {layer.name!r} is used twice")
+        layers.append(layer)
+        if isinstance(layer, Flatten):
+            prev_flatten = layer
+        elif not isinstance(layer, ActivationLayer):
+            prev_flatten = None  # elementwise layers keep the feature order
+        cur_shape, cur_fmt = layer.out_shape, layer.out_format
+    spec = ModelSpec(name=name, input_shape=shape, input_format=in_fmt, options=options,
+                     layers=tuple(layers), description=desc)
+    if "params" in data and data["params"] != spec.num_params:
+        raise InputError(f"{where}: params is given as {data['params']!r} but the layers "
+                         f"have {spec.num_params}")
+    return spec
+
+
+__all__ = ["load_spec", "bundled_specs", "ModelSpec", "Options", "Activation", "LayerFormats",
+           "Layer", "Conv2D", "Dense", "MaxPool2D", "Flatten", "ActivationLayer", "pool_out",
+           "PRODUCT_MODES", "SUM_ORDERS", "ACTIVATION_ON", "LAYER_TYPES"]
