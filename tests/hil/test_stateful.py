@@ -127,7 +127,7 @@ class BackendContract(RuleBasedStateMachine):
         assert self.seen == set(self.submitted), "a submitted sample never came back"
 
     @invariant()
-    def only_fixsim_errors_escape(self):
+    def results_only_for_submitted_ids(self):
         assert self.seen <= set(self.submitted)
 
     def teardown(self):
