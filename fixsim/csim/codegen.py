@@ -1,0 +1,322 @@
+"""Generate the HLS C++ of a network from a :class:`~fixsim.network.ModelSpec`.
+
+The layer templates live in ``rtl/`` (hand-written, one header per layer); what depends
+on the layer list is generated here:
+
+``<ns>_config.h``
+    one ``CONFIG_T`` struct per layer (typedefs ``input_t``, ``weight_t``, ``bias_t``,
+    ``accum_t``, ``result_t``, ``alpha_t``; sizes and options as constants) and the
+    declaration of the top function;
+``<ns>_top.cpp``
+    the synthesizable top function: ``hls::stream`` between layers, weight/bias memories
+    as arguments (written by the host at run time), taps under ``FIXSIM_TAPS``;
+``<ns>_tb.cpp``
+    the C-simulation host side: loads weights from files, feeds frames, writes taps.
+
+Several networks (each in its own C++ namespace) can share one test-bench binary.
+
+>>> from fixsim.network import load_spec
+>>> files = generate_network(load_spec("specklenn-snl"))
+>>> sorted(files)
+['specklenn_snl_config.h', 'specklenn_snl_tb.cpp', 'specklenn_snl_top.cpp']
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from .._version import __version__
+from ..errors import InputError
+from ..fixed import FixedType
+
+#: rtl/ of the source tree (``$FIXSIM_RTL`` overrides, e.g. for an installed package).
+RTL_FILES = ("fixsim_common.h", "fixsim_input.h", "fixsim_conv2d.h", "fixsim_maxpool2d.h",
+             "fixsim_activation.h", "fixsim_flatten.h", "fixsim_dense.h", "fixsim_tap.h",
+             "fixsim_layers.h", "tb/fixsim_tb.h", "tb/tb_main.cpp")
+
+_PRODUCT = {"to_accum": "fixsim::PRODUCT_TO_ACCUM", "exact": "fixsim::PRODUCT_EXACT"}
+_SUM_ORDER = {"ci_kh_kw": "fixsim::SUM_CI_KH_KW", "kh_kw_ci": "fixsim::SUM_KH_KW_CI"}
+_ACT_ON = {"result": "fixsim::ACTIVATION_ON_RESULT", "accum": "fixsim::ACTIVATION_ON_ACCUM"}
+_ACT = {"linear": "fixsim::ACT_LINEAR", "relu": "fixsim::ACT_RELU",
+        "leaky_relu": "fixsim::ACT_LEAKY_RELU"}
+_ORDER = {"chw": "fixsim::FLATTEN_CHW", "hwc": "fixsim::FLATTEN_HWC"}
+
+
+def rtl_dir() -> Path:
+    """The directory holding the layer templates (``rtl/``)."""
+    import os
+
+    override = os.environ.get("FIXSIM_RTL")
+    d = Path(override) if override else Path(__file__).resolve().parents[2] / "rtl"
+    if not (d / "fixsim_layers.h").is_file():
+        raise InputError(f"rtl templates not found in {str(d)!r}; set FIXSIM_RTL to the rtl/ "
+                         "directory of the fixsim source tree")
+    return d
+
+
+def rtl_sources() -> dict[str, str]:
+    """The hand-written rtl/ files, flattened to their base names (name -> text)."""
+    d = rtl_dir()
+    return {Path(name).name: (d / name).read_text() for name in RTL_FILES}
+
+
+def cpp_type(fmt: FixedType) -> str:
+    """``ap_fixed<W,I,Q,O,N>`` spelled out in full (no defaults left implicit)."""
+    return (f"{fmt.name}<{fmt.width},{fmt.int_bits},{fmt.quantization.name},"
+            f"{fmt.overflow.name},{fmt.sat_bits}>")
+
+
+def namespace_of(name: str) -> str:
+    """A C++ identifier for a network name (``specklenn-snl`` -> ``specklenn_snl``)."""
+    ident = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    if not ident or ident[0].isdigit():
+        ident = "net_" + ident
+    return ident
+
+
+@dataclass(frozen=True)
+class Tap:
+    """One recorded layer output: name, per-frame shape (PyTorch order)."""
+
+    name: str
+    shape: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+def taps_of(spec) -> list[Tap]:
+    """The taps a generated test bench writes, in order: ``input`` then every layer."""
+    return [Tap("input", tuple(spec.input_shape))] + [Tap(l.name, tuple(l.out_shape))
+                                                       for l in spec.layers]
+
+
+def _alpha_lines(act) -> list[str]:
+    if act.kind == "leaky_relu":
+        # repr() of a float round-trips exactly, so C++ parses the same double and
+        # ap_fixed's double constructor quantizes it (the ground truth for alpha_raw).
+        return [f"    typedef {cpp_type(act.alpha_format)} alpha_t;",
+                f"    static constexpr double leaky_alpha = {float(act.alpha)!r};"]
+    return ["    typedef result_t alpha_t;  // unused: no leaky_relu",
+            "    static constexpr double leaky_alpha = 0.0;"]
+
+
+def _config(layer, cfg: str, prev: str) -> list[str]:
+    kind = layer.type
+    lines = [f"// layer {layer.name!r}: {kind}, {tuple(layer.in_shape)} -> {tuple(layer.out_shape)}",
+             f"struct {cfg} {{", f"    typedef {prev}::result_t input_t;"]
+    if kind in ("conv2d", "dense"):
+        f, opt = layer.formats, layer.options
+        bias = cpp_type(f.bias) if f.bias is not None else "weight_t"
+        lines += [f"    typedef {cpp_type(f.weight)} weight_t;",
+                  f"    typedef {bias} bias_t;" + ("" if f.bias is not None else "  // unused: no bias"),
+                  f"    typedef {cpp_type(f.accum)} accum_t;",
+                  f"    typedef {cpp_type(f.result)} result_t;"]
+        lines += _alpha_lines(layer.activation)
+        n_w = 1
+        for s in layer.weight_shape:
+            n_w *= s
+        if kind == "conv2d":
+            c, h, w = layer.in_shape
+            oc, oh, ow = layer.out_shape
+            lines += [f"    static const unsigned in_channels = {c}, in_height = {h}, in_width = {w};",
+                      f"    static const unsigned out_channels = {oc}, out_height = {oh}, out_width = {ow};",
+                      f"    static const unsigned kernel_h = {layer.kernel[0]}, kernel_w = {layer.kernel[1]};",
+                      f"    static const unsigned stride_h = {layer.stride[0]}, stride_w = {layer.stride[1]};",
+                      f"    static const unsigned pad_top = {layer.padding[0]}, pad_left = {layer.padding[1]};",
+                      f"    static const fixsim::sum_order sum_order = {_SUM_ORDER[opt.sum_order]};"]
+        else:
+            lines += [f"    static const unsigned in_features = {layer.in_shape[0]}, "
+                      f"out_features = {layer.out_shape[0]};"]
+        lines += [f"    static const unsigned n_weights = {n_w}, n_biases = "
+                  f"{layer.weight_shape[0] if layer.bias else 1};",
+                  f"    static const bool has_bias = {'true' if layer.bias else 'false'};",
+                  f"    static const fixsim::product_mode product = {_PRODUCT[opt.product]};",
+                  f"    static const fixsim::activation_kind activation = {_ACT[layer.activation.kind]};",
+                  f"    static const fixsim::activation_on activation_on = {_ACT_ON[opt.activation_on]};"]
+    elif kind == "maxpool2d":
+        c, h, w = layer.in_shape
+        _, oh, ow = layer.out_shape
+        lines += ["    typedef input_t result_t;",
+                  f"    static const unsigned channels = {c}, in_height = {h}, in_width = {w};",
+                  f"    static const unsigned out_height = {oh}, out_width = {ow};",
+                  f"    static const unsigned kernel_h = {layer.kernel[0]}, kernel_w = {layer.kernel[1]};",
+                  f"    static const unsigned stride_h = {layer.stride[0]}, stride_w = {layer.stride[1]};",
+                  f"    static const bool ceil_mode = {'true' if layer.ceil_mode else 'false'};"]
+    elif kind == "flatten":
+        c, h, w = layer.in_shape
+        lines += ["    typedef input_t result_t;",
+                  f"    static const unsigned channels = {c}, height = {h}, width = {w};",
+                  f"    static const fixsim::flatten_order order = {_ORDER[layer.order]};"]
+    else:  # standalone activation
+        n = 1
+        for s in layer.in_shape:
+            n *= s
+        lines += ["    typedef input_t result_t;"] + _alpha_lines(layer.activation)
+        lines += [f"    static const unsigned n_elements = {n};",
+                  f"    static const fixsim::activation_kind activation = {_ACT[layer.activation.kind]};"]
+    lines.append("};")
+    return lines
+
+
+def _tap_macro(stream: str, index: int, shape: Sequence[int]) -> str:
+    if len(shape) == 3:
+        return f"    FIXSIM_TAP_MAP({stream}, {index}, {shape[0]}, {shape[1]}, {shape[2]});"
+    return f"    FIXSIM_TAP_VEC({stream}, {index}, {shape[0]});"
+
+
+def _memories(spec) -> list[tuple[str, str, str, str]]:
+    """(argument name, C++ element type, size constant, file stem) of every weight memory."""
+    out = []
+    for layer in spec.mac_layers:
+        cfg = f"{layer.name}_config"
+        out.append((f"{layer.name}_weight", f"{cfg}::weight_t", f"{cfg}::n_weights",
+                    f"{layer.name}.weight"))
+        if layer.bias:
+            out.append((f"{layer.name}_bias", f"{cfg}::bias_t", f"{cfg}::n_biases",
+                        f"{layer.name}.bias"))
+    return out
+
+
+def generate_network(spec, namespace: str | None = None) -> dict[str, str]:
+    """C++ sources of one network (config header, top function, test-bench glue).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        A validated spec (``fixsim.network.load_spec``).
+    namespace : str, optional
+        C++ namespace and file prefix; default derived from ``spec.name``.
+
+    Returns
+    -------
+    dict
+        File name -> text.
+    """
+    ns = namespace or namespace_of(spec.name)
+    if namespace_of(ns) != ns:
+        raise InputError(f"namespace {ns!r} is not a C++ identifier")
+    header = (f"// Generated by fixsim {__version__} (fixsim.csim.codegen) from spec "
+              f"{spec.name!r}, sha256 {spec.spec_hash()}.\n// Do not edit: regenerate with "
+              "`fixsim csim --emit DIR`.\n")
+    guard = f"FIXSIM_NET_{ns.upper()}_CONFIG_H_"
+    last = f"{spec.layers[-1].name}_config"
+    mems = _memories(spec)
+    args = ",\n         ".join(
+        [f"hls::stream<input_config::result_t>& in", f"hls::stream<{last}::result_t>& out"]
+        + [f"const {t} {n}[{size}]" for n, t, size, _ in mems])
+
+    # ----------------------------------------------------------- config header
+    c, h, w = spec.input_shape
+    cfg_lines = [header, f"#ifndef {guard}", f"#define {guard}", "",
+                 '#include "fixsim_layers.h"', "", f"namespace {ns} {{", "",
+                 "// the input quantization layer: float -> input format, (h, w, c) stream",
+                 "struct input_config {",
+                 f"    typedef {cpp_type(spec.input_format)} result_t;",
+                 f"    static const unsigned channels = {c}, height = {h}, width = {w};",
+                 "};", ""]
+    prev = "input_config"
+    for layer in spec.layers:
+        cfg_lines += _config(layer, f"{layer.name}_config", prev) + [""]
+        prev = f"{layer.name}_config"
+    cfg_lines += [f"void top({args});", "", f"}}  // namespace {ns}", "", f"#endif  // {guard}", ""]
+
+    # ----------------------------------------------------------- top function
+    top = [header, f'#include "{ns}_config.h"', "", f"namespace {ns} {{", "",
+           "// The network: one hls::stream per layer boundary, weights and biases in memories",
+           "// the host writes at run time (no weights compiled in).",
+           f"void top({args}) {{",
+           "#pragma HLS INTERFACE axis port = in",
+           "#pragma HLS INTERFACE axis port = out"]
+    top += [f"#pragma HLS INTERFACE bram port = {n}" for n, *_ in mems]
+    top += ["#pragma HLS DATAFLOW", _tap_macro("in", 0, spec.input_shape)]
+    stream = "in"
+    for i, layer in enumerate(spec.layers, start=1):
+        cfg = f"{layer.name}_config"
+        is_last = i == len(spec.layers)
+        dst = "out" if is_last else f"{layer.name}_out"
+        if not is_last:
+            top.append(f'    hls::stream<{cfg}::result_t> {dst}("{dst}");')
+        if layer.type in ("conv2d", "dense"):
+            if layer.bias:
+                bias = f"{layer.name}_bias"
+            else:
+                top.append(f"    const {cfg}::bias_t {layer.name}_no_bias[1] = {{0}};")
+                bias = f"{layer.name}_no_bias"
+            top.append(f"    fixsim::{layer.type}<{cfg}>({stream}, {dst}, {layer.name}_weight, {bias});")
+        elif layer.type in ("maxpool2d", "flatten"):
+            top.append(f"    fixsim::{layer.type}<{cfg}>({stream}, {dst});")
+        else:
+            top.append(f"    fixsim::activation<{cfg}>({stream}, {dst});")
+        top.append(_tap_macro(dst, i, layer.out_shape))
+        stream = dst
+    top += ["}", "", f"}}  // namespace {ns}", ""]
+
+    # ----------------------------------------------------------- test-bench glue
+    taps = taps_of(spec)
+    tb = [header, "#include <string>", "#include <vector>", "",
+          '#include "fixsim_tb.h"', f'#include "{ns}_config.h"', "", f"namespace {ns} {{", "",
+          "// Weight memories, written from files at run time.",
+          *[f"static {t} {n}[{size}];" for n, t, size, _ in mems], "",
+          "int run(const fixsim::tb::Args& a) {"]
+    for layer in spec.mac_layers:
+        cfg = f"{layer.name}_config"
+        perm = getattr(layer, "input_permutation", None)
+        if perm is not None:
+            tb.append(f'    fixsim::tb::load_dense_hwc(a, "{layer.name}.weight", {layer.name}_weight, '
+                      f"{cfg}::out_features, {perm[0]}, {perm[1]}, {perm[2]});")
+        else:
+            tb.append(f'    fixsim::tb::load_memory(a, "{layer.name}.weight", {layer.name}_weight, '
+                      f"{cfg}::n_weights);")
+        if layer.bias:
+            tb.append(f'    fixsim::tb::load_memory(a, "{layer.name}.bias", {layer.name}_bias, '
+                      f"{cfg}::n_biases);")
+    names = ", ".join(f'"{t.name}"' for t in taps)
+    sizes = ", ".join(str(t.size) for t in taps)
+    call = ", ".join(["in", "out"] + [n for n, *_ in mems])
+    tb += [f"    const char* names[] = {{{names}}};",
+           f"    const size_t sizes[] = {{{sizes}}};",
+           f"    fixsim::tb::TapFiles files(a, std::vector<std::string>(names, names + {len(taps)}));",
+           f"    fixsim::tb::Inputs inputs(a, {taps[0].size});",
+           "    for (long k = 0; k < a.n; k++) {",
+           '        hls::stream<input_config::result_t> in("in");',
+           f'        hls::stream<{last}::result_t> out("out");',
+           "        fixsim::tb::feed<input_config>(a, inputs, k, in);",
+           f"        top({call});",
+           f"        files.write_frame(std::vector<size_t>(sizes, sizes + {len(taps)}));",
+           f"        fixsim::tb::drain(out, {taps[-1].size});",
+           "    }", "    return 0;", "}", "", f"}}  // namespace {ns}", ""]
+    return {f"{ns}_config.h": "\n".join(cfg_lines), f"{ns}_top.cpp": "\n".join(top),
+            f"{ns}_tb.cpp": "\n".join(tb)}
+
+
+def generate_testbench(specs: Sequence, namespaces: Sequence[str] | None = None) -> dict[str, str]:
+    """All sources of one test-bench binary serving ``specs`` (rtl/ files included).
+
+    Returns
+    -------
+    dict
+        File name -> text, ready for :func:`fixsim.csim.build.compile_program`.
+    """
+    if not specs:
+        raise InputError("a test bench needs at least one network")
+    namespaces = list(namespaces) if namespaces is not None else [namespace_of(s.name) for s in specs]
+    if len(set(namespaces)) != len(namespaces):
+        raise InputError(f"network names must be unique in one test bench, got {namespaces}")
+    sources = rtl_sources()
+    for spec, ns in zip(specs, namespaces):
+        sources.update(generate_network(spec, ns))
+    decl = "\n".join(f"namespace {ns} {{ int run(const fixsim::tb::Args& a); }}" for ns in namespaces)
+    table = ",\n    ".join(f'{{"{ns}", {ns}::run}}' for ns in namespaces)
+    sources["fixsim_networks.h"] = (
+        f"// Generated by fixsim {__version__}: the networks of this test bench.\n"
+        f"{decl}\nstatic const fixsim::tb::Network fixsim_networks[] = {{\n    {table}\n}};\n"
+        f"static const int fixsim_n_networks = {len(namespaces)};\n")
+    return sources

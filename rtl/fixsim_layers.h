@@ -1,0 +1,14 @@
+// fixsim rtl: every layer template (include this one header).
+#ifndef FIXSIM_LAYERS_H_
+#define FIXSIM_LAYERS_H_
+
+#include "fixsim_common.h"
+#include "fixsim_input.h"
+#include "fixsim_conv2d.h"
+#include "fixsim_maxpool2d.h"
+#include "fixsim_activation.h"
+#include "fixsim_flatten.h"
+#include "fixsim_dense.h"
+#include "fixsim_tap.h"
+
+#endif  // FIXSIM_LAYERS_H_
