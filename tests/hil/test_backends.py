@@ -214,3 +214,27 @@ def test_state_errors_are_fixsim_errors():
             b.submit(0xFFFF0000, [1])
         with pytest.raises(FixsimError):
             b.collect(-1)
+
+
+def test_device_core_answers_damaged_requests_with_error_frames():
+    from fixsim.hil import DeviceCore
+    from fixsim.hil import frame as fr
+
+    core = DeviceCore(DotModel())
+    good = bytearray(fr.encode(fr.input_frame(7, np.arange(N_IN), 2)))
+    good[40] ^= 0x10
+    reply = fr.decode(core.handle(bytes(good)))
+    assert reply.kind == fr.Kind.ERROR and reply.aux == fr.ERR_BAD_FRAME and reply.frame_id == 7
+    assert reply.message().startswith("bad_crc")
+    assert fr.decode(core.handle(b"tiny")).frame_id == fr.MAX_FRAME_ID
+    # Weight chunks out of order are refused, and the partial image is discarded.
+    chunks = fr.weight_frames(bytes(64), 0xFFFF0000, 16)
+    assert core.handle(fr.encode(chunks[0])) is None
+    err = fr.decode(core.handle(fr.encode(chunks[2])))
+    assert err.kind == fr.Kind.ERROR and err.aux == fr.ERR_WEIGHTS and "offset 32" in err.message()
+    # A device is never sent results.
+    bounced = fr.decode(core.handle(fr.encode(fr.result_frame(1, [1], 5))))
+    assert bounced.kind == fr.Kind.ERROR and "RESULT" in bounced.message()
+    # A model bug becomes an ERROR frame, the device keeps answering.
+    crashy = DeviceCore(lambda w: 1 / 0)
+    assert "ZeroDivisionError" in fr.decode(crashy.handle(fr.encode(fr.input_frame(1, [1], 8)))).message()
