@@ -91,7 +91,9 @@ def _run(args) -> int:
         print(f"{result.tool.name} {result.tool.version or '(version unknown)'} exited with "
               f"code {result.returncode}; log {result.log_path}")
     for step in result.steps:
-        print(f"  {step.step:<7} {step.status}: {step.detail}")
+        text = step.detail if step.detail.startswith(step.status) else \
+            f"{step.status}: {step.detail}"
+        print(f"  {step.step:<7} {text}")
     for report in (result.csynth, result.cosim):
         if report is not None:
             print()

@@ -260,7 +260,7 @@ def _write_manifest(out: Path, project: HlsProject, extra: dict) -> None:
     for p in [out / TCL_NAME, out / OPTIONS_NAME, *map(Path, project.sources),
               *map(Path, project.testbenches), *extra.pop("_hash", [])]:
         if Path(p).is_file():
-            files[str(p)] = _sha256(Path(p))
+            files[str(Path(p).resolve())] = _sha256(Path(p))
     manifest = {"generator": "fixsim", "generator_version": __version__,
                 "seed": None, "seed_note": "deterministic: no randomness",
                 "project": asdict(project), "sha256": files, **extra}
@@ -278,7 +278,7 @@ def write_project(project: HlsProject, out_dir: "str | os.PathLike") -> Path:
     for p in (*project.sources, *project.testbenches):
         if not Path(p).is_file():
             raise InputError(f"source file {str(p)!r} does not exist")
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / OPTIONS_NAME, _options_text(project))
     write_text_atomic(out / TCL_NAME, _FLOW.format(version=__version__))
