@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import closest
 from .backend import WEIGHT_ID_BASE, FramedBackend
-from .device import ConstantLatency, DeviceCore, DeviceModel
+from .device import DeviceCore, DeviceModel
 from .errors import InputError
 
 FAULT_KINDS = ("drop", "duplicate", "reorder", "corrupt", "delay", "stall")

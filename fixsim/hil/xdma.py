@@ -35,7 +35,6 @@ import time
 from collections import deque
 from pathlib import Path
 
-from . import frame as fr
 from .backend import FramedBackend
 from .errors import BackendUnavailable, DeviceError, HilTimeout, InputError
 

@@ -17,7 +17,7 @@ from fixsim.hil.server import DeviceServer
 from fixsim.hil.tcp import check_host
 from fixsim.hil.xdma_card import SimulatedXdmaCard
 
-from conftest import N_IN, N_OUT, DotModel, demo_reference
+from hil_helpers import N_IN, N_OUT, DotModel, demo_reference
 
 
 def _weights(seed=5):

@@ -14,7 +14,7 @@ from fixsim.hil.server import DeviceServer
 from fixsim.hil.vectors import read_vector_set
 from fixsim.hil.xdma_card import SimulatedXdmaCard
 
-from conftest import DotModel, demo_reference, write_vector_set
+from hil_helpers import DotModel, demo_reference, write_vector_set
 
 
 def run(capsys, *argv):

@@ -11,7 +11,7 @@ from fixsim.hil import frame as fr
 from fixsim.hil.loopback import FaultSpec
 from fixsim.hil.server import DeviceServer
 
-from conftest import DotModel
+from hil_helpers import DotModel
 
 N = 200
 

@@ -18,7 +18,7 @@ from fixsim.hil import make_backend
 from fixsim.hil.errors import DeviceError, HilStateError
 from fixsim.hil.xdma_card import SimulatedXdmaCard
 
-from conftest import N_IN, DotModel, demo_reference
+from hil_helpers import N_IN, DotModel, demo_reference
 
 samples = st.lists(st.integers(-(1 << 15), (1 << 15) - 1), min_size=N_IN, max_size=N_IN)
 
