@@ -16,6 +16,7 @@ from ..errors import FixsimError
 #: Command modules, in the order of the dataflow; each has ``register(subparsers)``.
 COMMAND_MODULES = [
     "fixsim.cli.quantize_cmd",
+    "fixsim.cli.data_cmd",
     "fixsim.cli.report_cmd", "fixsim.cli.hls_cmd",
     "fixsim.cli.hil_cmd",
     "fixsim.cli.train_cmd",

@@ -27,15 +27,18 @@ class DetectorConfig:
     ``bin_px`` x ``bin_px`` to ``crop_px // bin_px`` (65 by default).  Intensities are
     evaluated on ``oversample`` x ``oversample`` sub-pixels per binned pixel (each of
     ``bin_px / oversample`` physical pixels); ``oversample == bin_px`` evaluates every
-    physical pixel.
+    physical pixel.  Particle amplitudes are smooth (band-limited by the particle size),
+    so they are computed on every ``amplitude_step``-th sub-pixel and interpolated
+    (cubic Lagrange); ``amplitude_step = 1`` is the direct sum everywhere.
     """
 
     distance_m: float = 0.1          # sample to detector (skopi runs of the SpeckleNN papers)
     pixel_um: float = 75.0           # pnCCD pixel pitch
     crop_px: int = 390               # same window as the amo06516 preprocessing
     bin_px: int = 6                  # 6 x 6 block mean -> 65 x 65
-    oversample: int = 2              # sub-pixels per binned pixel for the particle sum
-    droplet_oversample: int = 6      # analytic droplets are cheap: full physical pixels
+    oversample: int = 1              # sub-pixels per binned pixel for the particle sum
+    amplitude_step: int = 2          # particle amplitude every 2nd sub-pixel, cubic-interpolated
+    droplet_oversample: int = 3      # dense droplet rings: 3 x 3 points per binned pixel
     beamstop_radius_mm: float = 2.0  # central hole / beamstop shadow, masked
     gap_mm: float = 1.0              # horizontal gap between the two pnCCD halves, masked
 
@@ -219,6 +222,9 @@ def _validate(cfg: SimConfig) -> None:
         v = getattr(d, name)
         _check(v >= 1 and d.bin_px % v == 0,
                f"detector.{name} must divide bin_px={d.bin_px}, got {v!r}")
+    _check(d.amplitude_step >= 1 and d.out_px * d.oversample >= 3 * d.amplitude_step + 1,
+           f"detector.amplitude_step must be >= 1 and leave >= 4 nodes per side, "
+           f"got {d.amplitude_step!r}")
     _check(d.beamstop_radius_mm >= 0 and d.gap_mm >= 0, "detector mask sizes must be >= 0")
     _check(0.1 <= b.energy_kev <= 30, f"beam.energy_kev must be in [0.1, 30], got {b.energy_kev!r}")
     _check(b.pulse_photons > 0 and b.focus_um > 0, "beam.pulse_photons and focus_um must be > 0")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from .config import BeamConfig, DetectorConfig
 
@@ -65,6 +66,10 @@ class Grid:
         ``P * dOmega * valid_fraction`` (for the background distribution).
     valid_fraction : ndarray, shape (n, n), float64
         Fraction of unmasked physical pixels inside each sub-pixel.
+    q_coarse : ndarray, shape (m*m, 3)
+        Scattering vectors on every ``amplitude_step``-th sub-pixel (``q`` if the step is 1).
+    interp : (start, weights) or None
+        Cubic interpolation stencil from the coarse nodes to the sub-pixels.
     """
 
     n: int
@@ -74,10 +79,70 @@ class Grid:
     weight: np.ndarray
     dOmega_pol: np.ndarray
     valid_fraction: np.ndarray
+    q_coarse: np.ndarray
+    interp: "tuple[np.ndarray, np.ndarray] | None"
+
+    def smooth_field(self, values_coarse: np.ndarray) -> np.ndarray:
+        """Interpolate a complex field sampled at ``q_coarse`` to all (n*n) sub-pixels."""
+        if self.interp is None:
+            return values_coarse
+        start, weights = self.interp
+        m = int(round(np.sqrt(values_coarse.shape[0])))
+        v = np.ascontiguousarray(values_coarse, dtype=np.complex128).reshape(m, m)
+        return _interp_separable(v, start, weights).ravel()
+
+
+def lagrange_stencil(n: int, step: int) -> tuple:
+    """Cubic Lagrange interpolation from nodes 0, step, 2 step, ... to points 0..n-1.
+
+    Returns ``(start, weights)``: point u is ``sum_a weights[u, a] * node[start[u] + a]``
+    over the four nearest nodes (one-sided at the edges).  The number of nodes is
+    ``max(4, ceil((n - 1) / step) + 1)``.
+    """
+    m = max(4, -(-(n - 1) // step) + 1)
+    start = np.empty(n, dtype=np.int64)
+    weights = np.empty((n, 4))
+    for u in range(n):
+        s = u / step
+        st = min(max(int(np.floor(s)) - 1, 0), m - 4)
+        nodes = np.arange(st, st + 4)
+        start[u] = st
+        for a, na in enumerate(nodes):
+            others = np.delete(nodes, a)
+            weights[u, a] = np.prod((s - others) / (na - others))
+    return start, weights
+
+
+@njit(nogil=True, cache=True)
+def _interp_separable(v, start, weights):
+    """out[u, t] = sum_ab weights[u, a] weights[t, b] v[start[u]+a, start[t]+b]."""
+    n = start.shape[0]
+    m = v.shape[1]
+    rows = np.zeros((n, m), dtype=np.complex128)
+    for u in range(n):
+        for a in range(4):
+            wa = weights[u, a]
+            for c in range(m):
+                rows[u, c] += wa * v[start[u] + a, c]
+    out = np.zeros((n, n), dtype=np.complex128)
+    for u in range(n):
+        for t in range(n):
+            acc = 0j
+            for b in range(4):
+                acc += weights[t, b] * rows[u, start[t] + b]
+            out[u, t] = acc
+    return out
+
+
+def _scattering(x: np.ndarray, y: np.ndarray, distance: float, k: float):
+    """q (P, 3) and r (P,) for detector points (x, y) in metres."""
+    r = np.sqrt(x * x + y * y + distance * distance)
+    q = np.stack([k * x / r, k * y / r, k * (distance / r - 1.0)], axis=1)
+    return q, r
 
 
 def make_grid(det: DetectorConfig, beam: BeamConfig, oversample: int,
-              mask: np.ndarray | None = None) -> Grid:
+              mask: np.ndarray | None = None, amplitude_step: int = 1) -> Grid:
     """Sample the detector window on ``out_px * oversample`` sub-pixels per side.
 
     Parameters
@@ -87,6 +152,9 @@ def make_grid(det: DetectorConfig, beam: BeamConfig, oversample: int,
         Must divide ``det.bin_px``.
     mask : ndarray (crop_px, crop_px) bool, optional
         Physical valid-pixel mask; default :func:`physical_mask`.
+    amplitude_step : int
+        Smooth amplitudes are evaluated every ``amplitude_step`` sub-pixels
+        (``q_coarse``) and interpolated by :meth:`Grid.smooth_field`.
     """
     n = det.out_px * oversample
     sub = det.bin_px // oversample          # physical pixels per sub-pixel side
@@ -97,9 +165,18 @@ def make_grid(det: DetectorConfig, beam: BeamConfig, oversample: int,
     xx, yy = np.meshgrid(c, c)
     x, y = xx.ravel(), yy.ravel()
     d = det.distance_m
-    r = np.sqrt(x * x + y * y + d * d)
     k = 2 * np.pi / beam.wavelength_a
-    q = np.stack([k * x / r, k * y / r, k * (d / r - 1.0)], axis=1)
+    q, r = _scattering(x, y, d, k)
+    step = amplitude_step
+    if step == 1:
+        q_coarse, interp = q, None
+    else:
+        interp = lagrange_stencil(n, step)
+        m = max(4, -(-(n - 1) // step) + 1)
+        pitch = det.crop_px * det.pixel_um * 1e-6 / n
+        cc = c[0] + np.arange(m) * step * pitch     # may run past the window edge
+        cx, cy = np.meshgrid(cc, cc)
+        q_coarse, _ = _scattering(cx.ravel(), cy.ravel(), d, k)
     area = (sub * det.pixel_um * 1e-6) ** 2
     domega = area * d / r ** 3
     if beam.polarization == "horizontal":
@@ -110,4 +187,5 @@ def make_grid(det: DetectorConfig, beam: BeamConfig, oversample: int,
         pol = 1.0 - 0.5 * ((x * x + y * y) / (r * r))
     dop = pol * domega * valid.ravel()
     return Grid(n=n, oversample=oversample, q=q, qmag=np.sqrt((q * q).sum(1)),
-                weight=R_E_A ** 2 * dop, dOmega_pol=dop, valid_fraction=valid)
+                weight=R_E_A ** 2 * dop, dOmega_pol=dop, valid_fraction=valid,
+                q_coarse=q_coarse, interp=interp)

@@ -1,9 +1,11 @@
-"""Numba kernels of the SPI simulator (floating point, order-independent per pixel).
+"""Numba kernels of the SPI simulator (floating point).
 
 Each kernel sees only arrays and plain numbers; validation and unit handling live in
-:mod:`fixsim.data.particles` and :mod:`fixsim.data.simulate`.  ``parallel=True`` splits
-work over pixels only, so each output element is computed by one thread in a fixed
-order and results do not depend on the thread count.
+:mod:`fixsim.data.particles` and :mod:`fixsim.data.simulate`.  Kernels are serial and
+release the GIL (``nogil=True``): the simulator runs whole frames on worker threads,
+which scales better than splitting one small frame over threads (no barrier per frame,
+and the numpy parts of different frames overlap too).  Every output element is computed
+in a fixed order, so results do not depend on the number of workers.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 #: Pixels per work block of the lattice kernel: phasor tables of one block stay in L1.
-_BLOCK = 32
+_BLOCK = 64
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, cache=True)
 def _lattice_amplitude(q, rot, voxel, w, col_j, col_k, col_i0, col_i1, cx0, cy0, cz0,
                        out_re, out_im):
     """F_p = box(qa_p) sum_ijk w[k,j,i] exp(i (qa_p0 (i-cx0) + qa_p1 (j-cy0) + qa_p2 (k-cz0))).
@@ -31,7 +33,7 @@ def _lattice_amplitude(q, rot, voxel, w, col_j, col_k, col_i0, col_i1, cx0, cy0,
     npix = q.shape[0]
     qa = np.empty((npix, 3))
     box = np.empty(npix)
-    for p in prange(npix):
+    for p in range(npix):
         bx = 1.0
         for d in range(3):
             v = voxel * (rot[0, d] * q[p, 0] + rot[1, d] * q[p, 1] + rot[2, d] * q[p, 2])
@@ -42,7 +44,7 @@ def _lattice_amplitude(q, rot, voxel, w, col_j, col_k, col_i0, col_i1, cx0, cy0,
     nz, ny, nx = w.shape
     ncol = col_j.shape[0]
     nblocks = (npix + _BLOCK - 1) // _BLOCK
-    for b in prange(nblocks):
+    for b in range(nblocks):
         p0 = b * _BLOCK
         m = min(_BLOCK, npix - p0)
         cx = np.zeros((nx, _BLOCK))
@@ -91,7 +93,7 @@ def _lattice_amplitude(q, rot, voxel, w, col_j, col_k, col_i0, col_i1, cx0, cy0,
             out_im[p0 + t] = fi[t] * box[p0 + t]
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _ellipsoid_fraction(ax, ay, az, voxel, n, sub):
     """Fraction of each voxel of an n^3 grid (centred) inside x^2/ax^2+y^2/ay^2+z^2/az^2<=1.
 
@@ -128,11 +130,11 @@ def _ellipsoid_fraction(ax, ay, az, voxel, n, sub):
     return out
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, cache=True)
 def _ellipsoid_amplitude(q, rot, ax, ay, az, electrons, out):
     """Homogeneous ellipsoid: F = N_e * 3 (sin u - u cos u) / u^3, u = |diag(a) rot^T q|."""
     npix = q.shape[0]
-    for p in prange(npix):
+    for p in range(npix):
         bx = rot[0, 0] * q[p, 0] + rot[1, 0] * q[p, 1] + rot[2, 0] * q[p, 2]
         by = rot[0, 1] * q[p, 0] + rot[1, 1] * q[p, 1] + rot[2, 1] * q[p, 2]
         bz = rot[0, 2] * q[p, 0] + rot[1, 2] * q[p, 1] + rot[2, 2] * q[p, 2]

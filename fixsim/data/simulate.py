@@ -21,7 +21,8 @@ Poisson with the summed mean); the approximation is the sampling of the intensit
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+import os
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -81,7 +82,7 @@ class FrameSimulator:
         det = cfg.detector
         self.max_particles = 1 + len(cfg.multi.count_probs)
         mask = physical_mask(det)
-        self.grid = make_grid(det, cfg.beam, det.oversample, mask)
+        self.grid = make_grid(det, cfg.beam, det.oversample, mask, det.amplitude_step)
         self.droplet_grid = (self.grid if det.droplet_oversample == det.oversample
                              else make_grid(det, cfg.beam, det.droplet_oversample, mask))
         out = det.out_px
@@ -168,17 +169,59 @@ class FrameSimulator:
             proteins.append(make_protein(draw_radius(pcfg, rng), pcfg, rng))
         radii = np.array([p.radius_a for p in proteins])
         positions = _contact_positions(radii, self.config.multi.gap_max_frac, rng)
-        q = self.grid.q
-        amp = np.zeros(q.shape[0], dtype=np.complex128)
+        grid = self.grid
+        amp = np.zeros(grid.q.shape[0], dtype=np.complex128)
         for p, d in zip(proteins, positions):
-            a = p.amplitude(q)
-            amp += a if k == 1 else a * np.exp(1j * (q @ d))
+            # each particle's amplitude is smooth; the fringes of the cluster come from
+            # the exact phase factors applied on the full grid
+            a = grid.smooth_field(p.amplitude(grid.q_coarse))
+            if k > 1:   # elementwise: a BLAS gemv here stalls on a busy machine
+                a = a * np.exp(1j * (grid.q[:, 0] * d[0] + grid.q[:, 1] * d[1]
+                                     + grid.q[:, 2] * d[2]))
+            amp += a
         params["n_particles"][index] = k
         params["radius_a"][index, :k] = radii
         params["axes_a"][index, :k] = [p.axes_a for p in proteins]
         params["quaternion"][index, :k] = [p.quaternion for p in proteins]
         params["position_a"][index, :k] = positions
         return amp
+
+
+    def frames(self, labels: np.ndarray, seed: int, params: dict, start: int, stop: int,
+               standardized: bool = True, workers: int = 1) -> Iterator[np.ndarray]:
+        """Yield frames ``start .. stop - 1`` in order, computed on ``workers`` threads.
+
+        Frame ``i`` uses its own generator seeded by ``(seed, i)``, so the output does not
+        depend on ``workers`` or on how the range is split.
+        """
+        def one(i):
+            rng = np.random.default_rng([seed, _FRAME_STREAM, i])
+            return self.frame(int(labels[i]), rng, params, i, standardized)
+
+        if workers <= 1:
+            for i in range(start, stop):
+                yield one(i)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        window = 4 * workers      # frames in flight: bounded memory for any range
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pending = []
+            for i in range(start, stop):
+                pending.append(pool.submit(one, i))
+                if len(pending) >= window:
+                    yield pending.pop(0).result()
+            for fut in pending:
+                yield fut.result()
+
+
+def default_workers() -> int:
+    """Worker threads by default: the CPUs this process may use (at most 8)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(8, n))
 
 
 def _contact_positions(radii: np.ndarray, gap_max_frac: float,
@@ -207,7 +250,7 @@ def _contact_positions(radii: np.ndarray, gap_max_frac: float,
 
 def simulate(n: int, seed: int, config: SimConfig | dict | None = None,
              classes: "Iterable[str] | str | None" = None, *, standardized: bool = True,
-             progress: Callable[[int], None] | None = None):
+             workers: int | None = None, progress: Callable[[int], None] | None = None):
     """Simulate ``n`` preprocessed SPI frames in memory.
 
     Frame ``i`` depends only on ``(seed, i)`` and the configuration, so results are
@@ -225,6 +268,8 @@ def simulate(n: int, seed: int, config: SimConfig | dict | None = None,
         Subset of ``CLASS_NAMES``; labels are balanced over it.  Default: all four.
     standardized : bool
         False returns the binned photon means before standardization (float32).
+    workers : int, optional
+        Threads simulating frames (default :func:`default_workers`); no effect on results.
     progress : callable, optional
         Called with the number of frames finished after each frame.
 
@@ -248,15 +293,15 @@ def simulate(n: int, seed: int, config: SimConfig | dict | None = None,
     n, seed = check_count(n), check_seed(seed)
     if isinstance(config, dict):
         config = SimConfig.from_dict(config)
+    workers = default_workers() if workers is None else check_count(workers, "workers")
     sim = FrameSimulator(config)
     class_ids = resolve_classes(classes)
     labels = draw_labels(n, seed, class_ids)
     params = sim.params_template(n)
     out = sim.config.detector.out_px
     frames = np.empty((n, out, out), dtype=np.float32)
-    for i in range(n):
-        rng = np.random.default_rng([seed, _FRAME_STREAM, i])
-        frames[i] = sim.frame(int(labels[i]), rng, params, i, standardized)
+    for i, frame in enumerate(sim.frames(labels, seed, params, 0, n, standardized, workers)):
+        frames[i] = frame
         if progress is not None:
             progress(i + 1)
     meta = {"seed": seed, "config": sim.config.to_dict(),
@@ -265,10 +310,10 @@ def simulate(n: int, seed: int, config: SimConfig | dict | None = None,
     return frames, labels, list(CLASS_NAMES), meta
 
 
-def check_count(n) -> int:
+def check_count(n, what: str = "number of frames") -> int:
     """``n`` as a positive int, or InputError."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InputError(f"number of frames must be an integer >= 1, got {n!r}")
+        raise InputError(f"{what} must be an integer >= 1, got {n!r}")
     return int(n)
 
 

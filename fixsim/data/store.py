@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import InputError
 from .config import CLASS_NAMES, SimConfig
-from .simulate import (FrameSimulator, _FRAME_STREAM, check_count, check_seed, draw_labels,
+from .simulate import (FrameSimulator, check_count, check_seed, default_workers, draw_labels,
                        resolve_classes)
 
 FORMAT = "fixsim-spi/1"
@@ -34,7 +34,8 @@ _CHUNK = 256
 
 def write_dataset(path: "str | os.PathLike", n: int, seed: int,
                   config: SimConfig | None = None, classes=None,
-                  progress: Callable[[int], None] | None = None) -> dict:
+                  progress: Callable[[int], None] | None = None,
+                  workers: int | None = None) -> dict:
     """Simulate ``n`` frames and write them to ``path`` atomically (temp file + rename).
 
     Parameters
@@ -45,6 +46,8 @@ def write_dataset(path: "str | os.PathLike", n: int, seed: int,
         As for :func:`fixsim.data.simulate`.
     progress : callable, optional
         Called with the number of frames just finished (an increment).
+    workers : int, optional
+        Simulation threads (default: the usable CPUs); no effect on the file.
 
     Returns
     -------
@@ -62,6 +65,7 @@ def write_dataset(path: "str | os.PathLike", n: int, seed: int,
     from ..cli._io import atomic_path
 
     n, seed = check_count(n), check_seed(seed)
+    workers = default_workers() if workers is None else check_count(workers, "workers")
     sim = FrameSimulator(config)
     class_ids = resolve_classes(classes)
     labels = draw_labels(n, seed, class_ids)
@@ -75,9 +79,9 @@ def write_dataset(path: "str | os.PathLike", n: int, seed: int,
             buf = np.empty((_CHUNK, out, out), dtype=np.float32)
             for s in range(0, n, _CHUNK):
                 e = min(n, s + _CHUNK)
-                for i in range(s, e):
-                    rng = np.random.default_rng([seed, _FRAME_STREAM, i])
-                    buf[i - s] = sim.frame(int(labels[i]), rng, params, i)
+                for i, frame in enumerate(sim.frames(labels, seed, params, s, e,
+                                                     workers=workers), start=s):
+                    buf[i - s] = frame
                     if progress is not None:
                         progress(1)
                 dset[s:e] = buf[:e - s]
