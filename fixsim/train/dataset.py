@@ -56,32 +56,38 @@ class LabelledFrames:
         return len(self.labels)
 
     def subset(self, idx: np.ndarray) -> "LabelledFrames":
-        """Frames ``idx`` (per-frame meta arrays of length N are subset too)."""
+        """Frames ``idx``; per-frame meta arrays (length N, also in nested dicts) follow."""
         n = len(self)
-        meta = {k: (v[idx] if isinstance(v, np.ndarray) and v.shape[:1] == (n,) else v)
-                for k, v in self.meta.items()}
-        return LabelledFrames(self.frames[idx], self.labels[idx], self.class_names, meta,
-                              self.sha256)
 
-    def fluence(self) -> tuple[str, np.ndarray]:
-        """Per-frame fluence: the first of :data:`FLUENCE_KEYS` found in the meta
-        (also inside a nested ``params`` dict), else the total counts of each frame.
+        def pick(v):
+            if isinstance(v, dict):
+                return {k: pick(x) for k, x in v.items()}
+            if isinstance(v, np.ndarray) and v.shape[:1] == (n,):
+                return v[idx]
+            return v
+
+        return LabelledFrames(self.frames[idx], self.labels[idx], self.class_names,
+                              pick(self.meta), self.sha256)
+
+    def fluence(self) -> tuple[str, np.ndarray] | None:
+        """Per-frame fluence: the first of :data:`FLUENCE_KEYS` found in the meta (also
+        inside a nested ``params`` dict, where :mod:`fixsim.data` keeps it).
 
         Returns
         -------
-        name : str
-            The meta key used, or ``"total_counts"``.
-        values : ndarray, float64, shape (N,)
+        (name, values) or None
+            The meta key used and a float64 array of shape (N,); None if the data carry
+            no per-frame fluence or photon count.
         """
         n = len(self)
-        for source in (self.meta, self.meta.get("params", {}) or {}):
+        for source in (self.meta, self.meta.get("params")):
             if not isinstance(source, dict):
                 continue
             for key in FLUENCE_KEYS:
                 v = source.get(key)
                 if v is not None and np.shape(v) == (n,):
                     return key, np.asarray(v, dtype=np.float64)
-        return "total_counts", self.frames.reshape(n, -1).sum(axis=1, dtype=np.float64)
+        return None
 
 
 def file_sha256(path: "str | os.PathLike") -> str:

@@ -39,7 +39,8 @@ def evaluate(model, data: LabelledFrames, *, k: int, seed: int, rule: str = "nea
     dict
         :func:`~fixsim.train.metrics.classification_report` plus ``rule``,
         ``support_per_class``, ``support_seed``, ``support_indices``, ``fluence``
-        (accuracy per fluence bin), data checksums and the fixsim version.
+        (accuracy per fluence bin, None if the data carry no fluence), data checksums
+        and the fixsim version.
     """
     from .trainer import embed
 
@@ -58,8 +59,9 @@ def evaluate(model, data: LabelledFrames, *, k: int, seed: int, rule: str = "nea
         raise InputError("no query frames left after choosing the supports")
     pred = clf.predict(embed(model, query.frames))
     report = classification_report(query.labels, pred, data.class_names)
-    fl_name, fl = query.fluence()
-    report["fluence"] = {"source": fl_name, **accuracy_vs_fluence(query.labels, pred, fl)}
+    fl = query.fluence()
+    report["fluence"] = (None if fl is None else
+                         {"source": fl[0], **accuracy_vs_fluence(query.labels, pred, fl[1])})
     report.update({
         "rule": rule, "normalize": normalize, "support_per_class": k, "support_seed": seed,
         "support_indices": s_idx.tolist(), "support_from": "data" if support is None else
@@ -72,7 +74,8 @@ def evaluate(model, data: LabelledFrames, *, k: int, seed: int, rule: str = "nea
 def write_plots(report: dict, out_dir: "str | os.PathLike") -> list[str]:
     """Write ``confusion.png`` and ``accuracy_vs_fluence.png`` into ``out_dir`` (atomically).
 
-    Returns the written paths. Needs matplotlib (the ``plots`` extra).
+    Returns the written paths (no fluence plot if the data carry no fluence). Needs
+    matplotlib (the ``plots`` extra).
     """
     from ..cli._io import require
 
@@ -103,6 +106,8 @@ def write_plots(report: dict, out_dir: "str | os.PathLike") -> list[str]:
     plt.close(fig)
 
     fl = report["fluence"]
+    if fl is None:
+        return [str(paths[0])]
     edges = np.asarray(fl["edges"])
     centres = 0.5 * (edges[:-1] + edges[1:])
     acc = np.array([np.nan if a is None else a for a in fl["accuracy"]])
