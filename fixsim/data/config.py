@@ -53,9 +53,9 @@ class BeamConfig:
 
     energy_kev: float = 1.66          # SpeckleNN simulations; LCLS AMO/SQS-like soft X-rays
     pulse_photons: float = 1e12       # photons per pulse at the sample
-    focus_um: float = 1.0             # side of the equivalent square focus (J0 = N / focus^2)
+    focus_um: float = 1.0             # diameter of the equivalent top-hat focus
     pulse_jitter: float = 0.25        # log-normal sigma of pulse energy (SASE fluctuations)
-    impact_max_sigma: float = 1.5     # particles hit uniformly within this many Gaussian sigmas
+    impact_max_sigma: float = 2.0     # particles hit uniformly within this many Gaussian sigmas
     polarization: str = "horizontal"  # "horizontal", "vertical" or "none" (unpolarized)
 
     @property
@@ -64,8 +64,8 @@ class BeamConfig:
 
     @property
     def fluence_per_a2(self) -> float:
-        """Nominal fluence J0 in photons per square angstrom."""
-        return self.pulse_photons / (self.focus_um * 1e4) ** 2
+        """Nominal fluence J0 = N / (pi (d/2)^2) in photons per square angstrom."""
+        return self.pulse_photons / (math.pi * (self.focus_um * 1e4 / 2) ** 2)
 
 
 @dataclass(frozen=True)
