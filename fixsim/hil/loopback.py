@@ -131,6 +131,11 @@ class FaultInjector:
                          "note": "held for reorder, nothing overtook it"})
         return [(now, held)]
 
+    def discard_pending(self) -> None:
+        """Drop a held reply and end a stall (the device was reset); keep the log and rng."""
+        self._held = None
+        self.stalled = False
+
     def next_flush(self) -> float | None:
         return None if self._held is None else self._held[1] + self.spec.delay_s
 
@@ -162,10 +167,16 @@ class LoopbackBackend(FramedBackend):
         self._cv = threading.Condition()
 
     def _open(self) -> None:
-        self._outbox.clear()
+        self._discard()
 
     def _close(self) -> None:
-        self._outbox.clear()
+        self._discard()
+
+    def _discard(self) -> None:
+        """Forget replies in flight: a new session never sees an old session's replies."""
+        with self._cv:
+            self._outbox.clear()
+            self._injector.discard_pending()
 
     def _send(self, data: bytes) -> None:
         reply = self.core.handle(data)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .._version import __version__
 from .backend import Backend, Reply
-from .errors import InputError
+from .errors import DeviceError, HilTimeout, InputError
 
 #: How many mismatching words to show per frame, and how many frames to list in full.
 SHOW_WORDS, SHOW_FRAMES = 4, 20
@@ -52,6 +52,7 @@ class HilReport:
     device_errors: list[dict] = field(default_factory=list)
     mismatches: list[dict] = field(default_factory=list)
     stalled: bool = False
+    transport_error: str | None = None
     clock_mhz: float = 200.0
     cycle_source: str = "firmware"
     latency_budget_cycles: int | None = None
@@ -162,16 +163,22 @@ def run_vectors(backend: Backend, inputs, expected, *, word_bytes: int = 8, cloc
         if weights is not None:
             backend.load_weights(weights, timeout=max(timeout, 10.0))
         next_id, quiet_timeouts, last_activity = 0, 0, time.monotonic()
-        while True:
+        while rep.transport_error is None:
             accounted = len(first) + len(timed_out) - len(rep.late) + len(rep.bad_frames)
             in_flight = next_id - accounted
-            while next_id < n and in_flight < window:
-                backend.submit(next_id, x[next_id], word_bytes)
-                submit_t[next_id] = time.perf_counter()
-                next_id += 1
-                in_flight += 1
-            done = next_id == n and accounted >= n
-            replies = backend.collect(drain_s if done else min(timeout, 0.05))
+            done = False
+            try:
+                while next_id < n and in_flight < window:
+                    backend.submit(next_id, x[next_id], word_bytes)
+                    submit_t[next_id] = time.perf_counter()
+                    next_id += 1
+                    in_flight += 1
+                done = next_id == n and accounted >= n
+                replies = backend.collect(drain_s if done else min(timeout, 0.05))
+            except (DeviceError, HilTimeout) as exc:
+                # The link died mid-run: a verdict (fail) with what came back so far.
+                rep.transport_error = str(exc)
+                replies = []
             now = time.monotonic()
             if replies:
                 last_activity, quiet_timeouts = now, 0
@@ -241,6 +248,8 @@ def run_vectors(backend: Backend, inputs, expected, *, word_bytes: int = 8, cloc
         rep.throughput_fps = len(first) / span if span > 0 else None
 
     f = rep.failures
+    if rep.transport_error:
+        f.append(f"transport failed after {rep.n_submitted} submitted frames: {rep.transport_error}")
     if rep.stalled:
         f.append(f"device stalled: no reply for 2 x {timeout} s with frames outstanding")
     for label, ids in (("missing (lost or timed out)", rep.missing), ("duplicated", rep.duplicates),

@@ -10,7 +10,9 @@ Register map (32-bit little-endian words at byte offsets from ``user_offset``):
 
     0x00 ID          read-only, 0x4C485846 (b"FXHL")
     0x04 VERSION     read-only, firmware protocol version (1)
-    0x08 CONTROL     bit 0 RUN: host sets it on open, clears it on close
+    0x08 CONTROL     bit 0 RUN: host sets it on open, clears it on close;
+                     bit 1 RESET: host sets it on open; the card drops any frame in
+                     flight, zeroes H2C_LEN, C2H_LEN and the counters, then clears it
     0x0C STATUS      bit 0 READY (card alive), bit 1 ERROR
     0x10 H2C_LEN     host writes a frame's length after the pwrite (doorbell);
                      the card clears it to 0 once it has taken the frame
@@ -44,7 +46,7 @@ REG_FRAMES_IN, REG_FRAMES_OUT = 0x20, 0x24
 ID_VALUE = int.from_bytes(b"FXHL", "little")
 FW_VERSION = 1
 REGS_SIZE = 0x1000
-CONTROL_RUN = 0x1
+CONTROL_RUN, CONTROL_RESET = 0x1, 0x2
 STATUS_READY, STATUS_ERROR = 0x1, 0x2
 #: Default size of each DMA mailbox window in card memory.
 WINDOW_BYTES = 1 << 20
@@ -140,6 +142,13 @@ class XdmaBackend(FramedBackend):
                 raise DeviceError(f"firmware protocol version {ver}, this host speaks {FW_VERSION}")
             if not self._regs.read(REG_STATUS) & STATUS_READY:
                 raise DeviceError("card not READY (STATUS bit 0 clear)")
+            # Reset first: a reply of an earlier session must never reach this one.
+            self._regs.write(REG_CONTROL, CONTROL_RESET)
+            deadline = time.monotonic() + self.send_timeout
+            while self._regs.read(REG_CONTROL) & CONTROL_RESET:
+                if time.monotonic() > deadline:
+                    raise DeviceError(f"card did not acknowledge RESET within {self.send_timeout} s")
+                time.sleep(self.poll_s)
             self._regs.write(REG_CONTROL, CONTROL_RUN)
         except OSError as exc:
             self._close()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .device import DeviceCore, DeviceModel
 from .errors import HilStateError
-from .xdma import (ID_VALUE, FW_VERSION, REG_C2H_LEN, REG_CYCLES_HI, REG_CYCLES_LO,
+from .xdma import (CONTROL_RESET, ID_VALUE, FW_VERSION, REG_C2H_LEN, REG_CONTROL, REG_CYCLES_HI, REG_CYCLES_LO,
                    REG_FRAMES_IN, REG_FRAMES_OUT, REG_H2C_LEN, REG_ID, REG_STATUS, REG_VERSION,
                    REGS_SIZE, STATUS_READY, WINDOW_BYTES, Registers, device_paths)
 
@@ -62,32 +62,36 @@ class SimulatedXdmaCard:
         self._thread.start()
         return self
 
-    def _wait(self, cond) -> bool:
-        while not cond():
-            if self._stop.is_set():
-                return False
-            time.sleep(self.poll_s)
-        return True
-
     def _run(self) -> None:
         r = self._regs
+        reply: bytes | None = None  # processed, waiting for the C2H mailbox
         try:
-            while self._wait(lambda: r.read(REG_H2C_LEN) != 0):
-                n = r.read(REG_H2C_LEN)
-                data = os.pread(self._h2c, min(n, self.window), self.h2c_addr)
-                r.write(REG_H2C_LEN, 0)  # mailbox free: the host may send the next frame
-                r.write(REG_FRAMES_IN, r.read(REG_FRAMES_IN) + 1)
-                reply = self.core.handle(data)
-                if reply is None:
+            while not self._stop.is_set():
+                ctrl = r.read(REG_CONTROL)
+                if ctrl & CONTROL_RESET:
+                    reply = None
+                    for reg in (REG_H2C_LEN, REG_C2H_LEN, REG_FRAMES_IN, REG_FRAMES_OUT):
+                        r.write(reg, 0)
+                    r.write(REG_CONTROL, ctrl & ~CONTROL_RESET)
                     continue
-                if not self._wait(lambda: r.read(REG_C2H_LEN) == 0):
-                    return
-                os.pwrite(self._c2h, reply, self.c2h_addr)
-                cycles = int.from_bytes(reply[16:24], "little")
-                r.write(REG_CYCLES_LO, cycles & 0xFFFFFFFF)
-                r.write(REG_CYCLES_HI, cycles >> 32)
-                r.write(REG_FRAMES_OUT, r.read(REG_FRAMES_OUT) + 1)
-                r.write(REG_C2H_LEN, len(reply))
+                busy = False
+                n = r.read(REG_H2C_LEN)
+                if reply is None and n:
+                    data = os.pread(self._h2c, min(n, self.window), self.h2c_addr)
+                    r.write(REG_H2C_LEN, 0)  # mailbox free: the host may send the next frame
+                    r.write(REG_FRAMES_IN, r.read(REG_FRAMES_IN) + 1)
+                    reply = self.core.handle(data)
+                    busy = True
+                if reply is not None and r.read(REG_C2H_LEN) == 0:
+                    os.pwrite(self._c2h, reply, self.c2h_addr)
+                    cycles = int.from_bytes(reply[16:24], "little")
+                    r.write(REG_CYCLES_LO, cycles & 0xFFFFFFFF)
+                    r.write(REG_CYCLES_HI, cycles >> 32)
+                    r.write(REG_FRAMES_OUT, r.read(REG_FRAMES_OUT) + 1)
+                    r.write(REG_C2H_LEN, len(reply))  # last: the reply is in place
+                    reply, busy = None, True
+                if not busy:
+                    time.sleep(self.poll_s)
         except Exception as exc:  # recorded for the test; the card then goes silent
             self.errors.append(f"{type(exc).__name__}: {exc}")
             r.write(REG_STATUS, r.read(REG_STATUS) | 0x2)

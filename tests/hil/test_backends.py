@@ -151,15 +151,33 @@ def test_xdma_wrong_firmware_id_is_refused(tmp_path):
         assert not b.is_open
 
 
-def test_xdma_card_that_never_answers_times_out(tmp_path):
-    with SimulatedXdmaCard(tmp_path, DotModel()):
-        pass  # files stay, card thread gone: a hung card
+def test_xdma_card_that_never_answers(tmp_path):
+    card = SimulatedXdmaCard(tmp_path, DotModel()).start()
     b = make_backend("xdma", device_dir=str(tmp_path), send_timeout=0.2)
-    with b:
+    b.open()
+    card.stop()  # the card hangs after open
+    try:
         b.submit(0, np.arange(N_IN), 2)
         assert b.collect(0.1) == []
         with pytest.raises(HilTimeout, match="H2C mailbox"):
             b.submit(1, np.arange(N_IN), 2)
+    finally:
+        b.close()
+    with pytest.raises(DeviceError, match="did not acknowledge RESET"):
+        b.open()  # a dead card is caught at open
+    assert not b.is_open
+
+
+def test_xdma_reopen_never_sees_old_replies(tmp_path):
+    with SimulatedXdmaCard(tmp_path, DotModel()):
+        b = make_backend("xdma", device_dir=str(tmp_path))
+        for session in range(5):
+            with b:
+                b.submit(0, np.full(N_IN, session), 2)
+                if session % 2:  # odd sessions leave their reply in the card
+                    continue
+                (r,) = b.collect(2.0)
+                assert (r.words == demo_reference(np.full(N_IN, session))).all()
 
 
 def test_xdma_without_device_files_is_unavailable(tmp_path):

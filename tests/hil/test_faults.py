@@ -175,3 +175,16 @@ def test_fault_spec_validation():
     with pytest.raises(InputError, match="not a number"):
         FaultSpec.parse(["drop=x"])
     assert FaultSpec.parse(["drop=0.5", "delay_s=0.1"], seed=3) == FaultSpec(drop=0.5, delay_s=0.1, seed=3)
+
+
+def test_hung_card_mid_run_is_a_failed_verdict(tmp_path, vectors):
+    from fixsim.hil.xdma_card import SimulatedXdmaCard
+
+    x, y = vectors
+    card = SimulatedXdmaCard(tmp_path, DotModel()).start()
+    b = make_backend("xdma", device_dir=str(tmp_path), send_timeout=0.2)
+    with b:
+        card.stop()  # the card hangs after open: the H2C mailbox fills and never drains
+        rep = run_vectors(b, x[:10], y[:10], word_bytes=2, timeout=0.2)
+    assert not rep.passed and rep.n_submitted == 1 and rep.missing == list(range(10))
+    assert "transport failed" in rep.failures[0] and "H2C mailbox" in rep.transport_error
