@@ -119,7 +119,7 @@ def parse_csynth_xml(data: "str | bytes", source: str = "") -> SynthReport:
     name = source or "csynth.xml"
     try:
         root = ET.fromstring(data)
-    except ET.ParseError as exc:
+    except (ET.ParseError, LookupError, ValueError) as exc:  # LookupError: bad encoding name
         raise InputError(f"{name}: malformed or truncated XML ({exc})") from None
     if root.tag != "profile" and not any(root.find(f".//{s}") is not None or root.tag == s
                                          for s in _SECTIONS):

@@ -225,3 +225,27 @@ def test_random_layout_shuffle_of_real_xml():
         rnd.shuffle(children)
         elem[:] = children
     assert parse_csynth_xml(ET.tostring(root)) == parse_csynth_xml(path.read_bytes())
+
+
+FIXTURES = sorted(p for p in DATA.iterdir() if p.suffix in (".xml", ".rpt"))
+
+
+@given(st.sampled_from(FIXTURES), st.lists(st.integers(0, 10**6), max_size=8),
+       st.integers(0, 10**6))
+def test_mutilated_real_reports_parse_or_raise_input_error(path, drop, cut):
+    """Drop random lines and truncate: the parser returns or raises InputError, never crashes."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    for index in drop:
+        if lines:
+            del lines[index % len(lines)]
+    data = b"".join(lines)
+    data = data[:cut % (len(data) + 1)]
+    try:
+        parse_report(data, path.name)
+    except InputError as exc:
+        assert "\n" not in str(exc)
+
+
+def test_unknown_xml_encoding_is_input_error():
+    with pytest.raises(InputError, match="malformed"):
+        parse_report(b'<?xml version="1.0" encoding="foo"?><profile/>', "x.xml")
