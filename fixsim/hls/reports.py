@@ -185,6 +185,10 @@ def find_solution_reports(directory: "str | os.PathLike", top: Optional[str] = N
         csynth_path = _pick(xmls, top, "csynth.xml", solution)
         if csynth_path is None and plain.is_file():
             csynth_path = plain
+    if csynth_path is None and syn.is_dir():
+        # No XML (deleted or never written): fall back to the text report of the top.
+        rpts = sorted(syn.glob("*_csynth.rpt")) or sorted(syn.glob("csynth.rpt"))
+        csynth_path = _pick(rpts, top, "csynth.rpt", solution)
     csynth = load_report(csynth_path) if csynth_path else None
     if csynth is not None and not isinstance(csynth, SynthReport):
         raise InputError(f"{csynth_path}: expected a csynth report")

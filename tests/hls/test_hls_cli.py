@@ -140,3 +140,14 @@ def test_certify_usage_errors(capsys):
 
 def test_hls_without_subcommand_is_usage_error(capsys):
     assert _run(capsys, "hls")[0] == 2
+
+
+def test_report_dir_falls_back_to_text_report(capsys, tmp_path):
+    syn = tmp_path / "solution1" / "syn" / "report"
+    syn.mkdir(parents=True)
+    shutil.copy(DATA / "fastmachinelearning__hls4ml__myproject_csynth.rpt",
+                syn / "myproject_csynth.rpt")
+    code, out, _ = _run(capsys, "report", tmp_path, "--json")
+    data = json.loads(out)
+    assert code == 0 and data["csynth"]["kind"] == "csynth.rpt"
+    assert data["csynth"]["latency_worst"] == 10 and data["cosim"] is None
