@@ -161,12 +161,18 @@ class HlsTool:
 
 
 def tool_version(path: str, timeout: float = 120.0) -> tuple:
-    """(version, banner) from ``--version`` (or ``-version``); version None if unparsed."""
+    """(version, banner) from ``-version`` / ``--version``; version None if unparsed.
+
+    vivado_hls and vitis_hls document ``-version``, vitis-run ``--version``; stdin is
+    closed so a tool that ignores the flag and opens its Tcl shell exits at once.
+    """
     banner = ""
-    for flag in ("--version", "-version"):
+    flags = ("--version", "-version") if Path(path).name.startswith("vitis-run") \
+        else ("-version", "--version")
+    for flag in flags:
         try:
             proc = subprocess.run([path, flag], capture_output=True, text=True,
-                                  timeout=timeout, errors="replace")
+                                  stdin=subprocess.DEVNULL, timeout=timeout, errors="replace")
         except (OSError, subprocess.TimeoutExpired):
             continue
         banner = (proc.stdout + proc.stderr).strip()
@@ -335,6 +341,21 @@ def _step_results(project: HlsProject, out: Path, rc: int, log: str, solution: P
     return tuple(results), reports, found
 
 
+def _stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the tool's process group, then SIGKILL if it has not exited in 10 s."""
+    import signal
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def run_project(project: HlsProject, out_dir: "str | os.PathLike", *,
                 tool: "HlsTool | str | None" = None, timeout: Optional[float] = None
                 ) -> RunResult:
@@ -372,14 +393,19 @@ def run_project(project: HlsProject, out_dir: "str | os.PathLike", *,
     log_path = out / LOG_NAME
     with open(log_path, "w", encoding="utf-8") as log_file:
         try:
-            proc = subprocess.run(tool.command(TCL_NAME), cwd=out, env=env, stdout=log_file,
-                                  stderr=subprocess.STDOUT, timeout=timeout)
-            rc = proc.returncode
-        except subprocess.TimeoutExpired:
-            rc = -1
-            log_file.write(f"\nERROR: fixsim stopped {tool.name} after {timeout} s\n")
+            # Own session: on timeout the whole tool process group (the launcher script
+            # and the binaries it starts) is stopped, and nothing else.
+            proc = subprocess.Popen(tool.command(TCL_NAME), cwd=out, env=env, stdout=log_file,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
         except OSError as exc:
             raise ToolError(f"cannot start {tool.path}: {exc.strerror}") from None
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _stop_group(proc)
+            rc = -1
+            log_file.write(f"\nERROR: fixsim stopped {tool.name} after {timeout} s\n")
     log = log_path.read_text(encoding="utf-8", errors="replace")
     for extra_log in ("vitis_hls.log", "vivado_hls.log"):
         if (out / extra_log).is_file():

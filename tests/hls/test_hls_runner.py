@@ -223,3 +223,17 @@ def test_written_tcl_is_valid_tcl(tmp_path, sources):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines == ["1", '-DX="a b" -I{odd}', str(src.resolve())]
+
+
+def test_timeout_stops_the_tool(tmp_path, sources, tools):
+    install, _ = tools
+    install("vitis_hls")
+    hang = tmp_path / "bin" / "vitis_hls"
+    # A SIMULATED tool that answers --version and then hangs on a run.
+    hang.write_text('#!/bin/sh\ncase "$1" in -version|--version) echo "vitis_hls v2023.1";'
+                    ' exit 0;; esac\nsleep 30\n')
+    src, tb = sources
+    result = run_project(_project(src, tb), tmp_path / "o", timeout=0.5)
+    assert result.returncode == -1 and not result.ok
+    assert "fixsim stopped vitis_hls" in (tmp_path / "o" / "fixsim_hls_run.log").read_text()
+    assert result.steps[0].status == "failed"
