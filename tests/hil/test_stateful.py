@@ -114,7 +114,7 @@ class BackendContract(RuleBasedStateMachine):
             np.testing.assert_array_equal(r.words, self.submitted[r.frame_id])
         return replies
 
-    @rule(timeout=st.sampled_from([0.0, 0.01]))
+    @rule(timeout=st.sampled_from([0.0, 0.002]))
     def collect(self, timeout):
         if not self.backend.is_open:
             return self.expect_state_error(lambda: self.backend.collect(timeout))
@@ -160,4 +160,4 @@ class XdmaContract(BackendContract):
 TestLoopbackContract = LoopbackContract.TestCase
 TestXdmaContract = XdmaContract.TestCase
 TestXdmaContract.settings = settings(max_examples=30, stateful_step_count=30, deadline=None)
-TestLoopbackContract.settings = settings(deadline=None)
+TestLoopbackContract.settings = settings(stateful_step_count=30, deadline=None)
