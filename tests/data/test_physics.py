@@ -188,3 +188,19 @@ def test_multi_hits_break_circular_symmetry():
 
     mod = np.array([modulation(f) for f in frames])
     assert np.median(mod[labels == 1]) > 2 * np.median(mod[labels == 0])
+
+
+def test_classes_are_learnable_but_not_separable_by_photon_count():
+    """1-NN on raw standardized pixels separates the classes well from few examples;
+    the photon count alone (fluence jitter, sizes, cluster counts) does not."""
+    frames, labels, _, meta = simulate(320, 31)
+    train, test = slice(0, 160), slice(160, 320)
+    x = frames.reshape(len(frames), -1).astype(np.float64)
+    d = (x[test] ** 2).sum(1)[:, None] - 2 * x[test] @ x[train].T + (x[train] ** 2).sum(1)
+    knn = np.mean(labels[train][d.argmin(axis=1)] == labels[test])
+    assert knn >= 0.75, knn
+
+    logp = np.log1p(meta["params"]["photons"].astype(np.float64))
+    centroids = np.array([logp[train][labels[train] == k].mean() for k in range(4)])
+    pred = np.abs(logp[test][:, None] - centroids).argmin(axis=1)
+    assert np.mean(pred == labels[test]) < 0.85
