@@ -81,8 +81,8 @@ def _run(args) -> int:
             "tool": None if result.tool is None else result.tool.__dict__,
             "steps": [s.__dict__ for s in result.steps], "log": result.log_path,
             "reports": result.report_paths,
-            "csynth": result.csynth.to_json() if result.csynth else None,
-            "cosim": result.cosim.to_json() if result.cosim else None}, indent=2))
+            "csynth": result.csynth.to_dict() if result.csynth else None,
+            "cosim": result.cosim.to_dict() if result.cosim else None}, indent=2))
         return 0 if result.ok else 1
     if result.tool is None:
         print(f"wrote the project in {result.project_dir}; no Vitis HLS/Vivado HLS found on "
@@ -110,7 +110,7 @@ def _predict(args) -> int:
                 dataflow=not args.no_dataflow)
     within = p.latency_cycles <= budget.cycles
     if args.json:
-        out = p.to_json()
+        out = p.to_dict()
         out.update(budget_cycles=budget.cycles, budget_clock_mhz=budget.clock_mhz,
                    within_budget=within, model="specklenn-default" if not args.layers
                    else str(args.layers))

@@ -19,11 +19,11 @@ def run(args) -> int:
         found = find_solution_reports(path, top=args.top)
         items = [r for r in (found.csynth, found.cosim) if r is not None]
         payload = {"solution_dir": found.solution_dir,
-                   "csynth": found.csynth.to_json() if found.csynth else None,
-                   "cosim": found.cosim.to_json() if found.cosim else None}
+                   "csynth": found.csynth.to_dict() if found.csynth else None,
+                   "cosim": found.cosim.to_dict() if found.cosim else None}
     else:
         report = load_report(path)
-        items, payload = [report], report.to_json()
+        items, payload = [report], report.to_dict()
     if args.json:
         print(json.dumps(payload, indent=2))
         return 0

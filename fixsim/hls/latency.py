@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import Optional
 
@@ -125,15 +125,19 @@ class Verdict:
     def passed(self) -> bool:
         return self.status == PASS
 
-    def to_json(self) -> str:
-        """JSON text with the status, the reasons, every check and the budget."""
-        return json.dumps({
+    def to_dict(self) -> dict:
+        """The status, the reasons, the threshold and clock, every check and the budget."""
+        return {
             "status": self.status, "reasons": list(self.reasons),
             "threshold_cycles": self.budget.cycles, "clock_mhz": self.budget.clock_mhz,
             "clock_period_ns": self.budget.period_ns,
             "interval_threshold_cycles": self.budget.interval_limit,
             "budget": asdict(self.budget), "checks": [asdict(c) for c in self.checks],
-        }, indent=2)
+        }
+
+    def to_json(self) -> str:
+        """JSON text of :meth:`to_dict`."""
+        return json.dumps(self.to_dict(), indent=2, default=str)
 
 
 def _cycles_at_budget(cycles: int, period_ns: Optional[float], budget: Budget):

@@ -95,10 +95,15 @@ class Prediction:
     def latency_us(self) -> float:
         return self.latency_cycles / self.clock_mhz
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
+        """A JSON-ready dict of every field plus the latency in microseconds."""
         out = asdict(self)
         out["latency_us"] = self.latency_us
         return out
+
+    def to_json(self) -> str:
+        """JSON text of :meth:`to_dict`."""
+        return json.dumps(self.to_dict(), indent=2)
 
 
 def _int(layer: dict, key: str, default=None, minimum: int = 1) -> int:

@@ -8,6 +8,7 @@ built on these values must not pass on an unknown latency.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
@@ -162,9 +163,13 @@ class SynthReport:
             out[key] = None if used is None or not avail else 100.0 * used / avail
         return out
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         """A JSON-ready dict of every field."""
         return _jsonable(self)
+
+    def to_json(self) -> str:
+        """JSON text of :meth:`to_dict`."""
+        return json.dumps(self.to_dict(), indent=2)
 
 
 @dataclass(frozen=True)
@@ -217,9 +222,13 @@ class CosimReport:
                   if r.status == "Pass" and r.interval_max is not None]
         return max(values) if values else None
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         """A JSON-ready dict, with the derived status and maxima."""
         out = _jsonable(self)
         out.update(status=self.status, latency_max=self.latency_max,
                    interval_max=self.interval_max)
         return out
+
+    def to_json(self) -> str:
+        """JSON text of :meth:`to_dict`."""
+        return json.dumps(self.to_dict(), indent=2)

@@ -152,3 +152,11 @@ def test_crlf_copy_parses_identically(row):
     data = (DATA / row["saved file"]).read_bytes()
     name = Path(row["path in repo"]).name
     assert parse_report(data.replace(b"\n", b"\r\n"), name) == parse_report(data, name)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r["saved file"] for r in ROWS])
+def test_json_export(row):
+    import json
+    rep = _parse(row)
+    assert json.loads(rep.to_json()) == rep.to_dict()
+    assert rep.to_dict()["kind"] == row["kind"]
