@@ -128,9 +128,11 @@ def _certify(args) -> int:
     from ..hls.summary import verdict_summary
     synth = cosim = None
     for item in args.paths:
-        reports = [r for r in (find_solution_reports(item).csynth,
-                               find_solution_reports(item).cosim) if r is not None] \
-            if Path(item).is_dir() else [load_report(item)]
+        if Path(item).is_dir():
+            found = find_solution_reports(item)
+            reports = [r for r in (found.csynth, found.cosim) if r is not None]
+        else:
+            reports = [load_report(item)]
         for report in reports:
             slot = "synth" if isinstance(report, SynthReport) else "cosim"
             if (synth if slot == "synth" else cosim) is not None:
@@ -188,7 +190,9 @@ def _add_project(p, with_run: bool):
 
 def register(sub):
     p = sub.add_parser("hls", help="HLS projects, latency prediction and certification",
-                       description=__doc__.splitlines()[0])
+                       description="Write and run Vitis/Vivado HLS projects, predict the "
+                                   "latency of a streaming CNN, certify reports against a "
+                                   "latency budget.")
     hs = p.add_subparsers(dest="hls_command", metavar="SUBCOMMAND",
                           parser_class=type(p))
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
