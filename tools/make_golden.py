@@ -1,6 +1,6 @@
 """Rebuild golden/: the trained reference SpeckleNN, its support set and its manifest.
 
-One command, from the repo root (about 20-25 minutes on a 2-core machine)::
+One command, from the repo root (under 30 minutes on a 2-core machine; see the measured time in the manifest)::
 
     python tools/make_golden.py
 
@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 DATA_SEED, TEST_SEED, TRAIN_SEED, SUPPORT_SEED = 1, 2, 0, 0
 SUPPORT_PER_CLASS = 5
-DEFAULTS = dict(train_frames=8000, test_frames=2000, epochs=12, margin=0.2, batch=64)
+DEFAULTS = dict(train_frames=5000, test_frames=2000, epochs=8, margin=0.2, batch=64)
 GOLDEN_FILES = ("model_float.pt", "model_folded.pt", "weights_folded.npz", "model.json")
 
 
