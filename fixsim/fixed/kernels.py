@@ -371,32 +371,6 @@ def _wrap(y, w, s):
     return _to_int64(np.uint64(y) & _mask(w), w, s)
 
 
-def _mac_body(a, b, init, sh_acc, sh_prod, d, lo, hi, q, o, sym_min, sym_rule, w, s, out):
-    """C[i,j] = acc after ``acc = T(acc + a[i,k]*b[k,j])`` for k = 0..K-1, in order.
-
-    The sum grid has ``F_sum = max(F_acc, F_prod)``; ``sh_acc``/``sh_prod`` align the
-    accumulator and product onto it and ``d = F_sum - F_acc`` bits are dropped per step.
-    Only rows may run in parallel: every output keeps its own order.
-    """
-    n_i, n_k = a.shape
-    n_j = b.shape[1]
-    for ii in prange(n_i):
-        for jj in range(n_j):
-            acc = init[ii, jj]
-            for kk in range(n_k):
-                p = a[ii, kk] * b[kk, jj]
-                v = (acc << sh_acc) + (p << sh_prod)
-                y = _requant(v, d, lo, hi, q, o, sym_min, sym_rule)
-                if o == WRAP:
-                    y = _wrap(y, w, s)
-                acc = y
-            out[ii, jj] = acc
-
-
-_mac_sequential = njit(cache=True)(_mac_body)
-_mac_parallel = njit(cache=True, parallel=True)(_mac_body)
-
-
 @njit(cache=True)
 def _mac_generic(a, b, init, prod_w, prod_i, prod_s, acc_w, acc_i, acc_s, q, o, n,
                  sum_w, sum_i, sum_s, out, status):
@@ -431,3 +405,4 @@ def _requant_array(v, d, lo, hi, q, o, sym_min, sym_rule, w, s, out):
         if o == WRAP:
             y = _wrap(y, w, s)
         out[k] = y
+

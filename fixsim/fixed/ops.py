@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import FixsimError, FormatError, InputError, UndefinedInHeaders
 from . import kernels as K
+from . import specialized as S
 from .format import (FixedType, Overflow, Quantization, as_format, difference_type,
                      product_type, quotient_type, sum_type)
 
@@ -70,8 +71,22 @@ def _wrap_out(out_i64: np.ndarray, fmt: FixedType, shape) -> np.ndarray:
 def _warn(status: np.ndarray, fmt: FixedType, what: str, n_ovf: int | None = None) -> None:
     n_nan = int(np.count_nonzero(status & K.ST_NAN))
     n_inf = int(np.count_nonzero(status & K.ST_INF))
-    if n_ovf is None:
-        n_ovf = int(np.count_nonzero((status & K.ST_OVERFLOW) != 0))
+    if n_ovf is None:  # the headers' overflow flag, NaN and inf counted apart
+        n_ovf = int(np.count_nonzero(((status & K.ST_OVERFLOW) != 0)
+                                     & ((status & (K.ST_NAN | K.ST_INF)) == 0)))
+    if n_nan or n_inf or n_ovf:
+        _warn_counts(fmt, what, n_nan, n_inf, n_ovf)
+
+
+def _fast_quantize_ok(fmt: FixedType) -> bool:
+    """The semantic double quantizer covers every Q with SAT, SAT_ZERO, SAT_SYM, WRAP (N=0)."""
+    if not fmt.signed and fmt.width == 64:
+        return False
+    return (fmt.overflow in (Overflow.AP_SAT, Overflow.AP_SAT_ZERO, Overflow.AP_SAT_SYM)
+            or (fmt.overflow == Overflow.AP_WRAP and fmt.sat_bits == 0))
+
+
+def _warn_counts(fmt: FixedType, what: str, n_nan: int, n_inf: int, n_ovf: int) -> None:
     parts = []
     if n_nan:
         parts.append(f"{n_nan} NaN (treated as +-2^1024 by sign, as the headers do)")
@@ -79,8 +94,7 @@ def _warn(status: np.ndarray, fmt: FixedType, what: str, n_ovf: int | None = Non
         parts.append(f"{n_inf} inf")
     if n_ovf:
         parts.append(f"{n_ovf} out of range ({fmt.overflow.name} applied)")
-    if parts:
-        warnings.warn(f"{what} into {fmt}: " + ", ".join(parts), FixsimWarning, stacklevel=3)
+    warnings.warn(f"{what} into {fmt}: " + ", ".join(parts), FixsimWarning, stacklevel=3)
 
 
 def _undefined_pair(src: FixedType, dst: FixedType) -> bool:
@@ -109,7 +123,8 @@ def quantize(values, fmt: "FixedType | str", *, warn: bool = True) -> np.ndarray
     values : array_like of float64, float32 or integers, any shape
     fmt : FixedType or str
     warn : bool
-        Emit a :class:`FixsimWarning` counting NaN, inf and out-of-range inputs.
+        Emit a :class:`FixsimWarning` counting NaN, inf and finite inputs whose rounded
+        value lies outside the format's range (the overflow mode is applied to them).
 
     Returns
     -------
@@ -138,16 +153,18 @@ def quantize(values, fmt: "FixedType | str", *, warn: bool = True) -> np.ndarray
         return convert(arr.astype(np.uint64 if arr.dtype.kind == "u" else np.int64), src, fmt)
     flat = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)  # float32 -> double exact
     out = np.empty(flat.size, np.int64)
+    if _fast_quantize_ok(fmt):
+        sym = fmt.overflow == Overflow.AP_SAT_SYM and fmt.signed and fmt.width > 1
+        kernel = S.quantizer(int(fmt.quantization), int(fmt.overflow), sym)
+        n_nan, n_inf, n_ovf = kernel(flat.view(np.uint64), fmt.frac_bits, fmt.raw_min,
+                                     fmt.raw_max, 64 - fmt.width, fmt.signed, out)
+        if warn and (n_nan or n_inf or n_ovf):
+            _warn_counts(fmt, "quantize", n_nan, n_inf, n_ovf)
+        return _wrap_out(out, fmt, shape)
     status = np.empty(flat.size, np.int64)
     K._quantize_doubles(flat.view(np.uint64), *_args(fmt), out, status)
     if warn:
-        # Out of range = outside [-2^(I-1), 2^(I-1)) (signed) or [0, 2^I) before rounding;
-        # the bounds are powers of two, so the float comparisons are exact.
-        finite = np.isfinite(flat)
-        top = 2.0 ** (fmt.int_bits - fmt.signed)
-        bottom = -top if fmt.signed else 0.0
-        n_ovf = int(np.count_nonzero(finite & ((flat >= top) | (flat < bottom))))
-        _warn(status, fmt, "quantize", n_ovf)
+        _warn(status, fmt, "quantize")
     return _wrap_out(out, fmt, shape)
 
 
@@ -310,7 +327,7 @@ def _gemm_exact_ok(a: np.ndarray, b: np.ndarray, init: np.ndarray, pt: FixedType
     return (bound << shift) + imax <= min(acc.raw_max, -acc.raw_min)
 
 
-def matmul(a, fa, b, fb, acc_fmt, init=None, *, parallel: bool = True,
+def matmul(a, fa, b, fb, acc_fmt, init=None, *, parallel: "bool | None" = None,
            method: str = "auto") -> np.ndarray:
     """``C[i,j]``: ``acc = init[i,j]; for k: acc += a[i,k] * b[k,j]`` in ``acc_fmt``.
 
@@ -319,16 +336,17 @@ def matmul(a, fa, b, fb, acc_fmt, init=None, *, parallel: bool = True,
 
     - ``"gemm"``: float64 BLAS on the mantissas, used only when provably exact (see
       :func:`_gemm_exact_ok`), then wrapped into the accumulator;
-    - ``"fast"``: a Numba loop with the semantic requantizer (SAT/SAT_ZERO/SAT_SYM or
-      WRAP without N bits, sum type within 63 bits);
+    - ``"fast"``: a mode-specialized Numba loop with the semantic requantizer
+      (SAT/SAT_ZERO/SAT_SYM or WRAP without N bits, sum type within 63 bits);
     - ``"generic"``: a Numba loop through the full header port (any mode, any N).
 
     Parameters
     ----------
     a : (M, K) raw in ``fa``;  b : (K, N) raw in ``fb``;  init : (M, N) raw in ``acc_fmt``
         (default 0).
-    parallel : bool
-        Rows in parallel (each output keeps its own k order, so results are identical).
+    parallel : bool or None
+        Rows in parallel (each output keeps its own k order, so results are identical);
+        None chooses by size (parallel from 2^22 multiply-accumulates).
 
     Returns
     -------
@@ -364,13 +382,15 @@ def matmul(a, fa, b, fb, acc_fmt, init=None, *, parallel: bool = True,
         raise FormatError("the float64 GEMM path is not provably exact for these formats/values")
     if method in ("auto", "fast") and _fast_mac_ok(pt, acc_fmt, st):
         out = np.empty((m, n), np.int64)
-        fn = K._mac_parallel if parallel else K._mac_sequential
         # SAT_SYM's minimum is the pattern 10..01: lo + 1, except for W = 1 where it is lo.
         sym = acc_fmt.overflow == Overflow.AP_SAT_SYM and acc_fmt.signed and acc_fmt.width > 1
-        fn(a64, b64, i64, st.frac_bits - acc_fmt.frac_bits, st.frac_bits - pt.frac_bits,
-           st.frac_bits - acc_fmt.frac_bits, acc_fmt.raw_min, acc_fmt.raw_max,
-           int(acc_fmt.quantization), int(acc_fmt.overflow), sym, sym and st.signed,
-           acc_fmt.width, acc_fmt.signed, out)
+        if parallel is None:
+            parallel = m * n * a.shape[1] >= 1 << 22
+        kernel = S.mac_kernel(int(acc_fmt.quantization), int(acc_fmt.overflow), sym,
+                              sym and st.signed, bool(parallel))
+        kernel(a64, np.ascontiguousarray(b64), i64.copy(), st.frac_bits - acc_fmt.frac_bits,
+               st.frac_bits - pt.frac_bits, st.frac_bits - acc_fmt.frac_bits, acc_fmt.raw_min,
+               acc_fmt.raw_max, 64 - acc_fmt.width, acc_fmt.signed, out)
         return out
     if method == "fast":
         raise FormatError(f"the fast MAC path does not cover accumulator {acc_fmt}")

@@ -1,0 +1,156 @@
+"""Mode-specialized exact kernels (private).
+
+The generic kernels branch on the quantization and overflow modes for every element,
+which keeps LLVM from vectorizing them.  Here each (mode, mode) combination gets its own
+kernel, built on first use with the modes as closure constants: the dead branches fold
+away and the remaining arithmetic is branch-free selects.  The semantics are those of
+:func:`fixsim.fixed.kernels._requant` (the tests prove these kernels equal the
+register-level header port).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from numba import njit, prange
+
+from .kernels import (RND, RND_CONV, RND_INF, RND_MIN_INF, RND_ZERO, SAT, SAT_SYM, SAT_ZERO,
+                      TRN, TRN_ZERO, WRAP)
+
+
+def _make_inc(q):
+    """inc(y, neg, qb, r): the rounding increment of mode ``q`` (Xilinx table)."""
+
+    @njit(inline="always")
+    def inc(y, neg, qb, r):
+        if q == RND:
+            return qb
+        if q == RND_ZERO:
+            return qb and (neg or r)
+        if q == RND_MIN_INF:
+            return qb and r
+        if q == RND_INF:
+            return qb and ((not neg) or r)
+        if q == RND_CONV:
+            return qb and (((y & 1) != 0) or r)
+        if q == TRN_ZERO:
+            return neg and (qb or r)
+        return False
+
+    return inc
+
+
+def _make_clamp(o, sym_min, sym_rule):
+    """clamp(y, lo, hi, sh_wrap, s, force) -> raw for overflow mode ``o`` (WRAP: N = 0).
+
+    ``force`` is +1 / -1 when the value is known to lie beyond int64 (over / under).
+    """
+
+    @njit(inline="always")
+    def clamp(y, lo, hi, sh_wrap, s, force):
+        if o == WRAP:
+            if s:
+                return (y << sh_wrap) >> sh_wrap
+            return y & ((np.int64(1) << (64 - sh_wrap)) - 1) if sh_wrap > 0 else y
+        over = y > hi or force > 0
+        under = y < lo or force < 0
+        if o == SAT_ZERO:
+            return 0 if (over or under) else y
+        low = lo + 1 if sym_min else lo
+        r = hi if over else (low if under else y)
+        if sym_rule and r == lo:
+            r = lo + 1
+        return r
+
+    return clamp
+
+
+@lru_cache(maxsize=None)
+def quantizer(q: int, o: int, sym_min: bool):
+    """Kernel ``f(bits, F, lo, hi, sh_wrap, signed, out) -> (nan, inf, out_of_range)``.
+
+    ``bits``: IEEE-754 words of doubles; the double is read the headers' way (hidden bit
+    always set, NaN/inf as +-(1.m)*2^1024), its raw value ``man * 2^e`` rounded once.
+    ``sh_wrap = 64 - W``.  Not for 64-bit unsigned targets.
+    """
+    inc = _make_inc(q)
+    clamp = _make_clamp(o, sym_min, sym_min)
+
+    @njit(cache=False)
+    def kernel(bits, fb, lo, hi, sh_wrap, s, out):
+        n_nan = 0
+        n_inf = 0
+        n_ovf = 0
+        for k in range(bits.shape[0]):
+            xb = np.int64(bits[k])
+            expo = ((xb >> 52) & 0x7FF) - 1023
+            frac = xb & 0xFFFFFFFFFFFFF
+            man = frac | (np.int64(1) << 52)
+            neg = xb < 0
+            v = -man if neg else man
+            e = expo - 52 + fb
+            special = expo == 1024
+            n_nan += special and frac != 0
+            n_inf += special and frac == 0
+            # right shift (rounding); |v| < 2^53 so any d >= 62 acts like d = 62
+            d = min(max(-e, 1), 62)
+            y = v >> d
+            rem = v - (y << d)
+            half = np.int64(1) << (d - 1)
+            y = y + inc(y, neg, rem >= half, (rem & (half - 1)) != 0)
+            force = 0
+            if e >= 0:
+                if o == WRAP:
+                    t = np.uint64(man) << np.uint64(min(e, 63))
+                    t = np.uint64(0) if e >= 64 else t
+                    y = np.int64((~t) + np.uint64(1)) if neg else np.int64(t)
+                else:
+                    # |raw| >= 2^63 beyond e = 10: every format here overflows, by sign
+                    y = v << min(e, 10)
+                    if e > 10:
+                        force = -1 if neg else 1
+            if (xb & 0x7FFFFFFFFFFFFFFF) == 0:
+                y = 0
+                force = 0
+            # AP_SAT_SYM's range is [-hi, hi]: the headers flag lo itself as underflow too
+            low_out = y < lo or (o == SAT_SYM and s and y == lo)
+            n_ovf += (not special) and (y > hi or low_out or force != 0 or (o == WRAP and e > 10))
+            out[k] = clamp(y, lo, hi, sh_wrap, s, force)
+        return n_nan, n_inf, n_ovf
+
+    return kernel
+
+
+@lru_cache(maxsize=None)
+def mac_kernel(q: int, o: int, sym_min: bool, sym_rule: bool, parallel: bool):
+    """Kernel ``f(a, b, init, sh_acc, sh_prod, d, lo, hi, sh_wrap, signed, out)``.
+
+    ``C[i,j]`` = acc after ``acc = T(acc + a[i,k]*b[k,j])`` for k = 0..K-1 in order; the
+    sum grid has ``F_sum = max(F_acc, F_prod)`` and ``d = F_sum - F_acc >= 0`` bits are
+    dropped at each step.  Every output keeps its own k order; for each k the loop runs
+    over a row of independent accumulators (contiguous in ``b``), rows may run in parallel.
+    """
+    inc = _make_inc(q)
+    clamp = _make_clamp(o, sym_min, sym_rule)
+
+    def body(a, b, init, sh_acc, sh_prod, d, lo, hi, sh_wrap, s, out):
+        n_i, n_k = a.shape
+        n_j = b.shape[1]
+        half = (np.int64(1) << (d - 1)) if d > 0 else np.int64(0)
+        for ii in prange(n_i):
+            acc = init[ii, :].copy()
+            for kk in range(n_k):
+                aik = a[ii, kk]
+                for jj in range(n_j):
+                    v = (acc[jj] << sh_acc) + ((aik * b[kk, jj]) << sh_prod)
+                    if d > 0:
+                        y = v >> d
+                        rem = v - (y << d)
+                        y = y + inc(y, v < 0, rem >= half, (rem & (half - 1)) != 0)
+                    else:
+                        y = v
+                    acc[jj] = clamp(y, lo, hi, sh_wrap, s, 0)
+            out[ii, :] = acc
+
+    return njit(parallel=parallel)(body)
