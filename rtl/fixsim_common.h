@@ -46,51 +46,116 @@ enum flatten_order {
     FLATTEN_HWC = 1   // streaming order: index = (h * W + w) * C + c
 };
 
+// The options select template specializations (tag dispatch on the config constants),
+// so only the chosen arithmetic is instantiated: this keeps compilation of many small
+// networks cheap and is the usual synthesizable alternative to `if constexpr`.
+
 // Apply an activation to x (of type T: the result or the accumulator type) and give the
 // value in type R. Linear and x >= 0: R(x). ReLU, x < 0: R(0). Leaky ReLU, x < 0:
 // R(x * alpha) with alpha = alpha_t(leaky_alpha) (ap_fixed's double constructor), the
 // exact product converted once to R.
+template <class T, class R, class CONFIG_T, int KIND>
+struct activation_fn;
+
 template <class T, class R, class CONFIG_T>
-R activate(T x) {
+struct activation_fn<T, R, CONFIG_T, ACT_LINEAR> {
+    static R apply(T x) {
 #pragma HLS INLINE
-    R y = x;
-    if (x < 0) {
-        if (CONFIG_T::activation == ACT_RELU) {
-            y = 0;
-        } else if (CONFIG_T::activation == ACT_LEAKY_RELU) {
+        R y = x;
+        return y;
+    }
+};
+
+template <class T, class R, class CONFIG_T>
+struct activation_fn<T, R, CONFIG_T, ACT_RELU> {
+    static R apply(T x) {
+#pragma HLS INLINE
+        R y = 0;
+        if (x >= 0) y = x;
+        return y;
+    }
+};
+
+template <class T, class R, class CONFIG_T>
+struct activation_fn<T, R, CONFIG_T, ACT_LEAKY_RELU> {
+    static R apply(T x) {
+#pragma HLS INLINE
+        R y;
+        if (x >= 0) {
+            y = x;
+        } else {
             const double alpha_value = CONFIG_T::leaky_alpha;
             typename CONFIG_T::alpha_t alpha = alpha_value;
             y = x * alpha;
         }
+        return y;
     }
-    return y;
+};
+
+template <class T, class R, class CONFIG_T>
+R activate(T x) {
+#pragma HLS INLINE
+    return activation_fn<T, R, CONFIG_T, CONFIG_T::activation>::apply(x);
 }
 
 // The end of a MAC: accumulator -> result with the activation where the config puts it.
 //   activation_on result: r = result_t(acc); r = act(r)   (act in the result format)
 //   activation_on accum:  r = act(acc) with the one conversion to result_t inside act
+template <class CONFIG_T, int ON>
+struct finish_step;
+
+template <class CONFIG_T>
+struct finish_step<CONFIG_T, ACTIVATION_ON_RESULT> {
+    static typename CONFIG_T::result_t apply(typename CONFIG_T::accum_t acc) {
+#pragma HLS INLINE
+        typedef typename CONFIG_T::result_t result_t;
+        result_t r = acc;
+        return activate<result_t, result_t, CONFIG_T>(r);
+    }
+};
+
+template <class CONFIG_T>
+struct finish_step<CONFIG_T, ACTIVATION_ON_ACCUM> {
+    static typename CONFIG_T::result_t apply(typename CONFIG_T::accum_t acc) {
+#pragma HLS INLINE
+        return activate<typename CONFIG_T::accum_t, typename CONFIG_T::result_t, CONFIG_T>(acc);
+    }
+};
+
 template <class CONFIG_T>
 typename CONFIG_T::result_t finish(typename CONFIG_T::accum_t acc) {
 #pragma HLS INLINE
-    typedef typename CONFIG_T::accum_t accum_t;
-    typedef typename CONFIG_T::result_t result_t;
-    if (CONFIG_T::activation_on == ACTIVATION_ON_ACCUM)
-        return activate<accum_t, result_t, CONFIG_T>(acc);
-    result_t r = acc;
-    return activate<result_t, result_t, CONFIG_T>(r);
+    return finish_step<CONFIG_T, CONFIG_T::activation_on>::apply(acc);
 }
 
 // One MAC step, literally as the config asks.
+template <class CONFIG_T, int PRODUCT>
+struct mac_step;
+
+template <class CONFIG_T>
+struct mac_step<CONFIG_T, PRODUCT_TO_ACCUM> {
+    static void apply(typename CONFIG_T::accum_t& acc, typename CONFIG_T::input_t x,
+                      typename CONFIG_T::weight_t w) {
+#pragma HLS INLINE
+        typedef typename CONFIG_T::accum_t accum_t;
+        acc += (accum_t)(x * w);
+    }
+};
+
+template <class CONFIG_T>
+struct mac_step<CONFIG_T, PRODUCT_EXACT> {
+    static void apply(typename CONFIG_T::accum_t& acc, typename CONFIG_T::input_t x,
+                      typename CONFIG_T::weight_t w) {
+#pragma HLS INLINE
+        acc += x * w;
+    }
+};
+
 template <class CONFIG_T>
 void mac(typename CONFIG_T::accum_t& acc, typename CONFIG_T::input_t x,
          typename CONFIG_T::weight_t w) {
 #pragma HLS INLINE
-    typedef typename CONFIG_T::accum_t accum_t;
-    if (CONFIG_T::product == PRODUCT_TO_ACCUM) {
-        acc += (accum_t)(x * w);
-    } else {
-        acc += x * w;
-    }
+    mac_step<CONFIG_T, CONFIG_T::product>::apply(acc, x, w);
 }
 
 // The accumulator's start value: the bias converted to accum_t, or zero.

@@ -29,6 +29,60 @@ typename CONFIG_T::input_t conv2d_pixel(
     return x;
 }
 
+// The reduction of one output value, in the configured order.
+template <class CONFIG_T, int ORDER>
+struct conv2d_sum;
+
+template <class CONFIG_T>
+struct conv2d_sum<CONFIG_T, SUM_CI_KH_KW> {
+    static void apply(typename CONFIG_T::accum_t& acc,
+                      const typename CONFIG_T::input_t buf[CONFIG_T::in_channels]
+                                                          [CONFIG_T::in_height][CONFIG_T::in_width],
+                      const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
+                      unsigned oc, int h0, int w0) {
+#pragma HLS INLINE
+        const unsigned CI = CONFIG_T::in_channels, KH = CONFIG_T::kernel_h, KW = CONFIG_T::kernel_w;
+    SumCi:
+        for (unsigned ci = 0; ci < CONFIG_T::in_channels; ci++) {
+        SumKh:
+            for (unsigned kh = 0; kh < CONFIG_T::kernel_h; kh++) {
+            SumKw:
+                for (unsigned kw = 0; kw < CONFIG_T::kernel_w; kw++) {
+#pragma HLS PIPELINE II = 1
+                    typename CONFIG_T::input_t x =
+                        conv2d_pixel<CONFIG_T>(buf, ci, h0 + (int)kh, w0 + (int)kw);
+                    mac<CONFIG_T>(acc, x, weights[((oc * CI + ci) * KH + kh) * KW + kw]);
+                }
+            }
+        }
+    }
+};
+
+template <class CONFIG_T>
+struct conv2d_sum<CONFIG_T, SUM_KH_KW_CI> {
+    static void apply(typename CONFIG_T::accum_t& acc,
+                      const typename CONFIG_T::input_t buf[CONFIG_T::in_channels]
+                                                          [CONFIG_T::in_height][CONFIG_T::in_width],
+                      const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
+                      unsigned oc, int h0, int w0) {
+#pragma HLS INLINE
+        const unsigned CI = CONFIG_T::in_channels, KH = CONFIG_T::kernel_h, KW = CONFIG_T::kernel_w;
+    SumKh:
+        for (unsigned kh = 0; kh < CONFIG_T::kernel_h; kh++) {
+        SumKw:
+            for (unsigned kw = 0; kw < CONFIG_T::kernel_w; kw++) {
+            SumCi:
+                for (unsigned ci = 0; ci < CONFIG_T::in_channels; ci++) {
+#pragma HLS PIPELINE II = 1
+                    typename CONFIG_T::input_t x =
+                        conv2d_pixel<CONFIG_T>(buf, ci, h0 + (int)kh, w0 + (int)kw);
+                    mac<CONFIG_T>(acc, x, weights[((oc * CI + ci) * KH + kh) * KW + kw]);
+                }
+            }
+        }
+    }
+};
+
 template <class CONFIG_T>
 void conv2d(hls::stream<typename CONFIG_T::input_t>& in,
             hls::stream<typename CONFIG_T::result_t>& out,
@@ -36,7 +90,6 @@ void conv2d(hls::stream<typename CONFIG_T::input_t>& in,
             const typename CONFIG_T::bias_t biases[CONFIG_T::n_biases]) {
     typedef typename CONFIG_T::input_t input_t;
     typedef typename CONFIG_T::accum_t accum_t;
-    const unsigned CI = CONFIG_T::in_channels, KH = CONFIG_T::kernel_h, KW = CONFIG_T::kernel_w;
 
     input_t buf[CONFIG_T::in_channels][CONFIG_T::in_height][CONFIG_T::in_width];
 #pragma HLS ARRAY_PARTITION variable = buf complete dim = 1
@@ -62,33 +115,7 @@ OutH:
                 const int h0 = (int)(oh * CONFIG_T::stride_h) - (int)CONFIG_T::pad_top;
                 const int w0 = (int)(ow * CONFIG_T::stride_w) - (int)CONFIG_T::pad_left;
                 accum_t acc = start<CONFIG_T>(biases, oc);
-                if (CONFIG_T::sum_order == SUM_CI_KH_KW) {
-                SumCi:
-                    for (unsigned ci = 0; ci < CONFIG_T::in_channels; ci++) {
-                    SumKh:
-                        for (unsigned kh = 0; kh < CONFIG_T::kernel_h; kh++) {
-                        SumKw:
-                            for (unsigned kw = 0; kw < CONFIG_T::kernel_w; kw++) {
-#pragma HLS PIPELINE II = 1
-                                input_t x = conv2d_pixel<CONFIG_T>(buf, ci, h0 + (int)kh, w0 + (int)kw);
-                                mac<CONFIG_T>(acc, x, weights[((oc * CI + ci) * KH + kh) * KW + kw]);
-                            }
-                        }
-                    }
-                } else {
-                SumKh2:
-                    for (unsigned kh = 0; kh < CONFIG_T::kernel_h; kh++) {
-                    SumKw2:
-                        for (unsigned kw = 0; kw < CONFIG_T::kernel_w; kw++) {
-                        SumCi2:
-                            for (unsigned ci = 0; ci < CONFIG_T::in_channels; ci++) {
-#pragma HLS PIPELINE II = 1
-                                input_t x = conv2d_pixel<CONFIG_T>(buf, ci, h0 + (int)kh, w0 + (int)kw);
-                                mac<CONFIG_T>(acc, x, weights[((oc * CI + ci) * KH + kh) * KW + kw]);
-                            }
-                        }
-                    }
-                }
+                conv2d_sum<CONFIG_T, CONFIG_T::sum_order>::apply(acc, buf, weights, oc, h0, w0);
                 out.write(finish<CONFIG_T>(acc));
             }
         }

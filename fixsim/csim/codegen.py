@@ -297,8 +297,19 @@ def generate_network(spec, namespace: str | None = None) -> dict[str, str]:
             f"{ns}_tb.cpp": "\n".join(tb)}
 
 
-def generate_testbench(specs: Sequence, namespaces: Sequence[str] | None = None) -> dict[str, str]:
+def generate_testbench(specs: Sequence, namespaces: Sequence[str] | None = None, *,
+                       per_file: int = 1) -> dict[str, str]:
     """All sources of one test-bench binary serving ``specs`` (rtl/ files included).
+
+    Parameters
+    ----------
+    specs : sequence of ModelSpec
+    namespaces : sequence of str, optional
+        C++ namespace and network name of each spec in the binary (default from the names).
+    per_file : int
+        Networks per translation unit.  1 gives the plain HLS layout (``<ns>_top.cpp`` and
+        ``<ns>_tb.cpp`` compiled separately); more networks per unit parse the ap_types
+        headers fewer times when many small networks share one binary.
 
     Returns
     -------
@@ -307,12 +318,26 @@ def generate_testbench(specs: Sequence, namespaces: Sequence[str] | None = None)
     """
     if not specs:
         raise InputError("a test bench needs at least one network")
+    if per_file < 1:
+        raise InputError(f"per_file must be >= 1, got {per_file}")
     namespaces = list(namespaces) if namespaces is not None else [namespace_of(s.name) for s in specs]
     if len(set(namespaces)) != len(namespaces):
         raise InputError(f"network names must be unique in one test bench, got {namespaces}")
     sources = rtl_sources()
-    for spec, ns in zip(specs, namespaces):
-        sources.update(generate_network(spec, ns))
+    for start in range(0, len(specs), per_file):
+        group = list(zip(specs, namespaces))[start:start + per_file]
+        if per_file == 1:
+            sources.update(generate_network(*group[0]))
+            continue
+        includes = []
+        for spec, ns in group:
+            for name, text in generate_network(spec, ns).items():
+                # Not compiled on their own: included by the group's translation unit.
+                name = name + ".inc" if name.endswith(".cpp") else name
+                sources[name] = text
+                if name.endswith(".inc"):
+                    includes.append(f'#include "{name}"')
+        sources[f"tb_group_{start // per_file:04d}.cpp"] = "\n".join(includes) + "\n"
     decl = "\n".join(f"namespace {ns} {{ int run(const fixsim::tb::Args& a); }}" for ns in namespaces)
     table = ",\n    ".join(f'{{"{ns}", {ns}::run}}' for ns in namespaces)
     sources["fixsim_networks.h"] = (

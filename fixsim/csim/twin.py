@@ -58,7 +58,8 @@ class Testbench:
                              f"{', '.join(self.specs)}") from None
 
 
-def build(specs, *, namespaces: Sequence[str] | None = None, opt: str = DEFAULT_OPT) -> Testbench:
+def build(specs, *, namespaces: Sequence[str] | None = None, opt: str = DEFAULT_OPT,
+          per_file: int = 1) -> Testbench:
     """Compile (or fetch from the cache) the C simulation of one or several specs.
 
     Parameters
@@ -69,6 +70,8 @@ def build(specs, *, namespaces: Sequence[str] | None = None, opt: str = DEFAULT_
         spec names, which must then be unique.
     opt : str
         g++ optimisation flag.
+    per_file : int
+        Networks per translation unit (see :func:`fixsim.csim.codegen.generate_testbench`).
 
     Returns
     -------
@@ -83,7 +86,7 @@ def build(specs, *, namespaces: Sequence[str] | None = None, opt: str = DEFAULT_
         specs = [specs]
     specs = [_load_spec(s) for s in specs]
     names = list(namespaces) if namespaces is not None else [namespace_of(s.name) for s in specs]
-    sources = generate_testbench(specs, names)
+    sources = generate_testbench(specs, names, per_file=per_file)
     exe = compile_program(sources, main="fixsim_tb", opt=opt, defines=["-DFIXSIM_TAPS"],
                           tag="rtl-tb")
     return Testbench(exe=exe, specs=dict(zip(names, specs)))

@@ -1,0 +1,179 @@
+"""``fixsim csim``: run the rtl/ HLS C++ of a network as C simulation (g++), write its taps.
+
+    fixsim csim --model specklenn-snl --weights W.npz --inputs X.npy --out DIR [--n N]
+    fixsim csim --model specklenn-snl --emit DIR          # write the HLS sources only
+
+``DIR`` receives ``tap_<layer>.bin`` (int64 raw, little-endian, (N, *shape) C order) for
+the input and every layer, and ``meta.json`` (shapes, formats, spec hash, sha256 of every
+file).  With ``--compare`` the same frames also go through ``fixsim.network.run`` and the
+exit status is 1 if any tap differs.  Exit 2 on bad input; outputs appear atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "csim", help="run the rtl/ HLS C++ of a network with g++ (C simulation), write taps",
+        description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, metavar="NAME|SPEC.json",
+                   help="bundled spec name (e.g. specklenn-snl) or a spec JSON file")
+    p.add_argument("--weights", metavar="W.npz",
+                   help="raw int64 weights '<layer>.weight'/'<layer>.bias' (PyTorch layout); "
+                        "float arrays are quantized to the spec formats first")
+    p.add_argument("--inputs", metavar="X.npy",
+                   help="frames (N, C, H, W) or (C, H, W): floats, or raw integer mantissas")
+    p.add_argument("--out", metavar="DIR", help="output directory (created or replaced)")
+    p.add_argument("--n", type=int, metavar="N", help="use only the first N frames")
+    p.add_argument("--emit", metavar="DIR",
+                   help="write the HLS sources (layer templates, configs, top, test bench) to DIR")
+    p.add_argument("--compare", action="store_true",
+                   help="also run fixsim.network.run and compare every tap (exit 1 on mismatch)")
+    p.add_argument("--opt", default="-O2", choices=("-O0", "-O1", "-O2", "-O3"),
+                   help="g++ optimisation level (default -O2)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.set_defaults(func=run_command)
+
+
+@contextlib.contextmanager
+def _atomic_dir(path: Path):
+    """Yield a fresh temporary directory that replaces ``path`` when the body succeeds."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"output directory parent {str(parent)!r} does not exist")
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--out {str(path)!r} exists and is not a directory")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=parent))
+    try:
+        yield tmp
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=parent))
+            os.replace(path, old / "x")
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _load_weights(spec, path: str) -> dict:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputError(f"cannot read weights {path!r}: {exc}") from None
+    if arrays and all(a.dtype.kind == "f" for a in arrays.values()):
+        from ..network.weights import quantize_weights
+
+        return quantize_weights(spec, arrays)
+    return arrays
+
+
+def _load_inputs(spec, path: str, n: int | None) -> np.ndarray:
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputError(f"cannot read inputs {path!r}: {exc}") from None
+    if x.shape == tuple(spec.input_shape):
+        x = x[None]
+    elif x.ndim == 3 and spec.input_shape[0] == 1 and x.shape[1:] == tuple(spec.input_shape[1:]):
+        x = x[:, None]  # (N, H, W) frames of a one-channel input
+    if x.ndim != 4 or x.shape[1:] != tuple(spec.input_shape):
+        raise InputError(f"inputs {path!r} have shape {x.shape}, expected (N, "
+                         f"{', '.join(map(str, spec.input_shape))})")
+    if n is not None:
+        if n < 1:
+            raise InputError(f"--n must be >= 1, got {n}")
+        if n > x.shape[0]:
+            raise InputError(f"--n {n} is larger than the {x.shape[0]} frames in {path!r}")
+        x = x[:n]
+    return x
+
+
+def _emit(spec, out: Path) -> list[str]:
+    from ..csim.codegen import generate_testbench
+
+    sources = generate_testbench([spec])
+    with _atomic_dir(out) as tmp:
+        for name, text in sources.items():
+            (tmp / name).write_text(text)
+    return sorted(sources)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from ..csim import twin
+    from ..csim.codegen import namespace_of, taps_of
+    from ..network.spec import load_spec
+
+    spec = load_spec(args.model)
+    if args.emit:
+        files = _emit(spec, Path(args.emit))
+        if not (args.weights or args.inputs or args.out):
+            print(json.dumps({"emitted": files}) if args.json
+                  else f"wrote {len(files)} HLS source files to {args.emit}")
+            return 0
+    for opt in ("weights", "inputs", "out"):
+        if not getattr(args, opt):
+            raise InputError(f"--{opt} is required to run the C simulation")
+    weights = twin.check_weights(spec, _load_weights(spec, args.weights))
+    x = _load_inputs(spec, args.inputs, args.n)
+    t0 = time.perf_counter()
+    tb = twin.build(spec, opt=args.opt)
+    t1 = time.perf_counter()
+    out = Path(args.out)
+    with _atomic_dir(out) as tmp:
+        taps = twin.run_testbench(tb, namespace_of(spec.name), weights, x, workdir=tmp)
+        t2 = time.perf_counter()
+        meta = json.loads((tmp / "meta.json").read_text())
+        for stale in list(tmp.iterdir()):
+            if not stale.name.startswith("tap_") and stale.name != "meta.json":
+                stale.unlink()  # the exchanged inputs/weights: their sha256 stays in meta
+        meta["inputs_file"] = os.path.abspath(args.inputs)
+        meta["weights_file"] = os.path.abspath(args.weights)
+        meta["tap_formats"] = {"input": str(spec.input_format),
+                               **{l.name: str(l.out_format) for l in spec.layers}}
+        meta["tap_sha256"] = {f"tap_{t.name}.bin": twin._sha256(tmp / f"tap_{t.name}.bin")
+                              for t in taps_of(spec)}
+        meta["seconds"] = {"build": round(t1 - t0, 3), "run": round(t2 - t1, 3)}
+        summary = {"spec": spec.name, "n": int(x.shape[0]), "out": str(out),
+                   "frames_per_s": round(x.shape[0] / max(t2 - t1, 1e-9), 2)}
+        status = 0
+        if args.compare:
+            from ..network import run as fixsim_run
+
+            ref = fixsim_run(spec, weights, x)
+            diffs = {name: int(np.count_nonzero(np.asarray(ref[name]) != taps[name]))
+                     for name in taps}
+            meta["compare"] = diffs
+            summary["mismatches"] = diffs
+            status = 1 if any(diffs.values()) else 0
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        line = (f"C simulation of {spec.name}: {summary['n']} frames, "
+                f"{summary['frames_per_s']} frames/s, taps in {out}")
+        if args.compare:
+            bad = {k: v for k, v in summary["mismatches"].items() if v}
+            line += ("; fixsim equal at every layer" if not bad
+                     else f"; MISMATCH {', '.join(f'{k}: {v}' for k, v in bad.items())}")
+        print(line)
+    return status
+
+
+__all__ = ["register", "run_command"]
