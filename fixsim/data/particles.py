@@ -18,7 +18,7 @@ from .config import NonSampleConfig, ParticleConfig
 from .kernels import _ellipsoid_amplitude, _ellipsoid_fraction, lattice_amplitude
 
 #: Sub-samples per voxel edge when estimating the ellipsoid's volume fraction.
-_FRACTION_SUB = 4
+_FRACTION_SUB = 3
 
 
 def random_quaternion(rng: np.random.Generator) -> np.ndarray:

@@ -177,7 +177,7 @@ def test_multi_hits_break_circular_symmetry():
     cfg = {"noise": {"read_noise": 0.0, "common_mode": 0.0, "background_min": 0.0,
                      "background_max": 0.0},
            "beam": {"pulse_photons": 1e15}, "particle": {"anisotropy": 0.0}}
-    frames, labels, _, _ = simulate(24, 12, cfg, classes="single_hit,multi_hit",
+    frames, labels, _, _ = simulate(40, 12, cfg, classes="single_hit,multi_hit",
                                     standardized=False)
     yy, xx = np.mgrid[:65, :65] - 32.0
     r = np.rint(np.hypot(yy, xx))
@@ -187,7 +187,10 @@ def test_multi_hits_break_circular_symmetry():
         return np.mean([f[m].std() / f[m].mean() for m in rings])
 
     mod = np.array([modulation(f) for f in frames])
-    assert np.median(mod[labels == 1]) > 2 * np.median(mod[labels == 0])
+    # about 2x over seeds; the upper decile of singles stays below the lower quartile
+    # of clusters
+    assert np.median(mod[labels == 1]) > 1.6 * np.median(mod[labels == 0])
+    assert np.percentile(mod[labels == 0], 90) < np.percentile(mod[labels == 1], 25)
 
 
 def test_classes_are_learnable_but_not_separable_by_photon_count():
