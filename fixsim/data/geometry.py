@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit
 
 from .config import BeamConfig, DetectorConfig
+from .preprocess import bin_mean
 
 #: Classical electron radius in angstrom.
 R_E_A = 2.8179403262e-5
@@ -31,13 +32,6 @@ def physical_mask(det: DetectorConfig) -> np.ndarray:
     stop = (det.beamstop_radius_mm * 1e-3) ** 2
     gap = det.gap_mm * 1e-3 / 2
     return (r2 > stop) & (np.abs(yy) > gap)
-
-
-def block_reduce_mean(a: np.ndarray, factor: int) -> np.ndarray:
-    """Mean over non-overlapping ``factor`` x ``factor`` blocks of the last two axes."""
-    *lead, h, w = a.shape
-    b = a.reshape(*lead, h // factor, factor, w // factor, factor)
-    return b.mean(axis=(-3, -1))
 
 
 def _pixel_centres_m(det: DetectorConfig, n: int) -> np.ndarray:
@@ -160,7 +154,7 @@ def make_grid(det: DetectorConfig, beam: BeamConfig, oversample: int,
     sub = det.bin_px // oversample          # physical pixels per sub-pixel side
     if mask is None:
         mask = physical_mask(det)
-    valid = block_reduce_mean(mask.astype(np.float64), sub)
+    valid = bin_mean(mask.astype(np.float64), sub)
     c = _pixel_centres_m(det, n)
     xx, yy = np.meshgrid(c, c)
     x, y = xx.ravel(), yy.ravel()

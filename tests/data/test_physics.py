@@ -11,10 +11,10 @@ from fixsim.data import SimConfig, simulate
 from fixsim.data.geometry import make_grid, physical_mask
 from fixsim.data.particles import (Droplet, make_protein, quaternion_matrix,
                                    random_quaternion)
-from fixsim.data.simulate import _contact_positions
 from fixsim.data.config import ParticleConfig
+from fixsim.data.simulate import _contact_positions
 
-from .conftest import PROTOTYPE_CONFIG
+from .spi_configs import PROTOTYPE_CONFIG
 from .naive import protein_amplitude_naive, sphere_amplitude_naive
 
 
