@@ -103,6 +103,7 @@ def write_dataset(path: "str | os.PathLike", n: int, seed: int,
             }
             for key, value in attrs.items():
                 f.attrs[key] = value
+    _default_permissions(path)
     counts = {CLASS_NAMES[c]: int((labels == c).sum()) for c in class_ids}
     return {"path": str(path), "n": n, "seed": seed,
             "frames_sha256": attrs["frames_sha256"], "counts": counts}
@@ -163,6 +164,13 @@ def load_dataset(path: "str | os.PathLike", verify: bool = True):
             raise InputError(f"{str(path)!r}: frames sha256 {got[:12]}... does not match the "
                              f"stored {meta['frames_sha256'][:12]}... (corrupted file)")
     return frames, labels, class_names, meta
+
+
+def _default_permissions(path) -> None:
+    """Give the file the permissions of a normal ``open()`` (mkstemp creates it 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def _plain(v):

@@ -41,6 +41,16 @@ def test_file_matches_in_memory_simulation_and_records_provenance(tmp_path):
         np.testing.assert_array_equal(meta["params"][key], arr)
 
 
+def test_output_has_default_permissions(tmp_path):
+    import os
+
+    path = tmp_path / "d.h5"
+    write_dataset(path, 1, 1)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_corrupted_frames_are_detected(tmp_path):
     path = tmp_path / "d.h5"
     write_dataset(path, 4, 1)
