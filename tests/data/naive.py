@@ -45,3 +45,23 @@ def sphere_amplitude_naive(q, radius, electrons):
     with np.errstate(invalid="ignore", divide="ignore"):
         f = 3 * (np.sin(u) - u * np.cos(u)) / u ** 3
     return electrons * np.where(u < 1e-3, 1 - u * u / 10, f)
+
+
+def ellipsoid_fraction_naive(axes, voxel, n, sub):
+    """Fraction of each voxel of a centred n^3 grid inside the ellipsoid, [k, j, i] order."""
+    c = (n - 1) / 2.0
+    offs = ((np.arange(sub) + 0.5) / sub - 0.5) * voxel
+    centres = (np.arange(n) - c) * voxel
+    x = (centres[:, None] + offs[None]).ravel()              # (n*sub,) fine points
+    zz, yy, xx = np.meshgrid(x, x, x, indexing="ij")
+    inside = (xx / axes[0]) ** 2 + (yy / axes[1]) ** 2 + (zz / axes[2]) ** 2 <= 1.0
+    return inside.reshape(n, sub, n, sub, n, sub).mean(axis=(1, 3, 5))
+
+
+def interpolate_naive(values, start, weights):
+    """Dense-matrix form of the separable 4-point interpolation."""
+    n, m = start.shape[0], values.shape[0]
+    mat = np.zeros((n, m))
+    for u in range(n):
+        mat[u, start[u]:start[u] + 4] = weights[u]
+    return mat @ values @ mat.T

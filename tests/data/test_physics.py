@@ -207,3 +207,36 @@ def test_classes_are_learnable_but_not_separable_by_photon_count():
     centroids = np.array([logp[train][labels[train] == k].mean() for k in range(4)])
     pred = np.abs(logp[test][:, None] - centroids).argmin(axis=1)
     assert np.mean(pred == labels[test]) < 0.85
+
+
+@pytest.mark.parametrize("axes", [(30.0, 30.0, 30.0), (40.0, 25.0, 33.0), (12.0, 50.0, 20.0)])
+def test_ellipsoid_fraction_matches_subsampling(axes):
+    from fixsim.data.kernels import _ellipsoid_fraction
+
+    from .naive import ellipsoid_fraction_naive
+
+    n = 2 * int(np.ceil(max(axes) / 12.0 + 0.5)) + 1
+    fast = _ellipsoid_fraction(*axes, 12.0, n, 3)
+    # same inside points (counts of 27): equal up to the rounding of count / 27
+    np.testing.assert_allclose(fast, ellipsoid_fraction_naive(axes, 12.0, n, 3), atol=1e-12)
+
+
+@pytest.mark.parametrize("n, step", [(65, 2), (65, 3), (130, 2), (16, 5)])
+def test_separable_interpolation_matches_matrix_form(n, step):
+    from fixsim.data.geometry import _interp_separable, lagrange_stencil
+
+    from .naive import interpolate_naive
+
+    start, weights = lagrange_stencil(n, step)
+    m = start.max() + 4
+    rng = np.random.default_rng(n)
+    v = rng.normal(size=(m, m)) + 1j * rng.normal(size=(m, m))
+    np.testing.assert_allclose(_interp_separable(v, start, weights),
+                               interpolate_naive(v, start, weights), rtol=1e-12, atol=1e-12)
+    # cubic interpolation is exact on cubic polynomials
+    s = np.arange(m, dtype=float)
+    poly = (0.3 * s ** 3 - s ** 2 + 2)[:, None] * (s - 1)[None, :] + 0j
+    u = np.arange(n) / step
+    exact = (0.3 * u ** 3 - u ** 2 + 2)[:, None] * (u - 1)[None, :]
+    np.testing.assert_allclose(_interp_separable(poly, start, weights).real, exact,
+                               rtol=1e-9, atol=1e-9)
