@@ -3,7 +3,8 @@
 The generic kernels branch on the quantization and overflow modes for every element,
 which keeps LLVM from vectorizing them.  Here each (mode, mode) combination gets its own
 kernel, built on first use with the modes as closure constants: the dead branches fold
-away and the remaining arithmetic is branch-free selects.  The semantics are those of
+away and the remaining arithmetic is branch-free selects.  Closures capture only plain ints
+and bools so that Numba's on-disk cache (keyed by closure values) is reused across runs.  The semantics are those of
 :func:`fixsim.fixed.kernels._requant` (the tests prove these kernels equal the
 register-level header port).
 """
@@ -19,51 +20,43 @@ from .kernels import (RND, RND_CONV, RND_INF, RND_MIN_INF, RND_ZERO, SAT, SAT_SY
                       TRN, TRN_ZERO, WRAP)
 
 
-def _make_inc(q):
-    """inc(y, neg, qb, r): the rounding increment of mode ``q`` (Xilinx table)."""
-
-    @njit(inline="always")
-    def inc(y, neg, qb, r):
-        if q == RND:
-            return qb
-        if q == RND_ZERO:
-            return qb and (neg or r)
-        if q == RND_MIN_INF:
-            return qb and r
-        if q == RND_INF:
-            return qb and ((not neg) or r)
-        if q == RND_CONV:
-            return qb and (((y & 1) != 0) or r)
-        if q == TRN_ZERO:
-            return neg and (qb or r)
-        return False
-
-    return inc
+@njit(cache=True, inline="always")
+def _inc(q, y, neg, qb, r):
+    """The rounding increment of mode ``q`` (Xilinx table); ``q`` folds to a constant."""
+    if q == RND:
+        return qb
+    if q == RND_ZERO:
+        return qb and (neg or r)
+    if q == RND_MIN_INF:
+        return qb and r
+    if q == RND_INF:
+        return qb and ((not neg) or r)
+    if q == RND_CONV:
+        return qb and (((y & 1) != 0) or r)
+    if q == TRN_ZERO:
+        return neg and (qb or r)
+    return False
 
 
-def _make_clamp(o, sym_min, sym_rule):
-    """clamp(y, lo, hi, sh_wrap, s, force) -> raw for overflow mode ``o`` (WRAP: N = 0).
+@njit(cache=True, inline="always")
+def _clamp(o, sym_min, sym_rule, y, lo, hi, sh_wrap, s, force):
+    """Raw result for overflow mode ``o`` (WRAP means N = 0); ``sh_wrap = 64 - W``.
 
     ``force`` is +1 / -1 when the value is known to lie beyond int64 (over / under).
     """
-
-    @njit(inline="always")
-    def clamp(y, lo, hi, sh_wrap, s, force):
-        if o == WRAP:
-            if s:
-                return (y << sh_wrap) >> sh_wrap
-            return y & ((np.int64(1) << (64 - sh_wrap)) - 1) if sh_wrap > 0 else y
-        over = y > hi or force > 0
-        under = y < lo or force < 0
-        if o == SAT_ZERO:
-            return 0 if (over or under) else y
-        low = lo + 1 if sym_min else lo
-        r = hi if over else (low if under else y)
-        if sym_rule and r == lo:
-            r = lo + 1
-        return r
-
-    return clamp
+    if o == WRAP:
+        if s:
+            return (y << sh_wrap) >> sh_wrap
+        return y & ((np.int64(1) << (64 - sh_wrap)) - 1) if sh_wrap > 0 else y
+    over = y > hi or force > 0
+    under = y < lo or force < 0
+    if o == SAT_ZERO:
+        return 0 if (over or under) else y
+    low = lo + 1 if sym_min else lo
+    r = hi if over else (low if under else y)
+    if sym_rule and r == lo:
+        r = lo + 1
+    return r
 
 
 @lru_cache(maxsize=None)
@@ -74,10 +67,9 @@ def quantizer(q: int, o: int, sym_min: bool):
     always set, NaN/inf as +-(1.m)*2^1024), its raw value ``man * 2^e`` rounded once.
     ``sh_wrap = 64 - W``.  Not for 64-bit unsigned targets.
     """
-    inc = _make_inc(q)
-    clamp = _make_clamp(o, sym_min, sym_min)
+    q, o, sym_min = int(q), int(o), bool(sym_min)  # closure constants: plain values only
 
-    @njit(cache=False)
+    @njit(cache=True)
     def kernel(bits, fb, lo, hi, sh_wrap, s, out):
         n_nan = 0
         n_inf = 0
@@ -98,7 +90,7 @@ def quantizer(q: int, o: int, sym_min: bool):
             y = v >> d
             rem = v - (y << d)
             half = np.int64(1) << (d - 1)
-            y = y + inc(y, neg, rem >= half, (rem & (half - 1)) != 0)
+            y = y + _inc(q, y, neg, rem >= half, (rem & (half - 1)) != 0)
             force = 0
             if e >= 0:
                 if o == WRAP:
@@ -116,7 +108,7 @@ def quantizer(q: int, o: int, sym_min: bool):
             # AP_SAT_SYM's range is [-hi, hi]: the headers flag lo itself as underflow too
             low_out = y < lo or (o == SAT_SYM and s and y == lo)
             n_ovf += (not special) and (y > hi or low_out or force != 0 or (o == WRAP and e > 10))
-            out[k] = clamp(y, lo, hi, sh_wrap, s, force)
+            out[k] = _clamp(o, sym_min, sym_min, y, lo, hi, sh_wrap, s, force)
         return n_nan, n_inf, n_ovf
 
     return kernel
@@ -131,8 +123,7 @@ def mac_kernel(q: int, o: int, sym_min: bool, sym_rule: bool, parallel: bool):
     dropped at each step.  Every output keeps its own k order; for each k the loop runs
     over a row of independent accumulators (contiguous in ``b``), rows may run in parallel.
     """
-    inc = _make_inc(q)
-    clamp = _make_clamp(o, sym_min, sym_rule)
+    q, o, sym_min, sym_rule = int(q), int(o), bool(sym_min), bool(sym_rule)
 
     def body(a, b, init, sh_acc, sh_prod, d, lo, hi, sh_wrap, s, out):
         n_i, n_k = a.shape
@@ -147,10 +138,10 @@ def mac_kernel(q: int, o: int, sym_min: bool, sym_rule: bool, parallel: bool):
                     if d > 0:
                         y = v >> d
                         rem = v - (y << d)
-                        y = y + inc(y, v < 0, rem >= half, (rem & (half - 1)) != 0)
+                        y = y + _inc(q, y, v < 0, rem >= half, (rem & (half - 1)) != 0)
                     else:
                         y = v
-                    acc[jj] = clamp(y, lo, hi, sh_wrap, s, 0)
+                    acc[jj] = _clamp(o, sym_min, sym_rule, y, lo, hi, sh_wrap, s, 0)
             out[ii, :] = acc
 
-    return njit(parallel=parallel)(body)
+    return njit(cache=True, parallel=parallel)(body)
