@@ -78,6 +78,8 @@ class FrameSimulator:
     """
 
     def __init__(self, config: SimConfig | None = None):
+        if config is not None and not isinstance(config, SimConfig):
+            raise InputError(f"config must be a SimConfig or a dict, got {type(config).__name__}")
         self.config = cfg = config or SimConfig()
         det = cfg.detector
         self.max_particles = 1 + len(cfg.multi.count_probs)

@@ -33,7 +33,7 @@ _CHUNK = 256
 
 
 def write_dataset(path: "str | os.PathLike", n: int, seed: int,
-                  config: SimConfig | None = None, classes=None,
+                  config: SimConfig | dict | None = None, classes=None,
                   progress: Callable[[int], None] | None = None,
                   workers: int | None = None) -> dict:
     """Simulate ``n`` frames and write them to ``path`` atomically (temp file + rename).
@@ -66,6 +66,8 @@ def write_dataset(path: "str | os.PathLike", n: int, seed: int,
 
     n, seed = check_count(n), check_seed(seed)
     workers = default_workers() if workers is None else check_count(workers, "workers")
+    if isinstance(config, dict):
+        config = SimConfig.from_dict(config)
     sim = FrameSimulator(config)
     class_ids = resolve_classes(classes)
     labels = draw_labels(n, seed, class_ids)

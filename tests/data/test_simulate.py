@@ -115,3 +115,8 @@ def test_config_file_errors(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(InputError, match="not valid JSON"):
         SimConfig.from_json(bad)
+
+
+def test_config_type_is_checked():
+    with pytest.raises(InputError, match="SimConfig or a dict"):
+        simulate(2, 1, config="cfg.json")
