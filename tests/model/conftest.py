@@ -34,7 +34,7 @@ def synthetic_frames(n: int, seed: int):
 def small_set():
     from fixsim.train.dataset import LabelledFrames
 
-    frames, labels, photons = synthetic_frames(160, 0)
+    frames, labels, photons = synthetic_frames(96, 0)
     return LabelledFrames(frames, labels, CLASS_NAMES, {"fluence": photons}, sha256="synthetic")
 
 

@@ -12,20 +12,28 @@ from fixsim.train.modeldir import load_model_dir  # noqa: E402
 from fixsim.train.trainer import (TrainConfig, balanced_batches, embed,  # noqa: E402
                                   load_checkpoint, split_train_val, train)
 
-CFG = dict(seed=11, batch=16, val_fraction=0.25, val_support=2)
+CFG = dict(seed=11, batch=8, val_fraction=0.25, val_support=2)
 
 
 def _final_state(out):
     return torch.load(out / "checkpoints" / "last.pt", weights_only=True)
 
 
-def test_resume_continues_bit_identically(small_set, tmp_path):
+@pytest.fixture(scope="module")
+def one_epoch(small_set, tmp_path_factory):
+    """A finished 1-epoch run (read-only for the tests; copy before modifying)."""
+    out = tmp_path_factory.mktemp("run") / "one"
+    train(small_set, out, TrainConfig(epochs=1, **CFG), progress=False,
+          record={"command": "test"})
+    return out
+
+
+def test_resume_continues_bit_identically(small_set, one_epoch, tmp_path):
     straight = tmp_path / "straight"
     train(small_set, straight, TrainConfig(epochs=2, **CFG), progress=False)
     part = tmp_path / "part"
-    train(small_set, part, TrainConfig(epochs=1, **CFG), progress=False)
     info = train(small_set, part, TrainConfig(epochs=2, **CFG),
-                 resume=part / "checkpoints" / "epoch_0001.pt", progress=False)
+                 resume=one_epoch / "checkpoints" / "epoch_0001.pt", progress=False)
     a, b = _final_state(straight), _final_state(part)
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
@@ -40,16 +48,14 @@ def test_resume_continues_bit_identically(small_set, tmp_path):
     assert all(torch.equal(fa[k], fb[k]) for k in fa)
 
 
-def test_different_seed_differs(small_set, tmp_path):
-    train(small_set, tmp_path / "a", TrainConfig(epochs=1, **CFG), progress=False)
+def test_different_seed_differs(small_set, one_epoch, tmp_path):
     train(small_set, tmp_path / "b", TrainConfig(epochs=1, **dict(CFG, seed=12)), progress=False)
-    a, b = _final_state(tmp_path / "a"), _final_state(tmp_path / "b")
+    a, b = _final_state(one_epoch), _final_state(tmp_path / "b")
     assert not torch.equal(a["model"]["fc1.weight"], b["model"]["fc1.weight"])
 
 
-def test_resume_refuses_a_different_run(small_set, tmp_path):
-    out = tmp_path / "run"
-    train(small_set, out, TrainConfig(epochs=1, **CFG), progress=False)
+def test_resume_refuses_a_different_run(small_set, one_epoch, tmp_path):
+    out = one_epoch
     ckpt = out / "checkpoints" / "last.pt"
     with pytest.raises(InputError, match="margin"):
         train(small_set, out, TrainConfig(epochs=2, **dict(CFG, margin=0.5)), resume=ckpt,
@@ -65,10 +71,12 @@ def test_resume_refuses_a_different_run(small_set, tmp_path):
         load_checkpoint(tmp_path / "none.pt")
 
 
-def test_model_dir_roundtrip_and_tamper_detection(small_set, tmp_path):
+def test_model_dir_roundtrip_and_tamper_detection(small_set, one_epoch, tmp_path):
+    import shutil
+
     out = tmp_path / "m"
-    info = train(small_set, out, TrainConfig(epochs=1, **CFG), progress=False,
-                 record={"command": "test"})
+    shutil.copytree(one_epoch, out)
+    info = json.loads((out / "model.json").read_text())
     assert info["inference_parameters"] == 64_660
     assert info["train"]["seed"] == 11 and info["train"]["command"] == "test"
     model, loaded = load_model_dir(out)
