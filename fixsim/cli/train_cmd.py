@@ -96,8 +96,7 @@ def run_train(args) -> int:
     config = TrainConfig(epochs=args.epochs, seed=args.seed, margin=args.margin, lr=args.lr,
                          weight_decay=args.weight_decay, batch=args.batch,
                          augment=not args.no_augment, val_fraction=args.val_fraction)
-    record = {"command": "fixsim " + " ".join(sys.argv[1:]) if sys.argv else "",
-              "data_path": str(args.data)}
+    record = {"command": train_command(args), "data_path": str(args.data)}
     log = None if args.quiet else (lambda line: print(line, file=sys.stderr))
     info = train(data, args.out, config, resume=args.resume, record=record,
                  progress=not args.quiet, log=log)
@@ -108,6 +107,20 @@ def run_train(args) -> int:
           + (f", val accuracy {last['val_accuracy']:.3f}" if "val_accuracy" in last else "")
           + ")")
     return 0
+
+
+def train_command(args) -> str:
+    """The full ``fixsim train`` command line of ``args``, every option spelled out."""
+    parts = ["fixsim", "train", "--data", str(args.data), "--out", str(args.out),
+             "--epochs", str(args.epochs), "--seed", str(args.seed), "--margin", repr(args.margin),
+             "--lr", repr(args.lr), "--weight-decay", repr(args.weight_decay),
+             "--batch", str(args.batch), "--val-fraction", repr(args.val_fraction),
+             "--threads", str(args.threads)]
+    if args.no_augment:
+        parts.append("--no-augment")
+    if args.resume:
+        parts += ["--resume", str(args.resume)]
+    return " ".join(parts)
 
 
 def run_evaluate(args) -> int:

@@ -63,6 +63,10 @@ def test_train_then_evaluate_end_to_end(tiny_h5, tmp_path, capsys):
     assert {"model.json", "model_float.pt", "model_folded.pt", "weights_folded.npz"} <= {
         p.name for p in out.iterdir()}
     assert (out / "checkpoints" / "last.pt").is_file()
+    info = json.loads((out / "model.json").read_text())
+    assert info["train"]["command"].startswith(
+        f"fixsim train --data {tiny_h5} --out {out} --epochs 1 --seed 3 --margin 0.2 --lr 0.001")
+    assert info["train"]["seed"] == 3 and info["fixsim_version"]
     capsys.readouterr()
     rc = main(["evaluate", "--model", str(out), "--data", str(tiny_h5), "--support-per-class",
                "2", "--rule", "mean", "--json"])
