@@ -140,6 +140,9 @@ def run_evaluate(args) -> int:
 
     torch.set_num_threads(args.threads)
     model, info = load_model_dir(args.model)
+    if info["class_names"] != data.class_names:
+        raise InputError(f"the model was trained on classes {info['class_names']!r}, "
+                         f"the data has {data.class_names!r}")
     report = evaluate(model, data, k=args.support_per_class, seed=args.support_seed,
                       rule=args.rule, normalize=not args.no_normalize, support=support)
     report["model"] = {"path": str(args.model), "files": info["files"]}
