@@ -23,6 +23,10 @@ def atomic_path(path: "str | os.PathLike", suffix: str = ""):
         raise InputError(f"output directory {str(parent)!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=parent)
     os.close(fd)
+    # mkstemp creates 0600; give the final file the usual umask-based permissions.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield Path(tmp)
         os.replace(tmp, path)

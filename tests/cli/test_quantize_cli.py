@@ -67,3 +67,13 @@ def test_console_script_help_lists_commands():
     r = subprocess.run([sys.executable, "-m", "fixsim.cli.main", "quantize", "ap_fixed<8,4>", "x"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_outputs_get_umask_permissions(tmp_path):
+    import os
+    import stat
+    out = tmp_path / "r.txt"
+    assert main(["quantize", "ap_fixed<8,4>", "1", "-o", str(out)]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
