@@ -104,6 +104,9 @@ def test_quantize_floats(oracle, data):
     words = xs.view(np.uint32).astype(np.uint64)
     expected = bits_to_raw(oracle.run(Case("from_float", (fmt,)), words), fmt)
     assert_bits_equal(expected, quantize(xs, fmt, warn=False), inputs=xs, context=f"float -> {fmt}")
+    # ap_fixed(float) widens to double first (exact), then converts: the naive path says so too
+    assert_bits_equal(expected, [naive.from_double(float(x), fmt) for x in xs], inputs=xs,
+                      context=f"naive float -> {fmt}")
 
 
 @given(data=st.data())
