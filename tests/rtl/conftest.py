@@ -1,0 +1,53 @@
+"""Fixtures of the rtl/ C-simulation tests: compiled test benches (built once per session).
+
+Compilation is the cost (the ap_types templates), so each fixture builds one binary that
+serves several networks; builds are cached by content under ``$FIXSIM_CACHE``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import oracle_unavailable_reason
+
+from .netgen import random_networks
+
+#: The CI set: seed and count chosen so that every contract option is drawn (asserted by
+#: test_random_set_covers_every_option).
+CI_SEED, CI_COUNT = 36, 8
+
+
+@pytest.fixture
+def slow_enabled(request):
+    """Skip slow campaigns unless selected with ``-m slow`` (or FIXSIM_RUN_SLOW=1)."""
+    import os
+
+    expr = request.config.getoption("markexpr") or ""
+    if os.environ.get("FIXSIM_RUN_SLOW") != "1" and ("slow" not in expr or "not slow" in expr):
+        pytest.skip("slow campaign: run with `pytest -m slow` (or FIXSIM_RUN_SLOW=1)")
+
+
+@pytest.fixture(scope="session")
+def need_gxx():
+    reason = oracle_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def ci_networks():
+    return random_networks(CI_SEED, CI_COUNT)
+
+
+@pytest.fixture(scope="session")
+def ci_bench(need_gxx, ci_networks):
+    from fixsim.csim import twin
+
+    return twin.build(ci_networks, opt="-O1", per_file=3)
+
+
+@pytest.fixture(scope="session")
+def snl_bench(need_gxx):
+    from fixsim.csim import twin
+
+    return twin.build("specklenn-snl")
