@@ -73,7 +73,14 @@ def _atomic_dir(path: Path):
 
 def _load_weights(spec, path: str) -> dict:
     try:
-        with np.load(path, allow_pickle=False) as z:
+        z = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputError(f"cannot read weights {path!r}: {exc}") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise InputError(f"weights {path!r} must be an .npz archive of named arrays, "
+                         "got a single array")
+    try:
+        with z:
             arrays = {k: z[k] for k in z.files}
     except (OSError, ValueError, EOFError) as exc:
         raise InputError(f"cannot read weights {path!r}: {exc}") from None
@@ -89,6 +96,9 @@ def _load_inputs(spec, path: str, n: int | None) -> np.ndarray:
         x = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise InputError(f"cannot read inputs {path!r}: {exc}") from None
+    if not isinstance(x, np.ndarray):
+        x.close()
+        raise InputError(f"inputs {path!r} must be a .npy array, got an .npz archive")
     if x.shape == tuple(spec.input_shape):
         x = x[None]
     elif x.ndim == 3 and spec.input_shape[0] == 1 and x.shape[1:] == tuple(spec.input_shape[1:]):

@@ -36,7 +36,12 @@ def need_gxx():
 
 @pytest.fixture(scope="session")
 def ci_networks():
-    return random_networks(CI_SEED, CI_COUNT)
+    """The random CI set plus the hand-written SMALL network of test_codegen."""
+    from fixsim.network import load_spec
+
+    from .test_codegen import SMALL
+
+    return random_networks(CI_SEED, CI_COUNT) + [load_spec(SMALL)]
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixsim.csim import twin
+from fixsim.csim.codegen import namespace_of
 from fixsim.fixed import FixedType, FixsimWarning
 from fixsim.network import load_spec
 from fixsim.network import run as fixsim_run
@@ -41,7 +42,7 @@ def _both(bench, spec, weights, x):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FixsimWarning)  # out-of-range inputs are intended
         expected = fixsim_run(spec, weights, x)
-    actual = twin.run_testbench(bench, spec.name, weights, x)
+    actual = twin.run_testbench(bench, namespace_of(spec.name), weights, x)
     return expected, actual
 
 
@@ -97,7 +98,7 @@ def test_comparison_detects_a_changed_option(ci_bench, ci_networks):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FixsimWarning)
             expected = fixsim_run(mutated, weights, x)
-        actual = twin.run_testbench(ci_bench, spec.name, weights, x)
+        actual = twin.run_testbench(ci_bench, namespace_of(spec.name), weights, x)
         if any(not np.array_equal(expected[k], actual[k]) for k in actual):
             found += 1
     assert found >= len(ci_networks) // 2, "flipping datapath options went unnoticed: the comparison is blind"
