@@ -474,6 +474,22 @@ def _activation(value, where: str) -> Activation:
                      f"{{'leaky_relu': alpha, 'alpha_format': ...}}, got {value!r}")
 
 
+def _fits_int64(t: FixedType) -> bool:
+    """Every raw value of ``t`` is an int64 (the kernels compute in int64)."""
+    return t.width <= 64 if t.signed else t.width <= 63
+
+
+def _int64_type(make, what: str, where: str) -> FixedType:
+    try:
+        t = make()
+    except FormatError as exc:
+        raise FormatError(f"{where}: {what}: {exc}") from None
+    if not _fits_int64(t):
+        raise FormatError(f"{where}: {what} is {t}, whose raw values exceed int64 "
+                          "(narrow the operands by one bit)")
+    return t
+
+
 def _check_convert(src: FixedType, dst: FixedType, what: str, where: str) -> None:
     try:
         convert(np.zeros(1, np.int64), src, dst)
@@ -484,10 +500,8 @@ def _check_convert(src: FixedType, dst: FixedType, what: str, where: str) -> Non
 def _check_mac_formats(layer: _MacLayer, where: str) -> None:
     """Reject formats the datapath cannot evaluate exactly (see docs/datapath.md, 'Formats')."""
     f = layer.formats
-    try:
-        pt = layer.product_format
-    except FormatError as exc:
-        raise FormatError(f"{where}: input {layer.in_format} x weight {f.weight}: {exc}") from None
+    pt = _int64_type(lambda: layer.product_format,
+                     f"the product input {layer.in_format} x weight {f.weight}", where)
     acc = f.accum
     if layer.options.product == "exact":
         if acc.frac_bits < pt.frac_bits or acc.int_bits < pt.int_bits or (pt.signed and not acc.signed):
@@ -495,25 +509,19 @@ def _check_mac_formats(layer: _MacLayer, where: str) -> None:
                 f"{where}: accumulator {acc} cannot hold a product {pt} with product='exact' "
                 f"(needs F >= {pt.frac_bits}, I >= {pt.int_bits}{', signed' if pt.signed else ''}); "
                 "widen it or use product='to_accum'")
-        try:
-            sum_type(acc, pt)
-        except FormatError as exc:
-            raise FormatError(f"{where}: accumulator + product: {exc}") from None
+        _int64_type(lambda: sum_type(acc, pt), "accumulator + product", where)
     else:
         _check_convert(pt, acc, f"product {pt} into accumulator", where)
-    if acc.width > 63:
+    if acc.width > (63 if acc.signed else 62):
         raise FormatError(f"{where}: accumulator {acc} is {acc.width} bits; the sum of two "
-                          "accumulator values must fit 64 bits (use W <= 63)")
+                          "accumulator values must fit int64 (use W <= 63 signed, 62 unsigned)")
     if f.bias is not None:
         _check_convert(f.bias, acc, "bias into accumulator", where)
     _check_convert(acc, f.result, "accumulator into result", where)
     act = layer.activation
     if act.kind == "leaky_relu":
         src = f.result if layer.options.activation_on == "result" else acc
-        try:
-            ap = product_type(src, act.alpha_format)
-        except FormatError as exc:
-            raise FormatError(f"{where}: leaky_relu alpha product: {exc}") from None
+        ap = _int64_type(lambda: product_type(src, act.alpha_format), "leaky_relu alpha product", where)
         _check_convert(ap, f.result, "alpha product into result", where)
 
 
@@ -653,10 +661,8 @@ def _layer(obj, idx: int, in_shape, in_fmt, base: Options, prev_flatten) -> Laye
     else:
         if kind == "leaky_relu":
             act = _alpha(obj["alpha"], obj["alpha_format"], where)
-            try:
-                ap = product_type(in_fmt, act.alpha_format)
-            except FormatError as exc:
-                raise FormatError(f"{where}: leaky_relu alpha product: {exc}") from None
+            ap = _int64_type(lambda: product_type(in_fmt, act.alpha_format),
+                             "leaky_relu alpha product", where)
             _check_convert(ap, in_fmt, "alpha product into the layer format", where)
         else:
             act = Activation(kind)

@@ -1,0 +1,112 @@
+"""Conv2D, exact (three paths, same bits) and float64.
+
+Shapes: input (N, C, H, W), weight (Cout, C, KH, KW) in PyTorch layout, bias (Cout,),
+output (N, Cout, OH, OW) with ``OH = (H + 2*ph - KH) // sh + 1`` (likewise OW).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+from ..fixed import check_raw
+from . import _kernels as K
+from .mac import MacConfig, bias_in_accum, finish_accumulators, finish_sums, resolve_method, step_descriptors
+
+
+def _out_hw(h, w, kh, kw, stride, padding):
+    oh = (h + 2 * padding[0] - kh) // stride[0] + 1
+    ow = (w + 2 * padding[1] - kw) // stride[1] + 1
+    if oh < 1 or ow < 1:
+        raise InputError(f"conv2d: kernel {(kh, kw)} does not fit the padded input "
+                         f"{(h + 2 * padding[0], w + 2 * padding[1])}")
+    return oh, ow
+
+
+def _operands(x, weight, cfg: MacConfig):
+    x = check_raw(x, cfg.in_format, "conv2d input").astype(np.int64, copy=False)
+    w = check_raw(weight, cfg.weight, "conv2d weight").astype(np.int64, copy=False)
+    if x.ndim != 4 or w.ndim != 4 or x.shape[1] != w.shape[1]:
+        raise InputError(f"conv2d needs input (N, C, H, W) and weight (Cout, C, KH, KW), "
+                         f"got {x.shape} and {w.shape}")
+    return x, w
+
+
+def conv2d(x, weight, bias, cfg: MacConfig, *, stride=(1, 1), padding=(0, 0),
+           method: str = "auto", return_method: bool = False):
+    """Bit-exact Conv2D of raw mantissas as the datapath contract defines it.
+
+    Parameters
+    ----------
+    x : (N, C, H, W) raw in ``cfg.in_format``
+    weight : (Cout, C, KH, KW) raw in ``cfg.weight``;  bias : (Cout,) raw in ``cfg.bias`` or None
+    cfg : MacConfig
+    stride, padding : (int, int)
+        Zero padding is symmetric.
+    method : "auto" | "sequential" | "direct" | "gemm"
+        "auto" takes "direct" when it is provably exact, else "sequential".
+    return_method : bool
+        Also return the path that ran.
+
+    Returns
+    -------
+    numpy.ndarray (N, Cout, OH, OW) int64 raw in ``cfg.result`` [, method]
+
+    Raises
+    ------
+    InputError
+        Wrong shapes, raw values outside their formats, an unknown method.
+    FormatError
+        A forced order-free method that is not provably exact for these values.
+    """
+    x, w = _operands(x, weight, cfg)
+    n, c, h, wd = x.shape
+    cout, _, kh, kw = w.shape
+    oh, ow = _out_hw(h, wd, kh, kw, stride, padding)
+    bias_acc = bias_in_accum(cfg, bias, cout)
+    xmax = int(np.abs(x).max()) if x.size else 0
+    path = resolve_method(cfg, method, xmax, w.reshape(cout, -1), bias_acc, "direct")
+    sh, sw = stride
+    ph, pw = padding
+    if path == "sequential":
+        exact, sp, cp, cs = step_descriptors(cfg)
+        accs = np.empty((n, cout, oh, ow), np.int64)
+        K._conv_sequential(x, w, bias_acc, sh, sw, ph, pw, cfg.sum_order == "kh_kw_ci", exact,
+                           sp, cp, cs, accs)
+        out = finish_accumulators(cfg, accs.reshape(n, cout, -1))
+    elif path == "direct":
+        sums = np.empty((n, cout, oh, ow), np.int64)
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if (ph or pw) else x
+        K._conv_sum_direct(xp, w, sh, sw, sums)
+        out = finish_sums(cfg, sums.reshape(n, cout, -1), bias_acc)
+    else:
+        cols = np.empty((c * kh * kw, n * oh * ow), np.float64)
+        K._im2col_t(x, kh, kw, sh, sw, ph, pw, oh, ow, cols)
+        prod = w.reshape(cout, -1).astype(np.float64) @ cols  # exact: partial sums < 2^53
+        sums = np.ascontiguousarray(prod.astype(np.int64).reshape(cout, n, -1).transpose(1, 0, 2))
+        out = finish_sums(cfg, sums, bias_acc)
+    out = out.reshape(n, cout, oh, ow)
+    return (out, path) if return_method else out
+
+
+def conv2d_float(x, weight, bias=None, *, stride=(1, 1), padding=(0, 0)) -> np.ndarray:
+    """Float64 Conv2D (cross-correlation, PyTorch semantics) via im2col and GEMM.
+
+    x (N, C, H, W), weight (Cout, C, KH, KW), bias (Cout,) or None -> (N, Cout, OH, OW).
+    """
+    x = np.asarray(x, np.float64)
+    w = np.asarray(weight, np.float64)
+    if x.ndim != 4 or w.ndim != 4 or x.shape[1] != w.shape[1]:
+        raise InputError(f"conv2d needs input (N, C, H, W) and weight (Cout, C, KH, KW), "
+                         f"got {x.shape} and {w.shape}")
+    n, c, h, wd = x.shape
+    cout, _, kh, kw = w.shape
+    oh, ow = _out_hw(h, wd, kh, kw, stride, padding)
+    ph, pw = padding
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))
+    win = win[:, :, ::stride[0], ::stride[1]][:, :, :oh, :ow]  # (N, C, OH, OW, KH, KW)
+    out = np.einsum("nchwij,ocij->nohw", win, w, optimize=True)
+    if bias is not None:
+        out = out + np.asarray(bias, np.float64)[None, :, None, None]
+    return out

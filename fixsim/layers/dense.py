@@ -1,0 +1,69 @@
+"""Dense (fully connected), exact (three paths, same bits) and float64.
+
+Shapes: input (N, K), weight (O, K) in PyTorch layout, bias (O,), output (N, O).
+The sum runs over k = 0..K-1 in the order of the input vector.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+from ..fixed import check_raw
+from . import _kernels as K
+from .mac import MacConfig, bias_in_accum, finish_accumulators, finish_sums, resolve_method, step_descriptors
+
+
+def dense(x, weight, bias, cfg: MacConfig, *, method: str = "auto", return_method: bool = False):
+    """Bit-exact Dense of raw mantissas as the datapath contract defines it.
+
+    Parameters
+    ----------
+    x : (N, K) raw in ``cfg.in_format``;  weight : (O, K) raw in ``cfg.weight``
+    bias : (O,) raw in ``cfg.bias``, or None
+    method : "auto" | "sequential" | "direct" | "gemm"
+        "auto" takes "gemm" (float64 BLAS) when provably exact, then "direct", else
+        "sequential".
+
+    Returns
+    -------
+    numpy.ndarray (N, O) int64 raw in ``cfg.result`` [, method]
+
+    Raises
+    ------
+    InputError, FormatError
+        As :func:`fixsim.layers.conv2d.conv2d`.
+    """
+    x = check_raw(x, cfg.in_format, "dense input").astype(np.int64, copy=False)
+    w = check_raw(weight, cfg.weight, "dense weight").astype(np.int64, copy=False)
+    if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1]:
+        raise InputError(f"dense needs input (N, K) and weight (O, K), got {x.shape} and {w.shape}")
+    n = x.shape[0]
+    o = w.shape[0]
+    bias_acc = bias_in_accum(cfg, bias, o)
+    xmax = int(np.abs(x).max()) if x.size else 0
+    path = resolve_method(cfg, method, xmax, w, bias_acc, "gemm")
+    if path == "sequential":
+        exact, sp, cp, cs = step_descriptors(cfg)
+        accs = np.empty((n, o), np.int64)
+        K._dense_sequential(x, w, bias_acc, exact, sp, cp, cs, accs)
+        out = finish_accumulators(cfg, accs.reshape(n, o, 1))
+    else:
+        if path == "direct":
+            sums = np.empty((n, o), np.int64)
+            K._dense_sum_direct(x, w, sums)
+        else:
+            sums = (x.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64)
+        out = finish_sums(cfg, np.ascontiguousarray(sums).reshape(n, o, 1), bias_acc)
+    out = out.reshape(n, o)
+    return (out, path) if return_method else out
+
+
+def dense_float(x, weight, bias=None) -> np.ndarray:
+    """Float64 ``x @ weight.T + bias`` (PyTorch Linear)."""
+    x = np.asarray(x, np.float64)
+    w = np.asarray(weight, np.float64)
+    if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1]:
+        raise InputError(f"dense needs input (N, K) and weight (O, K), got {x.shape} and {w.shape}")
+    out = x @ w.T
+    return out if bias is None else out + np.asarray(bias, np.float64)
