@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -122,6 +123,9 @@ def main(argv=None) -> int:
             reports[rule] = json.loads(text)
 
         staging = Path(tempfile.mkdtemp(prefix=".golden-", dir=out.parent))
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(staging, 0o777 & ~mask)  # mkdtemp makes 0700
         try:
             for name in GOLDEN_FILES:
                 shutil.copy2(model_dir / name, staging / name)

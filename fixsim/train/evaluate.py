@@ -107,6 +107,9 @@ def write_plots(report: dict, out_dir: "str | os.PathLike") -> list[str]:
 
     fl = report["fluence"]
     if fl is None:
+        from .modeldir import umask_permissions
+
+        umask_permissions(paths[0])
         return [str(paths[0])]
     edges = np.asarray(fl["edges"])
     centres = 0.5 * (edges[:-1] + edges[1:])
@@ -117,6 +120,8 @@ def write_plots(report: dict, out_dir: "str | os.PathLike") -> list[str]:
         if np.isfinite(a):
             ax.annotate(f"n={n}", (x, a), textcoords="offset points", xytext=(0, 6),
                         ha="center", fontsize=7)
+    if edges.min() > 0 and edges.max() > 5 * edges.min():
+        ax.set_xscale("log")  # fluence spans decades; quantile bins are even in log
     ax.set_xlabel(fl["source"] + " (bin centre, quantile bins)")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1.05)
@@ -126,4 +131,8 @@ def write_plots(report: dict, out_dir: "str | os.PathLike") -> list[str]:
     with atomic_path(paths[1], suffix=".png") as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
+    from .modeldir import umask_permissions
+
+    for p in paths:
+        umask_permissions(p)
     return [str(p) for p in paths]

@@ -27,12 +27,20 @@ FLOAT_PT, FOLDED_PT, FOLDED_NPZ, MODEL_JSON = (
     "model_float.pt", "model_folded.pt", "weights_folded.npz", "model.json")
 
 
+def umask_permissions(path: "str | os.PathLike") -> None:
+    """Give ``path`` the usual 0666 & ~umask mode (mkstemp behind atomic writes makes 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def torch_save_atomic(obj, path: "str | os.PathLike") -> None:
     """``torch.save`` through a temporary file renamed into place."""
     import torch
 
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save(obj, tmp)
+    umask_permissions(path)
 
 
 def folded_numpy(model) -> dict[str, np.ndarray]:
@@ -82,6 +90,8 @@ def save_model_dir(out: "str | os.PathLike", train_model, class_names: list[str]
         "files": {name: file_sha256(out / name) for name in (FLOAT_PT, FOLDED_PT, FOLDED_NPZ)},
     }
     write_text_atomic(out / MODEL_JSON, json.dumps(info, indent=2, sort_keys=True) + "\n")
+    for name in (FOLDED_NPZ, MODEL_JSON):
+        umask_permissions(out / name)
     return info
 
 
