@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from fixsim.csim import twin
@@ -62,7 +62,6 @@ def test_every_network_once(ci_bench, ci_networks):
         assert_taps_equal(expected, actual, spec)
 
 
-@settings(max_examples=min(settings().max_examples, 150))
 @given(data=st.data())
 def test_hypothesis_weights_and_inputs(ci_bench, ci_networks, data):
     spec = data.draw(st.sampled_from(ci_networks), label="network")
