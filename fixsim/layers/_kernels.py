@@ -8,14 +8,15 @@ full port of the headers' ``operator=`` (``_convert_pattern``) for every other c
 Layout of a descriptor ``c``:
 ``[fast, d, lo, hi, q, o, sym_min, sym_rule, w, s, src_w, src_i, src_s, dst_i, n, 0]``.
 
-Parallel loops (``prange``) run over independent outputs only; each output's own
-accumulation order is fixed, so results never depend on the thread count.
+The kernels are serial and release the GIL (``nogil``): the engine runs slices of the
+batch in threads, so every image is computed by exactly the same code whatever the
+thread count, and there is one thread start per call instead of one per kernel.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ..fixed.kernels import _convert_pattern, _mask, _requant, _to_int64
 
@@ -48,7 +49,7 @@ def _step(acc, p, exact, sp, cp, cs):
     return _cvt(acc + _cvt(p, cp), cs)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _conv_sequential(x, w, bias_acc, sh, sw, ph, pw, khkwci, exact, sp, cp, cs, out):
     """Contract-order conv accumulation: out[n,co,oh,ow] = acc after every term in order.
 
@@ -59,7 +60,7 @@ def _conv_sequential(x, w, bias_acc, sh, sw, ph, pw, khkwci, exact, sp, cp, cs, 
     n_co, _, n_kh, n_kw = w.shape
     n_oh, n_ow = out.shape[2], out.shape[3]
     n_t = n_c * n_kh * n_kw
-    for job in prange(n_n * n_co):
+    for job in range(n_n * n_co):
         n = job // n_co
         co = job % n_co
         for oh in range(n_oh):
@@ -82,12 +83,12 @@ def _conv_sequential(x, w, bias_acc, sh, sw, ph, pw, khkwci, exact, sp, cp, cs, 
                 out[n, co, oh, ow] = acc
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _dense_sequential(x, w, bias_acc, exact, sp, cp, cs, out):
     """Contract-order dense accumulation over k = 0..K-1: x (N,K), w (O,K), out (N,O)."""
     n_n, n_k = x.shape
     n_o = w.shape[0]
-    for job in prange(n_n * n_o):
+    for job in range(n_n * n_o):
         n = job // n_o
         o = job % n_o
         acc = bias_acc[o]
@@ -96,7 +97,7 @@ def _dense_sequential(x, w, bias_acc, exact, sp, cp, cs, out):
         out[n, o] = acc
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _conv_sum_direct(x, w, sh, sw, out):
     """out[n,co,oh,ow] = sum of x*w over the window, exact modulo 2^64 (any order).
 
@@ -105,7 +106,7 @@ def _conv_sum_direct(x, w, sh, sw, out):
     n_c = x.shape[1]
     n_co, _, n_kh, n_kw = w.shape
     n_n, n_oh, n_ow = out.shape[0], out.shape[2], out.shape[3]
-    for job in prange(n_n * n_co):
+    for job in range(n_n * n_co):
         n = job // n_co
         co = job % n_co
         o = out[n, co]
@@ -125,12 +126,12 @@ def _conv_sum_direct(x, w, sh, sw, out):
                                 orow[ow] += wv * row[ow * sw + kw]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _dense_sum_direct(x, w, out):
     """out[n,o] = sum_k x[n,k]*w[o,k], exact modulo 2^64."""
     n_n, n_k = x.shape
     n_o = w.shape[0]
-    for n in prange(n_n):
+    for n in range(n_n):
         for o in range(n_o):
             s = np.int64(0)
             for k in range(n_k):
@@ -138,11 +139,11 @@ def _dense_sum_direct(x, w, out):
             out[n, o] = s
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _im2col_t(x, n_kh, n_kw, sh, sw, ph, pw, n_oh, n_ow, cols):
     """cols[(ci,kh,kw), (n,oh,ow)] = padded input as float64 (exact: |raw| < 2^53)."""
     n_n, n_c, n_h, n_w = x.shape
-    for r in prange(n_c * n_kh * n_kw):
+    for r in range(n_c * n_kh * n_kw):
         ci = r // (n_kh * n_kw)
         kh = (r // n_kw) % n_kh
         kw = r % n_kw
@@ -178,7 +179,7 @@ def _hot(acc, d, lo, hi, q, o, sym_min, sym_rule, w, sg, relu):
     return y
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _finish(s, shift, bias_acc, wrap_acc, acc_w, acc_s, cr, act, alpha, ca, on_accum, out):
     """Accumulator and result stage, elementwise over s (N, C, P) exact sums.
 
@@ -192,7 +193,7 @@ def _finish(s, shift, bias_acc, wrap_acc, acc_w, acc_s, cr, act, alpha, ca, on_a
     d, lo, hi, w, sg = cr[1], cr[2], cr[3], cr[8], cr[9] != 0
     sym_min, sym_rule = cr[6] != 0, cr[7] != 0
     relu = act == 1
-    for job in prange(n_n * n_c):
+    for job in range(n_n * n_c):
         n = job // n_c
         c = job % n_c
         b = bias_acc[c]
@@ -231,21 +232,21 @@ def _activate(acc, cr, act, alpha, ca, on_accum):
     return y
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _finish_acc(acc, cr, act, alpha, ca, on_accum, out):
     """Result stage for accumulators already computed step by step: acc, out (N, C, P)."""
     n_n, n_c, n_p = acc.shape
-    for job in prange(n_n * n_c):
+    for job in range(n_n * n_c):
         n = job // n_c
         c = job % n_c
         for i in range(n_p):
             out[n, c, i] = _activate(acc[n, c, i], cr, act, alpha, ca, on_accum)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _elementwise_activation(x, act, alpha, ca, out):
     """Standalone activation in the input format: relu max(x, 0), leaky x<0 -> T(x*alpha)."""
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         if v < 0 and act == 1:
             v = 0
@@ -254,12 +255,12 @@ def _elementwise_activation(x, act, alpha, ca, out):
         out[i] = v
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _maxpool(x, n_kh, n_kw, sh, sw, out):
     """Max over each window's valid elements (partial windows at the edge in ceil mode)."""
     n_n, n_c, n_h, n_w = x.shape
     n_oh, n_ow = out.shape[2], out.shape[3]
-    for job in prange(n_n * n_c):
+    for job in range(n_n * n_c):
         n = job // n_c
         c = job % n_c
         for oh in range(n_oh):

@@ -8,6 +8,9 @@ mantissas in each layer's output format, exactly as the C++ test bench writes th
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from ..errors import InputError
@@ -18,8 +21,22 @@ from ..layers.mac import METHODS
 from .spec import ActivationLayer, Conv2D, Dense, Flatten, MaxPool2D, ModelSpec, load_spec
 from .weights import check_weights
 
-#: Images per chunk when only the output is kept (bounds memory for large batches).
+#: Largest slice of the batch one thread computes at a time (bounds working memory).
 CHUNK = 256
+
+
+def _slices(n: int, threads: int) -> list[slice]:
+    step = max(1, min(CHUNK, -(-n // max(threads, 1))))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)] or [slice(0, 0)]
+
+
+def _threads(threads) -> int:
+    if threads is None:
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                   else (os.cpu_count() or 1))
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise InputError(f"threads must be a positive integer, got {threads!r}")
+    return threads
 
 
 def mac_config(layer) -> MacConfig:
@@ -74,7 +91,7 @@ def _prepared(spec: ModelSpec, raw: dict) -> dict:
 
 
 def run(spec, weights: dict, x, *, taps: bool = True, method="auto",
-        return_methods: bool = False):
+        return_methods: bool = False, threads: int | None = None):
     """Bit-exact inference of a batch through the whole network.
 
     Parameters
@@ -91,7 +108,12 @@ def run(spec, weights: dict, x, *, taps: bool = True, method="auto",
         "auto" (default: the fastest path that is provably exact, per layer),
         "sequential", "direct" or "gemm", for all conv2d/dense layers or per layer name.
     return_methods : bool
-        Also return ``{layer: path that ran}`` (the last chunk's choice).
+        Also return ``{layer: path that ran}`` ("a+b" if slices of the batch took
+        different, equally exact, paths).
+    threads : int, optional
+        Threads over slices of the batch (default: the CPUs this process may use).
+        Each image is computed by the same serial kernels whatever the count, so the
+        bits never depend on it.
 
     Returns
     -------
@@ -115,13 +137,24 @@ def run(spec, weights: dict, x, *, taps: bool = True, method="auto",
     else:
         raise InputError(f"input must be floats or raw integers, got dtype {arr.dtype}")
     prep = _prepared(spec, raw_w)
-    used: dict[str, str] = {}
-    step = max(len(xr), 1) if taps else CHUNK
-    chunks = [_forward(spec, prep, xr[i:i + step], methods, used, taps)
-              for i in range(0, max(len(xr), 1), step)]
+    parts = _slices(len(xr), _threads(threads))
+
+    def work(sl):
+        used: dict[str, str] = {}
+        return _forward(spec, prep, xr[sl], methods, used, taps), used
+
+    if len(parts) == 1:
+        results = [work(parts[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=min(_threads(threads), len(parts))) as pool:
+            results = list(pool.map(work, parts))
+    chunks = [r[0] for r in results]
     out = chunks[0] if len(chunks) == 1 else {
         k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
-    return (out, used) if return_methods else out
+    if not return_methods:
+        return out
+    used = {name: "+".join(sorted({r[1][name] for r in results})) for name in results[0][1]}
+    return out, used
 
 
 def _forward(spec: ModelSpec, prep: dict, xr: np.ndarray, methods: dict, used: dict,

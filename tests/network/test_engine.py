@@ -185,3 +185,14 @@ def test_weight_helpers_round_trip():
     assert sum(a.size for a in raw.values()) == SPEC.num_params
     with pytest.raises(InputError, match="missing tensor 'fc2.bias'"):
         quantize_weights(SPEC, {k: v for k, v in floats.items() if k != "fc2.bias"})
+
+
+def test_bits_do_not_depend_on_threads(weights, frames, monkeypatch):
+    one = run(SPEC, weights, frames, threads=1)
+    monkeypatch.setattr(engine, "CHUNK", 1)
+    many, used = run(SPEC, weights, frames, threads=3, return_methods=True)
+    assert used["conv1"] == "direct"
+    for name in one:
+        assert_bits_equal(one[name], many[name], context=name)
+    with pytest.raises(InputError, match="threads must be a positive integer"):
+        run(SPEC, weights, frames, threads=0)

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, note
 from hypothesis import strategies as st
 
-from fixsim.errors import FormatError, InputError
-from fixsim.fixed import FixedType
+from fixsim.errors import FormatError, InputError, UndefinedInHeaders
+from fixsim.fixed import FixedType, convert, product_type
 from fixsim.layers import MacConfig, activation, conv2d, dense, maxpool2d, order_free_reason
 from fixsim.network.engine import mac_config
 from helpers import assert_bits_equal
@@ -106,8 +106,11 @@ def test_standalone_activation_equals_naive(f, af, kind, seed):
     rng = np.random.default_rng(seed)
     x = rng.integers(f.raw_min, f.raw_max, 50, endpoint=True)
     alpha = int(rng.integers(af.raw_min, af.raw_max, endpoint=True))
-    if kind == "leaky_relu" and f.width + af.width > 64:
-        return
+    if kind == "leaky_relu":
+        try:  # the spec loader refuses these layers; so does the test
+            convert(np.zeros(1, np.int64), product_type(f, af), f)
+        except (FormatError, UndefinedInHeaders):
+            return
     assert_bits_equal(naive_activation(x, f, kind, alpha, af), activation(x, f, kind, alpha, af))
 
 
