@@ -232,6 +232,23 @@ def run_testbench(tb: Testbench, network: str, weights, x, *, workdir=None,
         return read_taps(wd, taps_of(spec), n)
 
 
+def serve_args(tb: Testbench, network: str, weights, workdir) -> list[str]:
+    """Arguments that make the test bench a device for :class:`fixsim.hil.csim.CsimProcess`.
+
+    Writes the weights (validated) to ``workdir``; the program loads them at start-up and
+    then answers INFER requests (one raw input frame, (c, h, w) order) with the last
+    layer's raw output, as the csim device protocol of :mod:`fixsim.hil.csim` defines.
+
+    >>> proc = CsimProcess(tb.exe, serve_args(tb, "specklenn_snl", w, d)).start()  # doctest: +SKIP
+    """
+    spec = tb.spec(network)
+    wd = Path(workdir)
+    wd.mkdir(parents=True, exist_ok=True)
+    for key, arr in check_weights(spec, weights).items():
+        (wd / f"{key}.bin").write_bytes(arr.astype("<i8").tobytes())
+    return ["--serve", network, str(wd)]
+
+
 def run(spec, weights, x, *, opt: str = DEFAULT_OPT, workdir=None,
         timeout: float | None = None) -> dict[str, np.ndarray]:
     """Build (cached) and run the C simulation of ``spec``; same taps as ``fixsim.network.run``.
@@ -243,5 +260,5 @@ def run(spec, weights, x, *, opt: str = DEFAULT_OPT, workdir=None,
     return run_testbench(tb, namespace_of(spec.name), weights, x, workdir=workdir, timeout=timeout)
 
 
-__all__ = ["Testbench", "build", "run", "run_testbench", "check_weights", "write_inputs",
+__all__ = ["Testbench", "build", "run", "run_testbench", "serve_args", "check_weights", "write_inputs",
            "read_taps", "DEFAULT_OPT"]

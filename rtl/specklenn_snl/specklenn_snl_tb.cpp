@@ -19,7 +19,8 @@ static fc1_config::bias_t fc1_bias[fc1_config::n_biases];
 static fc2_config::weight_t fc2_weight[fc2_config::n_weights];
 static fc2_config::bias_t fc2_bias[fc2_config::n_biases];
 
-int run(const fixsim::tb::Args& a) {
+// Write the weight memories from DIR/<tensor>.bin, as a host would.
+static void load(const fixsim::tb::Args& a) {
     fixsim::tb::load_memory(a, "conv1.weight", conv1_weight, conv1_config::n_weights);
     fixsim::tb::load_memory(a, "conv1.bias", conv1_bias, conv1_config::n_biases);
     fixsim::tb::load_memory(a, "conv2.weight", conv2_weight, conv2_config::n_weights);
@@ -28,6 +29,10 @@ int run(const fixsim::tb::Args& a) {
     fixsim::tb::load_memory(a, "fc1.bias", fc1_bias, fc1_config::n_biases);
     fixsim::tb::load_memory(a, "fc2.weight", fc2_weight, fc2_config::n_weights);
     fixsim::tb::load_memory(a, "fc2.bias", fc2_bias, fc2_config::n_biases);
+}
+
+int run(const fixsim::tb::Args& a) {
+    load(a);
     const char* names[] = {"input", "conv1", "pool1", "conv2", "pool2", "flatten", "fc1", "fc2"};
     const size_t sizes[] = {4225, 26047, 6727, 2187, 588, 588, 100, 50};
     fixsim::tb::TapFiles files(a, std::vector<std::string>(names, names + 8));
@@ -41,6 +46,21 @@ int run(const fixsim::tb::Args& a) {
         fixsim::tb::drain(out, 50);
     }
     return 0;
+}
+
+// The csim device protocol of fixsim.hil.csim: one raw frame in, the last layer out.
+int serve(const fixsim::tb::Args& a) {
+    load(a);
+    fixsim::taps().assign(8, std::vector<int64_t>());
+    return fixsim::tb::serve_loop(4225, [](const int64_t* frame, std::vector<int64_t>& result) {
+        hls::stream<input_config::result_t> in("in");
+        hls::stream<fc2_config::result_t> out("out");
+        fixsim::tb::feed_raw<input_config>(frame, in);
+        top(in, out, conv1_weight, conv1_bias, conv2_weight, conv2_bias, fc1_weight, fc1_bias, fc2_weight, fc2_bias);
+        const std::vector<int64_t>& tap = fixsim::taps()[7];
+        result.assign(tap.begin(), tap.end());
+        fixsim::tb::drain(out, 50);
+    });
 }
 
 }  // namespace specklenn_snl

@@ -91,22 +91,26 @@ struct Inputs {
     }
 };
 
+// Push one raw frame ((c, h, w) order) into the input stream in (h, w, c) order.
+template <class CONFIG_T>
+void feed_raw(const int64_t* frame, hls::stream<typename CONFIG_T::result_t>& in) {
+    typedef typename CONFIG_T::result_t input_t;
+    const unsigned C = CONFIG_T::channels, H = CONFIG_T::height, W = CONFIG_T::width;
+    for (unsigned h = 0; h < H; h++)
+        for (unsigned w = 0; w < W; w++)
+            for (unsigned c = 0; c < C; c++)
+                in.write(from_raw<input_t>(frame[((size_t)c * H + h) * W + w]));
+}
+
 // Push frame k into the input stream in (h, w, c) order; floats go through the input
 // quantization layer (fixsim::quantize_input), raws are taken as they are.
 template <class CONFIG_T>
 void feed(const Args& a, const Inputs& inputs, long k,
           hls::stream<typename CONFIG_T::result_t>& in) {
-    typedef typename CONFIG_T::result_t input_t;
-    const unsigned C = CONFIG_T::channels, H = CONFIG_T::height, W = CONFIG_T::width;
-    if (a.float_input) {
+    if (a.float_input)
         quantize_input<CONFIG_T>(&inputs.values[k * inputs.frame_size], in);
-        return;
-    }
-    const int64_t* frame = &inputs.raw[k * inputs.frame_size];
-    for (unsigned h = 0; h < H; h++)
-        for (unsigned w = 0; w < W; w++)
-            for (unsigned c = 0; c < C; c++)
-                in.write(from_raw<input_t>(frame[((size_t)c * H + h) * W + w]));
+    else
+        feed_raw<CONFIG_T>(&inputs.raw[k * inputs.frame_size], in);
 }
 
 // Drain the output stream; it must hold exactly `count` values (the last tap has them).
@@ -150,10 +154,57 @@ class TapFiles {
     std::vector<std::FILE*> files_;
 };
 
+// Serve the csim device protocol of fixsim.hil.csim on stdin/stdout (little-endian):
+//   request  uint32 op, uint32 n, payload; op 1 INFER (n int64 raw input words, (c, h, w)),
+//            op 2 WEIGHTS (n bytes of a weight image), op 3 QUIT
+//   response uint32 status, uint32 n, payload (n int64 output words, or n bytes of text)
+// Weights come from files at start-up (weight images are not defined yet: op 2 answers
+// with an error). `infer(frame, out)` runs the top on one frame.
+template <class F>
+int serve_loop(size_t frame_size, F infer) {
+    std::vector<int64_t> frame, out;
+    uint32_t hdr[2];
+    while (std::fread(hdr, 4, 2, stdin) == 2) {
+        const uint32_t op = hdr[0], n = hdr[1];
+        std::string error;
+        if (op == 1) {
+            frame.resize(n);
+            if (n && std::fread(frame.data(), 8, n, stdin) != n) return 3;
+            if (n != frame_size) {
+                error = "expected " + std::to_string(frame_size) + " input words, got " +
+                        std::to_string(n);
+            } else {
+                out.clear();
+                infer(frame.data(), out);
+                uint32_t rsp[2] = {0, (uint32_t)out.size()};
+                std::fwrite(rsp, 4, 2, stdout);
+                std::fwrite(out.data(), 8, out.size(), stdout);
+                std::fflush(stdout);
+                continue;
+            }
+        } else if (op == 2) {
+            std::vector<char> image(n);
+            if (n && std::fread(image.data(), 1, n, stdin) != n) return 3;
+            error = "weight images are not supported by this test bench: weights are loaded "
+                    "from files at start-up";
+        } else if (op == 3) {
+            return 0;
+        } else {
+            error = "unknown op " + std::to_string(op);
+        }
+        uint32_t rsp[2] = {1, (uint32_t)error.size()};
+        std::fwrite(rsp, 4, 2, stdout);
+        std::fwrite(error.data(), 1, error.size(), stdout);
+        std::fflush(stdout);
+    }
+    return 0;
+}
+
 // A network compiled into the test bench.
 struct Network {
     const char* name;
     int (*run)(const Args&);
+    int (*serve)(const Args&);
 };
 
 }  // namespace tb

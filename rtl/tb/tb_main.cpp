@@ -2,9 +2,12 @@
 //
 //   tb --list
 //   tb NETWORK DIR N raw|f64
+//   tb --serve NETWORK DIR
 //
-// reads DIR/inputs.bin (raw) or DIR/inputs_f64.bin (f64) and DIR/<layer>.{weight,bias}.bin,
-// writes DIR/tap_<layer>.bin (see fixsim_tb.h). Exit 0 ok, 2 usage, 3 bad files.
+// The second form reads DIR/inputs.bin (raw) or DIR/inputs_f64.bin (f64) and
+// DIR/<layer>.{weight,bias}.bin and writes DIR/tap_<layer>.bin (see fixsim_tb.h). The third
+// loads the weights from DIR and serves frames on stdin/stdout with the protocol of
+// fixsim.hil.csim (a C-simulation device). Exit 0 ok, 2 usage, 3 bad files.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,8 +21,18 @@ int main(int argc, char** argv) {
         for (int i = 0; i < fixsim_n_networks; i++) std::printf("%s\n", fixsim_networks[i].name);
         return 0;
     }
+    if (argc == 4 && std::strcmp(argv[1], "--serve") == 0) {
+        fixsim::tb::Args a;
+        a.dir = argv[3];
+        a.n = 0;
+        a.float_input = false;
+        for (int i = 0; i < fixsim_n_networks; i++)
+            if (std::strcmp(fixsim_networks[i].name, argv[2]) == 0) return fixsim_networks[i].serve(a);
+        std::fprintf(stderr, "fixsim tb: unknown network %s\n", argv[2]);
+        return 2;
+    }
     if (argc != 5) {
-        std::fprintf(stderr, "usage: %s NETWORK DIR N raw|f64 | --list\n", argv[0]);
+        std::fprintf(stderr, "usage: %s NETWORK DIR N raw|f64 | --serve NETWORK DIR | --list\n", argv[0]);
         return 2;
     }
     fixsim::tb::Args a;

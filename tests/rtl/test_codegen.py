@@ -93,7 +93,7 @@ def test_grouped_units_include_every_network():
     cpps = sorted(n for n in src if n.endswith(".cpp"))
     assert cpps == ["tb_group_0000.cpp", "tb_main.cpp"]
     assert src["tb_group_0000.cpp"].count("#include") == 4
-    assert '{"small_net", small_net::run}' in src["fixsim_networks.h"]
+    assert '{"small_net", small_net::run, small_net::serve}' in src["fixsim_networks.h"]
 
 
 def test_missing_rtl_dir_is_an_input_error(monkeypatch, tmp_path):

@@ -109,3 +109,30 @@ def test_bad_data_is_an_input_error(snl_bench):
     bad["conv1.weight"] = bad["conv1.weight"] + (1 << 20)
     with pytest.raises(InputError, match="outside"):
         twin.run_testbench(snl_bench, NETWORK, bad, np.zeros((1, 1, 65, 65)))
+
+
+def test_serves_the_hil_csim_protocol(snl_bench, tmp_path):
+    """--serve: the test bench as a C-simulation device for fixsim.hil (raw frame in, fc2 out)."""
+    from fixsim.errors import FixsimError
+    from fixsim.hil.csim import CsimProcess
+
+    spec = load_spec("specklenn-snl")
+    weights = random_weights(spec, seed=8)
+    x = standardized_frames(3, seed=14)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FixsimWarning)
+        raw = quantize(x, spec.input_format)
+        expected = fixsim_run(spec, weights, raw)["fc2"]
+    proc = CsimProcess(snl_bench.exe, twin.serve_args(snl_bench, NETWORK, weights, tmp_path)).start()
+    try:
+        for k in range(3):
+            out, _ = proc(raw[k].reshape(-1))
+            np.testing.assert_array_equal(out, expected[k])
+        with pytest.raises(FixsimError, match="4225"):
+            proc(raw[0].reshape(-1)[:100])
+        with pytest.raises(FixsimError, match="weight images"):
+            proc.load_weights(b"\0" * 16)
+        out, _ = proc(raw[1].reshape(-1))  # still in sync after the errors
+        np.testing.assert_array_equal(out, expected[1])
+    finally:
+        proc.stop()
