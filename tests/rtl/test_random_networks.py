@@ -46,6 +46,13 @@ def _both(bench, spec, weights, x):
     return expected, actual
 
 
+def _seeded_data(spec, rng):
+    weights = {k: rng.integers(f.raw_min, f.raw_max + 1, size=spec.weight_shapes()[k])
+               for k, f in spec.weight_formats().items()}
+    x = rng.standard_normal((4,) + spec.input_shape) * 2.0 ** spec.input_format.int_bits
+    return weights, x
+
+
 def test_random_set_covers_every_option(ci_networks):
     missing = REQUIRED - coverage(ci_networks)
     assert not missing, f"netgen seed {CI_SEED} x {CI_COUNT} misses {sorted(missing)}"
@@ -55,9 +62,7 @@ def test_every_network_once(ci_bench, ci_networks):
     """Each compiled network, seeded full-range weights and inputs: equal at every layer."""
     rng = np.random.default_rng(CI_SEED)
     for spec in ci_networks:
-        weights = {k: rng.integers(f.raw_min, f.raw_max + 1, size=spec.weight_shapes()[k])
-                   for k, f in spec.weight_formats().items()}
-        x = rng.standard_normal((4,) + spec.input_shape) * 2.0 ** spec.input_format.int_bits
+        weights, x = _seeded_data(spec, rng)
         expected, actual = _both(ci_bench, spec, weights, x)
         assert_taps_equal(expected, actual, spec)
 
@@ -103,10 +108,40 @@ def test_comparison_detects_a_changed_option(ci_bench, ci_networks):
     assert found >= len(ci_networks) // 2, "flipping datapath options went unnoticed: the comparison is blind"
 
 
+@pytest.mark.parametrize("field, modes, replacement", [
+    ("overflow", ("AP_SAT", "AP_SAT_SYM", "AP_SAT_ZERO"), "AP_WRAP"),
+    ("quantization", ("AP_RND_CONV", "AP_RND_INF", "AP_RND_ZERO", "AP_TRN_ZERO"), "AP_TRN"),
+])
+def test_seeded_data_reach_saturation_and_rounding(ci_networks, field, modes, replacement):
+    """The accumulators of test_every_network_once really saturate and round: replacing
+    their modes changes the taps (so equality there is not a vacuous no-overflow case)."""
+    rng = np.random.default_rng(CI_SEED)
+    changed = []
+    for spec in ci_networks:
+        weights, x = _seeded_data(spec, rng)
+        d = spec.to_dict()
+        for layer in d["layers"]:
+            if layer["type"] in ("conv2d", "dense"):
+                acc = FixedType.parse(layer["formats"]["accum"])
+                if getattr(acc, field).name in modes:
+                    kw = {field: replacement, **({"sat_bits": 0} if field == "overflow" else {})}
+                    layer["formats"]["accum"] = str(dataclasses.replace(acc, **kw))
+        try:
+            mutated = load_spec(d)
+        except Exception:  # e.g. a conversion the headers leave undefined in the new mode
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FixsimWarning)
+            a, b = fixsim_run(spec, weights, x), fixsim_run(mutated, weights, x)
+        if any(not np.array_equal(a[k], b[k]) for k in a):
+            changed.append(spec.name)
+    assert len(changed) >= 3, f"{field} {modes} never acts on the seeded data: {changed}"
+
+
 @pytest.mark.slow
 def test_campaign_many_networks(slow_enabled, need_gxx):
-    """A bigger campaign: 40 more architectures in one binary, 25 data sets each."""
-    specs = random_networks(1001, 40, prefix="camp")
+    """A bigger campaign: 80 more architectures in one binary, 25 data sets each."""
+    specs = random_networks(1001, 80, prefix="camp")
     bench = twin.build(specs, opt="-O1", per_file=5)
     rng = np.random.default_rng(1001)
     for spec in specs:
