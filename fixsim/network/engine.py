@@ -21,8 +21,8 @@ from ..layers.mac import METHODS
 from .spec import ActivationLayer, Conv2D, Dense, Flatten, MaxPool2D, ModelSpec, load_spec
 from .weights import check_weights
 
-#: Largest slice of the batch one thread computes at a time (bounds working memory).
-CHUNK = 256
+#: Images per work item: small enough that the intermediate maps stay in the CPU caches.
+CHUNK = 8
 
 
 def _slices(n: int, threads: int) -> list[slice]:
