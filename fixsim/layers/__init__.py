@@ -8,9 +8,9 @@ from .activations import activation, activation_float
 from .conv2d import conv2d, conv2d_float
 from .dense import dense, dense_float
 from .flatten import flatten, hwc_permutation
-from .mac import METHODS, MacConfig, order_free_reason, result_of_accumulators
+from .mac import METHODS, MacConfig, order_free_reason
 from .pool import maxpool2d, maxpool2d_float, pool_out
 
 __all__ = ["MacConfig", "METHODS", "conv2d", "conv2d_float", "dense", "dense_float",
            "maxpool2d", "maxpool2d_float", "pool_out", "flatten", "hwc_permutation",
-           "activation", "activation_float", "order_free_reason", "result_of_accumulators"]
+           "activation", "activation_float", "order_free_reason"]

@@ -172,9 +172,3 @@ def finish_accumulators(cfg: MacConfig, accs: np.ndarray) -> np.ndarray:
     out = np.empty(accs.shape, np.int64)
     K._finish_acc(accs, cr, act, alpha, ca, on_acc, out)
     return out
-
-
-def result_of_accumulators(cfg: MacConfig, accs: np.ndarray) -> np.ndarray:
-    """Public helper for tests and taps: the result stage on arbitrary accumulator values."""
-    a = check_raw(accs, cfg.accum, "accumulators").astype(np.int64)
-    return finish_accumulators(cfg, a.reshape(a.shape[0], a.shape[1], -1)).reshape(a.shape)

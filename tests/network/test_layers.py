@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from fixsim.errors import FormatError, InputError, UndefinedInHeaders
 from fixsim.fixed import FixedType, convert, product_type
 from fixsim.layers import MacConfig, activation, conv2d, dense, maxpool2d, order_free_reason
+from fixsim.network import load_spec
 from fixsim.network.engine import mac_config
 from helpers import assert_bits_equal
 
@@ -30,6 +31,13 @@ def test_conv_sequential_equals_naive(case):
     got = conv2d(x, w, b, cfg, stride=lay.stride, padding=lay.padding, method="sequential")
     want = naive_conv2d(x, w, b, cfg, lay.stride, lay.padding)
     assert_bits_equal(want, got, context=f"conv {cfg}")
+
+
+@given(conv_case())
+def test_random_specs_round_trip(case):
+    spec = case[0]
+    assert load_spec(spec.to_json(resolved=True)) == spec
+    assert load_spec(spec.to_json()).spec_hash() == spec.spec_hash()
 
 
 @given(dense_case())
