@@ -5,7 +5,7 @@ taps are checked equal before any number is printed.  The C simulation is measur
 to end through :func:`fixsim.csim.twin.run_testbench` (files out, process, taps back) and
 as the bare process time; fixsim with every tap kept and with the output only.
 
-    python tools/bench_csim.py [--frames 200] [--opt -O2] [--repeat 3] [--json]
+    python tools/bench_csim.py [--frames 200] [--opt-level 2] [--repeat 3] [--json]
 
 Target: fixsim >= 50x the C simulation.
 """
@@ -58,17 +58,19 @@ def best(fn, repeat: int) -> float:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--frames", type=int, default=200)
-    ap.add_argument("--opt", default=twin.DEFAULT_OPT, choices=("-O1", "-O2", "-O3"))
+    ap.add_argument("--opt-level", type=int, default=2, choices=(0, 1, 2, 3),
+                    help="g++ -O level of the C simulation (default 2)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    opt = f"-O{args.opt_level}"
 
     spec = load_spec("specklenn-snl")
     weights = random_weights(spec, seed=args.seed)
     x = frames(args.frames, args.seed)
     t = time.perf_counter()
-    tb = twin.build(spec, opt=args.opt)
+    tb = twin.build(spec, opt=opt)
     build_s = time.perf_counter() - t
 
     with warnings.catch_warnings():
@@ -97,7 +99,7 @@ def main(argv=None) -> int:
     }
     ratio = rows["fixsim_all_taps"] / rows["csim_process_only"]
     result = {"generator": f"fixsim {__version__}", "spec": spec.name, "frames": n,
-              "seed": args.seed, "opt": args.opt, "build_s": round(build_s, 2),
+              "seed": args.seed, "opt": opt, "build_s": round(build_s, 2),
               "frames_per_s": {k: round(v, 1) for k, v in rows.items()},
               "ratio_fixsim_taps_vs_csim": round(ratio, 1),
               "ratio_fixsim_output_vs_csim": round(rows["fixsim_output_only"] / rows["csim_process_only"], 1),
@@ -105,7 +107,7 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"specklenn-snl, {n} frames, seed {args.seed}, g++ {args.opt} "
+        print(f"specklenn-snl, {n} frames, seed {args.seed}, g++ {opt} "
               f"(build {build_s:.1f} s, cached after the first run); taps equal at every layer")
         for k, v in rows.items():
             print(f"  {k:22s} {v:10.1f} frames/s")

@@ -28,7 +28,8 @@ from ..errors import InputError
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "csim", help="run the rtl/ HLS C++ of a network with g++ (C simulation), write taps",
-        description=__doc__.split("\n\n")[0])
+        description="Run the rtl/ HLS C++ of a network as C simulation (g++ against the "
+                    "ap_types headers) and write every layer's raw outputs (taps).")
     p.add_argument("--model", required=True, metavar="NAME|SPEC.json",
                    help="bundled spec name (e.g. specklenn-snl) or a spec JSON file")
     p.add_argument("--weights", metavar="W.npz",
@@ -42,8 +43,8 @@ def register(subparsers) -> None:
                    help="write the HLS sources (layer templates, configs, top, test bench) to DIR")
     p.add_argument("--compare", action="store_true",
                    help="also run fixsim.network.run and compare every tap (exit 1 on mismatch)")
-    p.add_argument("--opt", default="-O2", choices=("-O0", "-O1", "-O2", "-O3"),
-                   help="g++ optimisation level (default -O2)")
+    p.add_argument("--opt-level", type=int, default=2, choices=(0, 1, 2, 3),
+                   help="g++ optimisation level -O0..-O3 (default 2)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=run_command)
 
@@ -143,7 +144,7 @@ def run_command(args: argparse.Namespace) -> int:
     weights = twin.check_weights(spec, _load_weights(spec, args.weights))
     x = _load_inputs(spec, args.inputs, args.n)
     t0 = time.perf_counter()
-    tb = twin.build(spec, opt=args.opt)
+    tb = twin.build(spec, opt=f"-O{args.opt_level}")
     t1 = time.perf_counter()
     out = Path(args.out)
     with _atomic_dir(out) as tmp:
