@@ -94,86 +94,96 @@ def main(argv=None) -> int:
     torch.set_num_threads(2)
     t0 = time.time()
     out = Path(args.out)
-    with tempfile.TemporaryDirectory(prefix="fixsim-golden-") as tmp:
-        work = Path(args.work) if args.work else Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        train_h5, test_h5, model_dir = work / "train.h5", work / "test.h5", work / "model"
-        if model_dir.exists():
-            shutil.rmtree(model_dir)
-        sims = {"train": _simulate(train_h5, args.train_frames, DATA_SEED),
-                "test": _simulate(test_h5, args.test_frames, TEST_SEED)}
-        t_sim = time.time() - t0
-        train_argv = ["train", "--data", str(train_h5), "--out", str(model_dir),
-                      "--epochs", str(args.epochs), "--seed", str(TRAIN_SEED),
-                      "--margin", str(args.margin), "--lr", "1e-3", "--batch", str(args.batch),
-                      "--threads", "2"]
-        _fixsim(train_argv)
-        t_train = time.time() - t0 - t_sim
-        plots = work / "plots"
-        plots.mkdir(exist_ok=True)
-        reports, eval_argvs = {}, {}
-        for rule in ("nearest", "mean"):
-            eval_argvs[rule] = ["evaluate", "--model", str(model_dir), "--data", str(test_h5),
-                                "--support-data", str(train_h5), "--support-per-class",
-                                str(SUPPORT_PER_CLASS), "--support-seed", str(SUPPORT_SEED),
-                                "--rule", rule, "--json"]
-            if rule == "nearest":
-                eval_argvs[rule] += ["--plots", str(plots)]
-            _, text = _fixsim(eval_argvs[rule], capture=True)
-            reports[rule] = json.loads(text)
+    out = out.resolve()
+    cwd = Path.cwd()
+    try:
+        with tempfile.TemporaryDirectory(prefix="fixsim-golden-") as tmp:
+            work = Path(args.work).resolve() if args.work else Path(tmp)
+            work.mkdir(parents=True, exist_ok=True)
+            # Commands run inside the work directory with relative paths, so that the
+            # recorded commands (and hence model.json and its checksum) do not depend on it.
+            os.chdir(work)
+            train_h5, test_h5, model_dir = Path("train.h5"), Path("test.h5"), Path("model")
+            if model_dir.exists():
+                shutil.rmtree(model_dir)
+            sims = {"train": _simulate(train_h5, args.train_frames, DATA_SEED),
+                    "test": _simulate(test_h5, args.test_frames, TEST_SEED)}
+            t_sim = time.time() - t0
+            train_argv = ["train", "--data", str(train_h5), "--out", str(model_dir),
+                          "--epochs", str(args.epochs), "--seed", str(TRAIN_SEED),
+                          "--margin", str(args.margin), "--lr", "1e-3", "--batch", str(args.batch),
+                          "--threads", "2"]
+            _fixsim(train_argv)
+            t_train = time.time() - t0 - t_sim
+            plots = Path("plots")
+            plots.mkdir(exist_ok=True)
+            reports, eval_argvs = {}, {}
+            for rule in ("nearest", "mean"):
+                eval_argvs[rule] = ["evaluate", "--model", str(model_dir), "--data", str(test_h5),
+                                    "--support-data", str(train_h5), "--support-per-class",
+                                    str(SUPPORT_PER_CLASS), "--support-seed", str(SUPPORT_SEED),
+                                    "--rule", rule, "--json"]
+                if rule == "nearest":
+                    eval_argvs[rule] += ["--plots", str(plots)]
+                _, text = _fixsim(eval_argvs[rule], capture=True)
+                reports[rule] = json.loads(text)
 
-        staging = Path(tempfile.mkdtemp(prefix=".golden-", dir=out.parent))
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(staging, 0o777 & ~mask)  # mkdtemp makes 0700
-        try:
-            for name in GOLDEN_FILES:
-                shutil.copy2(model_dir / name, staging / name)
-            for name in ("confusion.png", "accuracy_vs_fluence.png"):
-                shutil.copy2(plots / name, staging / name)
-            support = _support_set(model_dir, train_h5, staging / "support.npz")
-            evaluation = {rule: {k: v for k, v in r.items() if k != "plots"}
-                          for rule, r in reports.items()}
-            (staging / "evaluation.json").write_text(json.dumps(evaluation, indent=2,
-                                                                sort_keys=True) + "\n")
+            staging = Path(tempfile.mkdtemp(prefix=".golden-", dir=out.parent))
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(staging, 0o777 & ~mask)  # mkdtemp makes 0700
+            try:
+                for name in GOLDEN_FILES:
+                    shutil.copy2(model_dir / name, staging / name)
+                for name in ("confusion.png", "accuracy_vs_fluence.png"):
+                    shutil.copy2(plots / name, staging / name)
+                support = _support_set(model_dir, train_h5, staging / "support.npz")
+                evaluation = {rule: {k: v for k, v in r.items() if k != "plots"}
+                              for rule, r in reports.items()}
+                (staging / "evaluation.json").write_text(json.dumps(evaluation, indent=2,
+                                                                    sort_keys=True) + "\n")
 
-            def rel(argv):
-                return "fixsim " + " ".join(a.replace(str(work), "$WORK") for a in argv)
+                def rel(argv):
+                    return "fixsim " + " ".join(argv)
 
-            info = json.loads((model_dir / "model.json").read_text())
-            manifest = {
-                "format": "fixsim-golden/1",
-                "fixsim_version": __version__,
-                "torch_version": str(torch.__version__),
-                "command": "python tools/make_golden.py",
-                "options": vars(args) | {"out": "golden", "work": None},
-                "data": {name: {"seed": s["seed"], "frames": s["n"], "counts": s["counts"],
-                                "frames_sha256": s["frames_sha256"],
-                                "file_sha256": file_sha256(work / f"{name}.h5")}
-                         for name, s in sims.items()},
-                "train": {"command": rel(train_argv), "seed": TRAIN_SEED,
-                          "epochs": args.epochs, "frames": args.train_frames,
-                          "history": info["train"]["history"]},
-                "evaluation": {rule: {"command": rel(eval_argvs[rule]),
-                                      "held_out_seed": TEST_SEED,
-                                      "overall_accuracy": r["overall_accuracy"],
-                                      "per_class_accuracy": r["per_class_accuracy"],
-                                      "per_class_count": r["per_class_count"],
-                                      "confusion_matrix": r["confusion_matrix"]}
-                               for rule, r in reports.items()},
-                "support": support,
-                "inference_parameters": info["inference_parameters"],
-                "seconds": {"simulate": round(t_sim, 1), "train": round(t_train, 1),
-                            "total": round(time.time() - t0, 1)},
-                "files": {f.name: file_sha256(f) for f in sorted(staging.iterdir())},
-            }
-            (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-            if out.exists():
-                shutil.rmtree(out)
-            staging.rename(out)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+                info = json.loads((model_dir / "model.json").read_text())
+                manifest = {
+                    "format": "fixsim-golden/1",
+                    "fixsim_version": __version__,
+                    "torch_version": str(torch.__version__),
+                    "command": "python tools/make_golden.py",
+                    "commands_run_in": "a temporary work directory (train.h5, test.h5, model/)",
+                    "options": vars(args) | {"out": "golden", "work": None},
+                    "data": {name: {"seed": s["seed"], "frames": s["n"], "counts": s["counts"],
+                                    "frames_sha256": s["frames_sha256"],
+                                    "file_sha256": file_sha256(f"{name}.h5")}
+                             for name, s in sims.items()},
+                    "train": {"command": rel(train_argv), "seed": TRAIN_SEED,
+                              "epochs": args.epochs, "frames": args.train_frames,
+                              "history": info["train"]["history"]},
+                    "evaluation": {rule: {"command": rel(eval_argvs[rule]),
+                                          "held_out_seed": TEST_SEED,
+                                          "overall_accuracy": r["overall_accuracy"],
+                                          "per_class_accuracy": r["per_class_accuracy"],
+                                          "per_class_count": r["per_class_count"],
+                                          "confusion_matrix": r["confusion_matrix"]}
+                                   for rule, r in reports.items()},
+                    "support": support,
+                    "inference_parameters": info["inference_parameters"],
+                    "seconds": {"simulate": round(t_sim, 1), "train": round(t_train, 1),
+                                "total": round(time.time() - t0, 1)},
+                    "files": {f.name: file_sha256(f) for f in sorted(staging.iterdir())},
+                }
+                (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+                if out.exists():
+                    shutil.rmtree(out)
+                staging.rename(out)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+    finally:
+        os.chdir(cwd)
+
     acc = manifest["evaluation"]["nearest"]
     print(f"golden -> {out}: held-out accuracy {acc['overall_accuracy']:.4f} "
           f"({', '.join(f'{k} {v:.3f}' for k, v in acc['per_class_accuracy'].items())}) "

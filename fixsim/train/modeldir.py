@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .._version import __version__
-from ..cli._io import atomic_path, write_text_atomic
+from ..cli._io import write_bytes_atomic, write_text_atomic
 from ..errors import InputError
 from .dataset import file_sha256
 
@@ -35,11 +35,18 @@ def umask_permissions(path: "str | os.PathLike") -> None:
 
 
 def torch_save_atomic(obj, path: "str | os.PathLike") -> None:
-    """``torch.save`` through a temporary file renamed into place."""
+    """``torch.save`` through a temporary file renamed into place.
+
+    Serialized in memory first: torch names the zip archive after the file it writes,
+    so saving to a random temporary name would make equal weights differ in bytes.
+    """
+    import io
+
     import torch
 
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(obj, tmp)
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    write_bytes_atomic(path, buf.getvalue())
     umask_permissions(path)
 
 
