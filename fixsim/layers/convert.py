@@ -29,13 +29,16 @@ def descriptor(src: FixedType, dst: FixedType) -> np.ndarray:
     """Pack ``dst = src`` for :func:`fixsim.layers._kernels._cvt` (layout in that module).
 
     The semantic form is chosen when the destination's overflow mode is SAT, SAT_ZERO,
-    SAT_SYM or WRAP with N = 0 and a left shift of the source stays within int64;
-    otherwise the kernels run the full port of the headers.
+    SAT_SYM (wider than 1 bit) or WRAP with N = 0 and a left shift of the source stays
+    within int64; otherwise the kernels run the full port of the headers.
     """
     d = src.frac_bits - dst.frac_bits
     semantic = (dst.overflow in _SEMANTIC_OVERFLOW
                 or (dst.overflow == Overflow.AP_WRAP and dst.sat_bits == 0))
-    fast = semantic and src.width + max(0, -d) <= 63 and dst.width <= 63
+    # A 1-bit signed AP_SAT_SYM target saturates its minimum to the pattern "sign bit | 1",
+    # which is -1 again (not lo + 1 = 0 as the semantic form assumes): use the port.
+    sym_one_bit = dst.overflow == Overflow.AP_SAT_SYM and dst.signed and dst.width == 1
+    fast = semantic and not sym_one_bit and src.width + max(0, -d) <= 63 and dst.width <= 63
     sym_min = dst.overflow == Overflow.AP_SAT_SYM and dst.signed
     sym_rule = sym_min and src.signed and headers_check_overflow(src, dst)
     return np.array([int(fast), d, dst.raw_min, dst.raw_max, int(dst.quantization),

@@ -156,3 +156,17 @@ def test_bad_inputs_raise_input_error():
         dense(np.zeros((1, 1), np.int64), np.zeros((1, 1), np.int64), None, cfg, method="fast")
     with pytest.raises(InputError, match="does not fit"):
         conv2d(np.zeros((1, 1, 2, 2), np.int64), np.zeros((1, 1, 3, 3), np.int64), None, cfg)
+
+
+def test_one_bit_sat_sym_result_keeps_minus_one():
+    # Found by hypothesis: the headers saturate a 1-bit signed AP_SAT_SYM value to the
+    # pattern "sign | 1" = -1, not to lo + 1 = 0.
+    cfg = _cfg(in_format=FixedType.parse("ap_ufixed<1,1,AP_RND,AP_SAT>"),
+               weight=FixedType.parse("ap_ufixed<1,0,AP_RND,AP_SAT>"),
+               accum=FixedType.parse("ap_fixed<2,0,AP_RND>"),
+               result=FixedType.parse("ap_fixed<1,0,AP_RND,AP_SAT_SYM>"))
+    x = np.array([[[[1, 1], [1, 0]]]])
+    w = np.array([[[[1]]]])
+    want = naive_conv2d(x, w, None, cfg)
+    assert want.tolist() == [[[[-1, -1], [-1, 0]]]]
+    assert_bits_equal(want, conv2d(x, w, None, cfg, method="sequential"))
