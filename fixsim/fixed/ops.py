@@ -155,7 +155,8 @@ def quantize(values, fmt: "FixedType | str", *, warn: bool = True) -> np.ndarray
     out = np.empty(flat.size, np.int64)
     if _fast_quantize_ok(fmt):
         sym = fmt.overflow == Overflow.AP_SAT_SYM and fmt.signed and fmt.width > 1
-        kernel = S.quantizer(int(fmt.quantization), int(fmt.overflow), sym)
+        # elementwise, so parallel is order-free; worth it once the array is memory-bound
+        kernel = S.quantizer(int(fmt.quantization), int(fmt.overflow), sym, flat.size >= 1 << 17)
         n_nan, n_inf, n_ovf = kernel(flat.view(np.uint64), fmt.frac_bits, fmt.raw_min,
                                      fmt.raw_max, 64 - fmt.width, fmt.signed, out)
         if warn and (n_nan or n_inf or n_ovf):
@@ -334,8 +335,8 @@ def matmul(a, fa, b, fb, acc_fmt, init=None, *, parallel: "bool | None" = None,
     The k loop runs in order, as a sequential HLS MAC does, so saturating and
     sign/parity-rounding accumulators are bit-exact.  Paths, chosen by ``method="auto"``:
 
-    - ``"gemm"``: float64 BLAS on the mantissas, used only when provably exact (see
-      :func:`_gemm_exact_ok`), then wrapped into the accumulator;
+    - ``"gemm"``: float64 accumulation of the mantissas (a vectorized Numba loop), used only
+      when provably exact (see :func:`_gemm_exact_ok`), then wrapped into the accumulator;
     - ``"fast"``: a mode-specialized Numba loop with the semantic requantizer
       (SAT/SAT_ZERO/SAT_SYM or WRAP without N bits, sum type within 63 bits);
     - ``"generic"``: a Numba loop through the full header port (any mode, any N).
@@ -371,7 +372,10 @@ def matmul(a, fa, b, fb, acc_fmt, init=None, *, parallel: "bool | None" = None,
     a64, b64 = a.astype(np.int64), b.astype(np.int64)  # operands are < 64-bit here
     i64 = _flat_i64(init).reshape(m, n)
     if method in ("auto", "gemm") and _gemm_exact_ok(a64, b64, i64, pt, acc_fmt):
-        exact = (a64.astype(np.float64) @ b64.astype(np.float64)).astype(np.int64)
+        exact = np.empty((m, n), np.int64)
+        gemm = S.exact_gemm_parallel if (parallel or (parallel is None and m * n * a.shape[1] >= 1 << 22)) \
+            else S.exact_gemm
+        gemm(a64.astype(np.float64), np.ascontiguousarray(b64, dtype=np.float64), exact)
         total = (exact << (acc_fmt.frac_bits - pt.frac_bits)) + i64
         out = np.empty(total.size, np.int64)
         K._requant_array(total.reshape(-1), 0, acc_fmt.raw_min, acc_fmt.raw_max,

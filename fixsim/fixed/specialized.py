@@ -60,7 +60,7 @@ def _clamp(o, sym_min, sym_rule, y, lo, hi, sh_wrap, s, force):
 
 
 @lru_cache(maxsize=None)
-def quantizer(q: int, o: int, sym_min: bool):
+def quantizer(q: int, o: int, sym_min: bool, parallel: bool = False):
     """Kernel ``f(bits, F, lo, hi, sh_wrap, signed, out) -> (nan, inf, out_of_range)``.
 
     ``bits``: IEEE-754 words of doubles; the double is read the headers' way (hidden bit
@@ -69,12 +69,11 @@ def quantizer(q: int, o: int, sym_min: bool):
     """
     q, o, sym_min = int(q), int(o), bool(sym_min)  # closure constants: plain values only
 
-    @njit(cache=True)
     def kernel(bits, fb, lo, hi, sh_wrap, s, out):
         n_nan = 0
         n_inf = 0
         n_ovf = 0
-        for k in range(bits.shape[0]):
+        for k in prange(bits.shape[0]):
             xb = np.int64(bits[k])
             expo = ((xb >> 52) & 0x7FF) - 1023
             frac = xb & 0xFFFFFFFFFFFFF
@@ -111,7 +110,7 @@ def quantizer(q: int, o: int, sym_min: bool):
             out[k] = _clamp(o, sym_min, sym_min, y, lo, hi, sh_wrap, s, force)
         return n_nan, n_inf, n_ovf
 
-    return kernel
+    return njit(cache=True, parallel=parallel)(kernel)
 
 
 @lru_cache(maxsize=None)
@@ -145,3 +144,25 @@ def mac_kernel(q: int, o: int, sym_min: bool, sym_rule: bool, parallel: bool):
             out[ii, :] = acc
 
     return njit(cache=True, parallel=parallel)(body)
+
+
+def _exact_gemm_body(a, b, out):
+    """out = a @ b for integer-valued float64 operands, accumulated in float64.
+
+    Exact when every partial sum stays below 2^53 (checked by the caller); a plain row
+    loop that LLVM vectorizes into FMAs, independent of BLAS threading.
+    """
+    n_i, n_k = a.shape
+    n_j = b.shape[1]
+    for ii in prange(n_i):
+        acc = np.zeros(n_j)
+        for kk in range(n_k):
+            aik = a[ii, kk]
+            for jj in range(n_j):
+                acc[jj] += aik * b[kk, jj]
+        for jj in range(n_j):
+            out[ii, jj] = np.int64(acc[jj])
+
+
+exact_gemm = njit(cache=True)(_exact_gemm_body)
+exact_gemm_parallel = njit(cache=True, parallel=True)(_exact_gemm_body)
