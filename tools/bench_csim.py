@@ -103,7 +103,9 @@ def main(argv=None) -> int:
               "frames_per_s": {k: round(v, 1) for k, v in rows.items()},
               "ratio_fixsim_taps_vs_csim": round(ratio, 1),
               "ratio_fixsim_output_vs_csim": round(rows["fixsim_output_only"] / rows["csim_process_only"], 1),
-              "target": TARGET, "target_met": ratio >= TARGET, "taps_equal": True}
+              "target": TARGET, "target_met_all_taps": ratio >= TARGET,
+              "target_met_output_only": rows["fixsim_output_only"] / rows["csim_process_only"] >= TARGET,
+              "taps_equal": True}
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -111,9 +113,11 @@ def main(argv=None) -> int:
               f"(build {build_s:.1f} s, cached after the first run); taps equal at every layer")
         for k, v in rows.items():
             print(f"  {k:22s} {v:10.1f} frames/s")
-        print(f"  fixsim (all taps) / C-sim process: {ratio:.1f}x "
-              f"(output only: {result['ratio_fixsim_output_vs_csim']:.1f}x); "
-              f"target >= {TARGET:.0f}x: {'met' if ratio >= TARGET else 'NOT met'}")
+        out_ratio = result["ratio_fixsim_output_vs_csim"]
+        print(f"  fixsim / C-sim process: all taps {ratio:.1f}x "
+              f"({'meets' if ratio >= TARGET else 'misses'} the {TARGET:.0f}x target), "
+              f"output only {out_ratio:.1f}x "
+              f"({'meets' if out_ratio >= TARGET else 'misses'} it)")
     return 0
 
 
