@@ -14,7 +14,7 @@ Mode codes are the integer values of :class:`~fixsim.fixed.format.Quantization` 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 # Mode codes (must match format.Quantization / format.Overflow).
 RND, RND_ZERO, RND_MIN_INF, RND_INF, RND_CONV, TRN, TRN_ZERO = 0, 1, 2, 3, 4, 5, 6
@@ -319,6 +319,25 @@ def _divide(a, sa_bits, b, w1, s1, w_res, s_res, out, status):
 
 # ------------------------------------------------------- fast requantization
 @njit(cache=True, inline="always")
+def _inc(q, y, neg, qb, r):
+    """Rounding increment of mode ``q`` from the first dropped bit ``qb``, the sticky bit
+    ``r``, the sign and the kept LSB (the Xilinx table; ``q`` folds when constant)."""
+    if q == RND:
+        return qb
+    if q == RND_ZERO:
+        return qb and (neg or r)
+    if q == RND_MIN_INF:
+        return qb and r
+    if q == RND_INF:
+        return qb and ((not neg) or r)
+    if q == RND_CONV:
+        return qb and (((y & 1) != 0) or r)
+    if q == TRN_ZERO:
+        return neg and (qb or r)
+    return False
+
+
+@njit(cache=True, inline="always")
 def _requant(v, d, lo, hi, q, o, sym_min, sym_rule):
     """Semantic conversion of an exact int64 value ``v`` dropping ``d`` >= 0 bits.
 
@@ -334,22 +353,7 @@ def _requant(v, d, lo, hi, q, o, sym_min, sym_rule):
         half = np.int64(1) << np.int64(d - 1)
         qb = rem >= half
         r = (rem & (half - 1)) != 0
-        neg = v < 0
-        if q == TRN:
-            inc = False
-        elif q == RND:
-            inc = qb
-        elif q == RND_ZERO:
-            inc = qb and (neg or r)
-        elif q == RND_MIN_INF:
-            inc = qb and r
-        elif q == RND_INF:
-            inc = qb and ((not neg) or r)
-        elif q == RND_CONV:
-            inc = qb and (((y & 1) != 0) or r)
-        else:  # TRN_ZERO
-            inc = neg and (qb or r)
-        if inc:
+        if _inc(q, y, v < 0, qb, r):
             y += 1
     else:
         y = v << np.int64(-d)

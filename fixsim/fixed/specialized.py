@@ -16,26 +16,7 @@ from functools import lru_cache
 import numpy as np
 from numba import njit, prange
 
-from .kernels import (RND, RND_CONV, RND_INF, RND_MIN_INF, RND_ZERO, SAT, SAT_SYM, SAT_ZERO,
-                      TRN, TRN_ZERO, WRAP)
-
-
-@njit(cache=True, inline="always")
-def _inc(q, y, neg, qb, r):
-    """The rounding increment of mode ``q`` (Xilinx table); ``q`` folds to a constant."""
-    if q == RND:
-        return qb
-    if q == RND_ZERO:
-        return qb and (neg or r)
-    if q == RND_MIN_INF:
-        return qb and r
-    if q == RND_INF:
-        return qb and ((not neg) or r)
-    if q == RND_CONV:
-        return qb and (((y & 1) != 0) or r)
-    if q == TRN_ZERO:
-        return neg and (qb or r)
-    return False
+from .kernels import SAT_SYM, SAT_ZERO, WRAP, _inc
 
 
 @njit(cache=True, inline="always")

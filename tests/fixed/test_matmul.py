@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 import naive
 from fixsim.csim.oracle import Case, Oracle, bits_to_raw, raw_to_bits
 from fixsim.errors import FormatError, InputError
-from fixsim.fixed import matmul, quantize
+from fixsim.fixed import matmul
 from fixsim.fixed.format import FixedType, Overflow
 from helpers import assert_bits_equal
 from strategies import formats

@@ -10,7 +10,7 @@ import struct
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, strategies as st
+from hypothesis import given, strategies as st
 
 import naive
 from fixsim.csim.oracle import Case, Oracle, bits_to_raw, raw_to_bits
