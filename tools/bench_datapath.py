@@ -111,7 +111,7 @@ def torch_time(model, xt) -> float:
         return timed(lambda: model(xt))[1]
 
 
-def bench_csim(spec, weights, x):
+def bench_csim(spec, weights, x, repeat: int):
     try:
         from fixsim.csim import twin
     except ImportError:
@@ -120,6 +120,8 @@ def bench_csim(spec, weights, x):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FixsimWarning)
         taps, t = timed(lambda: twin.run_testbench(build_out, "specklenn_snl", weights, x))
+        for _ in range(repeat - 1):
+            t = min(t, timed(lambda: twin.run_testbench(build_out, "specklenn_snl", weights, x))[1])
         ref = run(spec, weights, x)
     bad = {k: int(np.count_nonzero(ref[k] != taps[k])) for k in taps}
     return {"build_s": build_s, "best_s": t, "mismatches": bad}
@@ -175,7 +177,7 @@ def main(argv=None) -> int:
         res["ratio_fixsim_vs_torch_float32"] = round(n / t_out / fps, 3)
         res["torch_target_met"] = n / t_out / fps >= TARGET_TORCH
     if args.csim_frames:
-        cs = bench_csim(spec, weights, x[:args.csim_frames])
+        cs = bench_csim(spec, weights, x[:args.csim_frames], min(args.repeat, 3))
         if cs is None:
             res["csim"] = "missing: fixsim.csim.twin is not available"
         else:
@@ -208,8 +210,8 @@ def main(argv=None) -> int:
         print("  torch float32: missing (pip install torch==2.13.0)")
     if isinstance(res.get("csim"), dict):
         c = res["csim"]
-        print(f"  C-sim (g++)        {c['fps']:10.1f} frames/s ({c['frames']} frames, end to end, "
-              f"taps equal at every layer)")
+        print(f"  C-sim (g++)        {c['fps']:10.1f} frames/s ({c['frames']} frames, end to end, best of "
+              f"{min(args.repeat, 3)}, taps equal at every layer)")
         print(f"  fixsim / C-sim = {res['ratio_fixsim_vs_csim']:.1f}x "
               f"(target >= {TARGET_CSIM:.0f}x: {'met' if res['csim_target_met'] else 'NOT met'})")
     elif args.csim_frames:
