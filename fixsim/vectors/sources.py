@@ -1,0 +1,141 @@
+"""Input frames of a vector set: simulated, or read from a dataset, CXI or .npy file.
+
+:func:`read_source` returns float frames (when the source has floats), raw input
+mantissas in the spec's input format, labels (when known) and a JSON-ready record of
+the source for the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..fixed import check_raw, quantize
+from ..network.spec import ModelSpec
+
+
+@dataclass
+class SourceData:
+    """Frames of a vector set before the network runs on them."""
+
+    inputs: np.ndarray              # (N, C, H, W) int64 raw input mantissas
+    frames: np.ndarray | None       # (N, C, H, W) float32, or None for raw sources
+    labels: np.ndarray | None       # (N,) int64, or None
+    class_names: list[str] | None
+    record: dict
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _as_batch(spec: ModelSpec, arr: np.ndarray, what: str) -> np.ndarray:
+    c, h, w = spec.input_shape
+    if arr.ndim == 3 and c == 1:
+        arr = arr[:, None]
+    if arr.ndim != 4 or arr.shape[1:] != (c, h, w):
+        raise InputError(f"{what}: frames have shape {arr.shape}, expected (N, {c}, {h}, {w})"
+                         + (f" or (N, {h}, {w})" if c == 1 else ""))
+    return arr
+
+
+def _take(arr, n: int, what: str):
+    if arr is None:
+        return None
+    if len(arr) < n:
+        raise InputError(f"{what} holds {len(arr)} frames, fewer than --n {n}")
+    return arr[:n]
+
+
+def read_source(spec: ModelSpec, source, n: int, seed: int, progress=None) -> SourceData:
+    """Frames for a vector set.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    source : "simulated" or path
+        ``"simulated"``: :func:`fixsim.data.simulate` (n, seed) (standardized 65x65
+        frames and their labels).  A path: ``.h5``/``.hdf5`` dataset of ``fixsim data
+        simulate`` (frames and labels), ``.cxi`` (frames through
+        :func:`fixsim.data.read_cxi`, no labels), ``.npy`` (floats are frames; integers
+        are raw input mantissas).  The first ``n`` frames are used.
+    n : int
+        Number of frames (>= 1).
+    seed : int
+        Data seed of the simulated source.
+
+    Raises
+    ------
+    InputError
+        Unknown source type, missing file, wrong shapes, fewer than ``n`` frames, raw
+        values outside the input format, non-finite frames.
+    """
+    frames = labels = class_names = None
+    raw = None
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise InputError(f"number of frames must be a positive integer, got {n!r}")
+    n = int(n)
+    if source == "simulated":
+        if tuple(spec.input_shape) != (1, 65, 65):
+            raise InputError(f"the simulated source makes (1, 65, 65) frames; spec "
+                             f"{spec.name!r} takes {tuple(spec.input_shape)}")
+        from ..data import simulate
+
+        frames, labels, class_names, meta = simulate(n, seed, progress=progress)
+        record = {"kind": "simulated", "generator": "fixsim.data.simulate", "data_seed": int(seed),
+                  "config": meta["config"], "classes": meta.get("classes")}
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"source {str(source)!r} is neither 'simulated' nor an existing file")
+        suffix = path.suffix.lower()
+        record = {"kind": "file", "file": path.name, "sha256": _sha256(path)}
+        if suffix in (".h5", ".hdf5"):
+            from ..data import load_dataset
+
+            frames, labels, class_names, _ = load_dataset(path)
+            frames, labels = _take(frames, n, path.name), _take(labels, n, path.name)
+            record["type"] = "dataset"
+        elif suffix == ".cxi":
+            from ..data import read_cxi
+
+            frames = _take(read_cxi(path, stop=n), n, path.name)
+            record["type"] = "cxi"
+        elif suffix == ".npy":
+            try:
+                arr = np.load(path, allow_pickle=False, mmap_mode="r")
+            except (ValueError, OSError) as exc:
+                raise InputError(f"{path.name}: not a .npy array ({exc})") from None
+            arr = _take(arr, n, path.name)
+            if arr.dtype.kind == "f":
+                frames = np.asarray(arr)
+            elif arr.dtype.kind in "iu":
+                raw = np.asarray(arr)
+            else:
+                raise InputError(f"{path.name}: dtype {arr.dtype} is neither float frames nor "
+                                 "raw integers")
+            record["type"] = "npy"
+        else:
+            raise InputError(f"source {path.name!r}: unknown file type {suffix!r}; expected "
+                             ".h5/.hdf5 (fixsim data simulate), .cxi or .npy")
+    if frames is not None:
+        frames = _as_batch(spec, np.ascontiguousarray(frames, dtype=np.float32), "source")
+        if not np.all(np.isfinite(frames)):
+            raise InputError("source frames contain NaN or inf")
+        raw = quantize(frames, spec.input_format, warn=False)
+    raw = _as_batch(spec, np.asarray(raw), "source")
+    inputs = np.ascontiguousarray(check_raw(raw, spec.input_format, "source inputs"), dtype=np.int64)
+    if labels is not None:
+        labels = np.ascontiguousarray(labels, dtype=np.int64)
+    return SourceData(inputs, frames, labels, list(class_names) if class_names else None, record)
+
+
+__all__ = ["SourceData", "read_source"]
