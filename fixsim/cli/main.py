@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "fixsim.cli.report_cmd", "fixsim.cli.hls_cmd",
     "fixsim.cli.spec_cmd",
     "fixsim.cli.csim_cmd",
+    "fixsim.cli.vectors_cmd",
     "fixsim.cli.hil_cmd",
     "fixsim.cli.train_cmd",
 ]
