@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "fixsim.cli.vectors_cmd",
     "fixsim.cli.hil_cmd",
     "fixsim.cli.train_cmd",
+    "fixsim.cli.compare_cmd", "fixsim.cli.certify_cmd",
 ]
 
 

@@ -73,8 +73,7 @@ def load_vector_set(path, opts: SourceOptions):
 
 
 def _set_result(vs, source: str, kind: str, taps: dict, fixed: bool, **info) -> Result:
-    names = getattr(vs, "manifest", {}).get("class_names") if isinstance(
-        getattr(vs, "manifest", None), dict) else None
+    names = getattr(vs, "class_names", None)
     return Result(source, kind, vs.spec, taps, fixed, labels=vs.labels, class_names=names,
                   info={"vector_set": str(vs.path), **info})
 

@@ -1,0 +1,435 @@
+"""``fixsim certify``: is this design what the golden model promises, bit for bit, in time?
+
+:func:`certify` gathers four kinds of evidence and checks each against a stated threshold:
+
+1. **accuracy** - a fresh held-out set simulated with :func:`fixsim.data.simulate` (seed
+   recorded; refused if it is a seed the golden model was trained or evaluated on) is
+   classified few-shot (nearest support, L2-normalized, the golden support frames):
+   *float* through the golden PyTorch model (float64 :func:`fixsim.network.run_float`
+   on the golden weights without torch), *fixed* through the bit-exact datapath
+   (:func:`fixsim.network.run` on the golden folded weights quantized to the spec; the
+   supports embedded through the same path).  Checks: both accuracies >= 90%, the gap
+   <= 1 percentage point, the same decision on >= 99% of frames.
+2. **bit-exactness** - on the vector set: its expected outputs against fixsim, and fixsim
+   against the g++ C simulation of rtl/, every layer, 0 mismatches; also fixsim against
+   the C simulation on held-out frames with the golden weights.
+3. **latency** - only from evidence: an HLS csynth report, a cosim report, or a hardware
+   result with firmware cycle counts (:func:`fixsim.hls.latency.certify` against the
+   budget, 9,000 cycles at 200 MHz by default).  Without evidence it is *not measured*;
+   the analytical prediction of :mod:`fixsim.hls.latency_model` is shown as information.
+4. **resources** - against the part, when a synthesis report is given.
+
+Verdict: FAIL if any check fails; else INCOMPLETE if any required check could not be
+made (latency not measured, undecidable report fields); else PASS.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import platform
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .._version import __version__
+from ..errors import InputError
+from .defaults import default_vectors, golden_dir
+
+PASS, FAIL, NOT_MEASURED = "pass", "fail", "not_measured"
+FORMAT = "fixsim-certificate/1"
+#: Held-out frames also run through the C simulation with the golden weights.
+CSIM_HELD_OUT = 32
+
+
+@dataclass(frozen=True)
+class Check:
+    """One requirement: measured value against threshold."""
+
+    section: str
+    name: str
+    status: str
+    measured: object
+    threshold: object
+    detail: str
+    required: bool = True
+
+
+@dataclass
+class CertifyConfig:
+    """What to certify and against which targets (defaults: the bundled design)."""
+
+    golden: Path = field(default_factory=golden_dir)
+    vectors: Path | None = None
+    model: str = "specklenn-snl"
+    n_eval: int = 400
+    seed: int = 2026
+    min_accuracy: float = 0.90
+    max_gap_pp: float = 1.0
+    min_agreement: float = 0.99
+    budget: object = None
+    report: Path | None = None
+    cosim: Path | None = None
+    hw: Path | None = None
+    top: str | None = None
+    threads: int | None = None
+
+    def __post_init__(self):
+        if isinstance(self.n_eval, bool) or not isinstance(self.n_eval, int) or self.n_eval < 4:
+            raise InputError(f"held-out frames must be an integer >= 4 (one per class), got {self.n_eval!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError(f"seed must be an integer >= 0, got {self.seed!r}")
+        for name in ("min_accuracy", "min_agreement"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and 0 <= v <= 1):
+                raise InputError(f"{name.replace('_', ' ')} must be in [0, 1], got {v!r}")
+        if not (isinstance(self.max_gap_pp, (int, float)) and 0 <= self.max_gap_pp <= 100):
+            raise InputError(f"max gap must be in [0, 100] percentage points, got {self.max_gap_pp!r}")
+        if self.budget is None:
+            from ..hls import Budget
+
+            self.budget = Budget()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _gxx_version() -> str | None:
+    gxx = shutil.which("g++")
+    if gxx is None:
+        return None
+    try:
+        out = subprocess.run([gxx, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (out.stdout.splitlines() or [None])[0]
+
+
+def _tools() -> dict:
+    import numba
+
+    tools = {"python": platform.python_version(), "numpy": np.__version__,
+             "numba": numba.__version__, "g++": _gxx_version(), "platform": platform.platform()}
+    try:
+        import torch
+
+        tools["torch"] = torch.__version__
+    except ImportError:
+        tools["torch"] = None
+    return tools
+
+
+# --------------------------------------------------------------------------- golden
+
+def _golden(cfg: CertifyConfig) -> dict:
+    """Golden weights (float), support frames/labels, manifest record; seeds checked."""
+    import json
+
+    from ..model.weights import load_npz
+
+    g = Path(cfg.golden)
+    for name in ("weights_folded.npz", "support.npz", "manifest.json"):
+        if not (g / name).is_file():
+            raise InputError(f"golden model directory {str(g)!r} lacks {name}")
+    manifest = json.loads((g / "manifest.json").read_text())
+    used = {v.get("seed") for v in manifest.get("data", {}).values() if isinstance(v, dict)}
+    if cfg.seed in used:
+        raise InputError(f"seed {cfg.seed} simulated the golden model's own data "
+                         f"(seeds {sorted(s for s in used if s is not None)}); choose a fresh one")
+    with np.load(g / "support.npz", allow_pickle=False) as z:
+        support = {k: z[k] for k in ("frames", "labels", "class_names")}
+    return {"dir": g, "weights": load_npz(g / "weights_folded.npz"), "support": support,
+            "manifest_sha256": _sha256(g / "manifest.json"),
+            "weights_sha256": _sha256(g / "weights_folded.npz"),
+            "support_sha256": _sha256(g / "support.npz"), "seeds_used": sorted(
+                s for s in used if s is not None)}
+
+
+def _float_embed(golden: dict, spec, frames: np.ndarray) -> tuple[np.ndarray, str]:
+    """Float embeddings: the golden PyTorch model, else float64 fixsim on the same weights."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        from ..network import run_float
+
+        fw = {k: v.astype(np.float64) for k, v in golden["weights"].items()}
+        out = run_float(spec, fw, frames, taps=False)
+        return out[spec.layers[-1].name], "fixsim.network.run_float (float64; torch not installed)"
+    from .sources import load_golden_model, torch_taps
+
+    model, _ = load_golden_model(golden["dir"])
+    return torch_taps(model, spec, frames)["fc2"], "golden PyTorch model (float32)"
+
+
+def _classes_report(labels, pred, names) -> dict:
+    out = {"overall": float((pred == labels).mean()), "per_class": {}}
+    for c, name in enumerate(names):
+        sel = labels == c
+        if sel.any():
+            out["per_class"][str(name)] = {"n": int(sel.sum()),
+                                           "accuracy": float((pred[sel] == c).mean())}
+    return out
+
+
+def accuracy(cfg: CertifyConfig, spec, golden: dict, log) -> tuple[dict, list, dict]:
+    """Section 1: held-out accuracy, float and fixed.  Returns (record, checks, extras)."""
+    from ..data import simulate
+    from ..fixed import to_float
+    from ..network import run
+    from ..network.weights import quantize_weights
+    from ..train.fewshot import FewShotClassifier
+
+    log(f"simulating {cfg.n_eval} held-out frames (seed {cfg.seed})")
+    frames, labels, names, meta = simulate(cfg.n_eval, cfg.seed)
+    x = frames[:, None]
+    s_frames, s_labels = golden["support"]["frames"][:, None], golden["support"]["labels"]
+    log("float embeddings (golden model)")
+    f_query, engine = _float_embed(golden, spec, x)
+    f_support, _ = _float_embed(golden, spec, s_frames)
+    log("fixed embeddings (fixsim bit-exact datapath)")
+    wq = quantize_weights(spec, {k: v.astype(np.float64) for k, v in golden["weights"].items()},
+                          warn=False)
+    out = spec.layers[-1]
+    q_raw = run(spec, wq, x, taps=False, threads=cfg.threads)[out.name]
+    s_raw = run(spec, wq, s_frames, taps=False, threads=cfg.threads)[out.name]
+    q_fixed, s_fixed = to_float(q_raw, out.out_format), to_float(s_raw, out.out_format)
+    pred_f = FewShotClassifier(f_support, s_labels, rule="nearest").predict(f_query)
+    pred_q = FewShotClassifier(s_fixed, s_labels, rule="nearest").predict(q_fixed)
+    acc_f, acc_q = _classes_report(labels, pred_f, names), _classes_report(labels, pred_q, names)
+    gap_pp = 100.0 * abs(acc_f["overall"] - acc_q["overall"])
+    same = float((pred_f == pred_q).mean())
+    record = {
+        "held_out": {"n": cfg.n_eval, "seed": cfg.seed, "generator": "fixsim.data.simulate",
+                     "classes": meta["classes"], "counts": np.bincount(labels, minlength=len(names)).tolist(),
+                     "frames_sha256": hashlib.sha256(np.ascontiguousarray(frames).tobytes()).hexdigest()},
+        "rule": "nearest support, L2-normalized embeddings",
+        "support": {"source": str(golden["dir"] / "support.npz"), "n": int(len(s_labels)),
+                    "per_class": int(np.bincount(s_labels).min())},
+        "float": {"engine": engine, **acc_f},
+        "fixed": {"engine": f"fixsim.network.run ({spec.name}, golden weights quantized)", **acc_q},
+        "gap_pp": gap_pp, "same_decision": same,
+        "different_decisions": int((pred_f != pred_q).sum()),
+    }
+    checks = [
+        Check("accuracy", "float_accuracy", PASS if acc_f["overall"] >= cfg.min_accuracy else FAIL,
+              acc_f["overall"], cfg.min_accuracy, f"float few-shot accuracy {acc_f['overall']:.4f} "
+              f"on {cfg.n_eval} held-out frames (>= {cfg.min_accuracy:g})"),
+        Check("accuracy", "fixed_accuracy", PASS if acc_q["overall"] >= cfg.min_accuracy else FAIL,
+              acc_q["overall"], cfg.min_accuracy, f"fixed few-shot accuracy {acc_q['overall']:.4f} "
+              f"(>= {cfg.min_accuracy:g})"),
+        Check("accuracy", "accuracy_gap", PASS if gap_pp <= cfg.max_gap_pp + 1e-9 else FAIL,
+              gap_pp, cfg.max_gap_pp, f"|float - fixed| = {gap_pp:.2f} percentage points "
+              f"(<= {cfg.max_gap_pp:g})"),
+        Check("accuracy", "same_decision", PASS if same >= cfg.min_agreement else FAIL, same,
+              cfg.min_agreement, f"float and fixed decide alike on {same:.2%} of frames "
+              f"(>= {cfg.min_agreement:.0%})"),
+    ]
+    return record, checks, {"frames": x, "weights": wq}
+
+
+# --------------------------------------------------------------------------- bit-exactness
+
+def _exact_check(name: str, cmp, detail: str) -> tuple[Check, dict]:
+    total = sum(l.mismatches for l in cmp.layers)
+    missing = len(cmp.only_a) + len(cmp.only_b)
+    ok = total == 0 and missing == 0
+    first = cmp.first_mismatch.line() if cmp.first_mismatch is not None else None
+    text = (f"{detail}: {cmp.frames} frames, {len(cmp.layers)} layers, {total} mismatches"
+            + (f", {missing} frames on one side only" if missing else "")
+            + (f"; first: {first}" if first else ""))
+    rec = {"frames": cmp.frames, "layers": {l.layer: l.mismatches for l in cmp.layers},
+           "mismatches": total, "first_mismatch": first}
+    return Check("bit_exactness", name, PASS if ok else FAIL, total, 0, text), rec
+
+
+def bit_exactness(cfg: CertifyConfig, held_out: dict, spec, log, csim_run=None) -> tuple[dict, list]:
+    """Section 2: vector set expected vs fixsim, fixsim vs C-sim (vector set and held-out)."""
+    from ..csim import twin
+    from ..network import run
+    from .compare import compare
+    from .result import Result
+    from .sources import SourceOptions, load_vector_set
+
+    csim_run = csim_run or twin.run
+    record, checks = {}, []
+    vdir = Path(cfg.vectors) if cfg.vectors is not None else default_vectors()
+    if cfg.vectors is None and not vdir.is_dir():
+        checks.append(Check("bit_exactness", "vector_set", NOT_MEASURED, None, 0,
+                            f"default vector set {vdir} is missing: vectors not checked"))
+        record["vector_set"] = None
+    else:
+        vs = load_vector_set(vdir, SourceOptions(log=log))
+        if vs.spec.spec_hash() != spec.spec_hash():
+            raise InputError(f"vector set {vdir} is for spec {vs.spec.name!r}, not {spec.name!r}")
+        log(f"fixsim on the vector set ({len(vs.inputs)} frames)")
+        fx = Result("fixsim", "fixsim", vs.spec, run(vs.spec, vs.weights, vs.inputs,
+                                                      threads=cfg.threads), True)
+        log("C simulation of the vector set (g++)")
+        cs = Result("csim", "csim", vs.spec, csim_run(vs.spec, vs.weights, vs.inputs), True)
+        ex = Result("vectors", "vectors", vs.spec, dict(vs.taps), True)
+        c1, r1 = _exact_check("vectors_vs_fixsim", compare(ex, fx, threads=cfg.threads),
+                              "vector set expected outputs vs fixsim")
+        c2, r2 = _exact_check("fixsim_vs_csim", compare(fx, cs, threads=cfg.threads),
+                              "fixsim vs C simulation on the vector set")
+        checks += [c1, c2]
+        record["vector_set"] = {"path": str(vdir), "frames": int(len(vs.inputs)),
+                                "manifest_sha256": _sha256(vdir / "manifest.json")
+                                if (vdir / "manifest.json").is_file() else None,
+                                "vectors_vs_fixsim": r1, "fixsim_vs_csim": r2}
+    n = min(CSIM_HELD_OUT, len(held_out["frames"]))
+    x, w = held_out["frames"][:n], held_out["weights"]
+    log(f"fixsim vs C simulation on {n} held-out frames with the golden weights")
+    fx = Result("fixsim", "fixsim", spec, run(spec, w, x, threads=cfg.threads), True)
+    cs = Result("csim", "csim", spec, csim_run(spec, w, x), True)
+    c3, r3 = _exact_check("fixsim_vs_csim_held_out", compare(fx, cs, threads=cfg.threads),
+                          "fixsim vs C simulation on held-out frames, golden weights")
+    checks.append(c3)
+    record["held_out_golden"] = r3
+    return record, checks
+
+
+# --------------------------------------------------------------------------- latency, resources
+
+def _reports(cfg: CertifyConfig):
+    from ..hls import CosimReport, SynthReport, find_solution_reports, load_report
+
+    synth = cosim = None
+    if cfg.report is not None:
+        p = Path(cfg.report)
+        if p.is_dir():
+            found = find_solution_reports(p, cfg.top)
+            synth, cosim = found.csynth, found.cosim
+        else:
+            rep = load_report(p)
+            synth, cosim = (rep, None) if isinstance(rep, SynthReport) else (None, rep)
+    if cfg.cosim is not None:
+        rep = load_report(cfg.cosim)
+        if not isinstance(rep, CosimReport):
+            raise InputError(f"--cosim {cfg.cosim}: not a cosim report")
+        cosim = rep
+    return synth, cosim
+
+
+def latency_and_resources(cfg: CertifyConfig, spec) -> tuple[dict, list]:
+    """Sections 3 and 4 from the given evidence (none: latency not measured)."""
+    from ..hls import certify as hls_certify
+    from ..hls import predict
+    from .capture import hw_latency
+
+    budget = cfg.budget
+    synth, cosim = _reports(cfg)
+    hw = hw_latency(cfg.hw) if cfg.hw is not None else None
+    if hw is not None and hw.get("clock_mhz") not in (None, budget.clock_mhz):
+        raise InputError(f"--hw {cfg.hw}: cycles counted at {hw['clock_mhz']} MHz, the budget "
+                         f"is at {budget.clock_mhz:g} MHz")
+    record = {"budget": {"cycles": budget.cycles, "clock_mhz": budget.clock_mhz,
+                         "describe": budget.describe(), "part": budget.part,
+                         "max_utilization_pct": budget.max_utilization},
+              "evidence": {"report": None if cfg.report is None else str(cfg.report),
+                           "cosim": None if cfg.cosim is None else str(cfg.cosim),
+                           "hw": hw}}
+    checks = []
+    if synth is None and cosim is None and hw is None:
+        checks.append(Check("latency", "latency", NOT_MEASURED, None, budget.cycles,
+                            "latency not measured: give --report (csynth), --cosim or --hw"))
+        pred = predict()
+        record["prediction"] = {
+            "note": "analytical model of fixsim.hls.latency_model with its default SpeckleNN "
+                    "assumptions; information only, NOT a measurement",
+            "latency_cycles": pred.latency_cycles, "latency_us": pred.latency_us}
+    else:
+        verdict = hls_certify(budget, synth, cosim, None if hw is None else hw["p99"],
+                              None if hw is None else hw["max"])
+        record["hls_verdict"] = verdict.to_dict()
+        status = {"pass": PASS, "fail": FAIL, "unknown": NOT_MEASURED}
+        for c in verdict.checks:
+            section = "resources" if c.name.startswith("resource_") else "latency"
+            checks.append(Check(section, c.name, status[c.status], c.measured, c.threshold,
+                                c.detail))
+        if hw is not None and hw.get("verdict") not in (None, "pass"):
+            checks.append(Check("bit_exactness", "hardware_run", FAIL, hw["verdict"], "pass",
+                                f"the hardware run {cfg.hw} did not pass (verdict {hw['verdict']})"))
+    if synth is None:
+        checks.append(Check("resources", "resources", NOT_MEASURED, None, None,
+                            "no synthesis report: resources not checked", required=False))
+    return record, checks
+
+
+# --------------------------------------------------------------------------- verdict
+
+def verdict_of(checks: list) -> tuple[str, list]:
+    """PASS / FAIL / INCOMPLETE and the reasons (failed and unmeasured checks)."""
+    failed = [c for c in checks if c.status == FAIL]
+    missing = [c for c in checks if c.status == NOT_MEASURED and c.required]
+    if failed:
+        verdict = "FAIL"
+    elif missing:
+        verdict = "INCOMPLETE"
+    else:
+        verdict = "PASS"
+    reasons = [f"FAIL {c.name}: {c.detail}" for c in failed]
+    reasons += [f"NOT MEASURED {c.name}: {c.detail}" for c in missing]
+    return verdict, reasons or [f"all {len(checks)} checks pass"]
+
+
+def certify(cfg: CertifyConfig | None = None, *, log: Callable[[str], None] = lambda m: None,
+            csim_run=None) -> dict:
+    """Run every check and return the certificate (a JSON-able dict with ``verdict``).
+
+    Parameters
+    ----------
+    cfg : CertifyConfig, optional
+        Defaults: the golden model, ``vectors/specklenn-snl-default``, no latency evidence.
+    log : callable
+        Progress messages.
+    csim_run : callable, optional
+        Replacement for :func:`fixsim.csim.twin.run` (same signature); tests use it to
+        corrupt a C-simulation tap.
+
+    Raises
+    ------
+    InputError
+        Missing golden files, a reused seed, unreadable reports or vector sets.
+    ToolError
+        g++ or the headers are missing, or the C simulation fails.
+    """
+    from ..network import load_spec
+
+    cfg = cfg or CertifyConfig()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    spec = load_spec(cfg.model)
+    golden = _golden(cfg)
+    acc, checks, held = accuracy(cfg, spec, golden, log)
+    exact, c2 = bit_exactness(cfg, held, spec, log, csim_run)
+    lat, c3 = latency_and_resources(cfg, spec)
+    checks += c2 + c3
+    verdict, reasons = verdict_of(checks)
+    finished = datetime.datetime.now(datetime.timezone.utc)
+    return {
+        "format": FORMAT, "verdict": verdict, "reasons": reasons,
+        "created_utc": finished.isoformat(timespec="seconds"),
+        "run_seconds": round((finished - started).total_seconds(), 2),
+        "fixsim_version": __version__, "tools": _tools(),
+        "exit_codes": {"0": "PASS", "1": "FAIL or INCOMPLETE", "2": "bad input"},
+        "design": {"spec": spec.name, "spec_sha256": spec.spec_hash(),
+                   "golden": {"path": str(golden["dir"]), "manifest_sha256": golden["manifest_sha256"],
+                              "weights_sha256": golden["weights_sha256"],
+                              "support_sha256": golden["support_sha256"],
+                              "seeds_used_by_golden": golden["seeds_used"]}},
+        "seeds": {"held_out": cfg.seed},
+        "accuracy": acc, "bit_exactness": exact, "latency": lat,
+        "checks": [asdict(c) for c in checks],
+    }
+
+
+__all__ = ["certify", "CertifyConfig", "Check", "verdict_of", "accuracy", "bit_exactness",
+           "latency_and_resources", "PASS", "FAIL", "NOT_MEASURED", "FORMAT"]
