@@ -343,7 +343,7 @@ def _requant(v, d, lo, hi, q, o, sym_min, sym_rule):
 
     Valid for every quantization mode with overflow AP_SAT, AP_SAT_ZERO, AP_SAT_SYM, or
     AP_WRAP with N = 0 (the caller wraps): round by the (qb, r, sign, lsb) rule, then
-    clamp.  ``sym_min``: AP_SAT_SYM on a signed target (minimum is lo + 1);
+    clamp.  ``sym_min``: AP_SAT_SYM on a signed target (minimum is lo + 1, or lo for W = 1);
     ``sym_rule``: also a signed source, so an in-range result equal to lo becomes lo + 1.
     Proven equal to :func:`_convert_pattern` by the tests.
     """
@@ -359,13 +359,15 @@ def _requant(v, d, lo, hi, q, o, sym_min, sym_rule):
         y = v << np.int64(-d)
     if o == WRAP:
         return y
+    # SAT_SYM's minimum is the pattern 10..01: lo + 1, or lo itself for W = 1 (hi == 0)
+    sym = sym_min and hi > 0
     if y > hi:
         return 0 if o == SAT_ZERO else hi
     if y < lo:
         if o == SAT_ZERO:
             return 0
-        return lo + 1 if sym_min else lo
-    if sym_rule and y == lo:
+        return lo + 1 if sym else lo
+    if sym_rule and sym and y == lo:
         return lo + 1
     return y
 

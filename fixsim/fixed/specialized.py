@@ -33,9 +33,9 @@ def _clamp(o, sym_min, sym_rule, y, lo, hi, sh_wrap, s, force):
     under = y < lo or force < 0
     if o == SAT_ZERO:
         return 0 if (over or under) else y
-    low = lo + 1 if sym_min else lo
-    r = hi if over else (low if under else y)
-    if sym_rule and r == lo:
+    sym = sym_min and hi > 0  # the pattern 10..01 is lo + 1, or lo itself for W = 1
+    r = hi if over else ((lo + 1 if sym else lo) if under else y)
+    if sym_rule and sym and r == lo:
         r = lo + 1
     return r
 

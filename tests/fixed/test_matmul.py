@@ -85,3 +85,11 @@ def test_matmul_input_errors():
         matmul(np.full((1, 1), 300), "ap_fixed<8,4>", np.ones((1, 1), int), "ap_fixed<8,4>", "ap_fixed<24,12>")
     with pytest.raises(FormatError, match="needs W=80 bits"):
         matmul(np.ones((1, 1), int), "ap_fixed<40,4>", np.ones((1, 1), int), "ap_fixed<40,4>", "ap_fixed<64,12>")
+
+
+def test_requantizers_handle_one_bit_sat_sym_even_if_flagged():
+    """For a signed 1-bit AP_SAT_SYM type the symmetric minimum is -1 itself."""
+    from fixsim.fixed import kernels as K
+    out = np.empty(3, np.int64)
+    K._requant_array(np.array([-5, -1, 3]), 0, -1, 0, 5, 2, True, True, 1, True, out)
+    assert out.tolist() == [-1, -1, 0]
