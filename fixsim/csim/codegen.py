@@ -11,7 +11,8 @@ on the layer list is generated here:
     the synthesizable top function: ``hls::stream`` between layers, weight/bias memories
     as arguments (written by the host at run time), taps under ``FIXSIM_TAPS``;
 ``<ns>_tb.cpp``
-    the C-simulation host side: loads weights from files, feeds frames, writes taps.
+    the C-simulation host side: loads weights from files or a weight image (checked
+    against the spec hash compiled in), feeds frames, writes taps.
 
 Several networks (each in its own C++ namespace) can share one test-bench binary.
 
@@ -185,6 +186,18 @@ def _memories(spec) -> list[tuple[str, str, str, str]]:
     return out
 
 
+def _image_tensors(spec) -> list[tuple[str, int, FixedType, int]]:
+    """(layer, kind 0 weight/1 bias, format, element order) of each weight memory, in
+    weight-image order (fixsim.vectors.weight_image: order 1 = dense columns in hwc order)."""
+    out = []
+    for layer in spec.mac_layers:
+        order = 1 if getattr(layer, "input_permutation", None) is not None else 0
+        out.append((layer.name, 0, layer.formats.weight, order))
+        if layer.bias:
+            out.append((layer.name, 1, layer.formats.bias, 0))
+    return out
+
+
 def generate_network(spec, namespace: str | None = None) -> dict[str, str]:
     """C++ sources of one network (config header, top function, test-bench glue).
 
@@ -261,12 +274,34 @@ def generate_network(spec, namespace: str | None = None) -> dict[str, str]:
 
     # ----------------------------------------------------------- test-bench glue
     taps = taps_of(spec)
-    tb = [header, "#include <string>", "#include <vector>", "",
+    tb = [header, "#include <algorithm>", "#include <string>", "#include <vector>", "",
           '#include "fixsim_tb.h"', f'#include "{ns}_config.h"', "", f"namespace {ns} {{", "",
-          "// Weight memories, written from files at run time.",
+          "// sha256 of the canonical spec: weight images must carry it (docs/weight_image.md).",
+          f'static const char spec_sha256[] = "{spec.spec_hash()}";', "",
+          "// Weight memories, written from files or a weight image at run time.",
           *[f"static {t} {n}[{size}];" for n, t, size, _ in mems], "",
-          "// Write the weight memories from DIR/<tensor>.bin, as a host would.",
-          "static void load(const fixsim::tb::Args& a) {"]
+          "// Write the weight memories from a weight image, as a host would: every tensor is",
+          "// decoded and checked first, so a rejected image leaves the memories unchanged.",
+          "static bool load_image(const std::vector<unsigned char>& bytes, std::string& error) {",
+          "    fixsim::tb::Image img;",
+          "    if (!fixsim::tb::parse_image(bytes, spec_sha256, img, error)) return false;",
+          f"    if (img.n_tensors != {len(mems)}) {{",
+          f'        error = "weight image has " + std::to_string(img.n_tensors) + " tensors, expected {len(mems)}";',
+          "        return false;", "    }"]
+    for index, (layer, kind, fmt, order) in enumerate(_image_tensors(spec)):
+        n, t, size, _ = mems[index]
+        tb += [f"    std::vector<{t}> s_{n}({size});",
+               f'    if (!fixsim::tb::image_tensor(img, {index}, "{layer}", {kind}, "{fmt}", {order}, '
+               f"{fmt.width}, {'true' if fmt.signed else 'false'}, {size}, s_{n}.data(), error))",
+               "        return false;"]
+    tb += [f"    std::copy(s_{n}.begin(), s_{n}.end(), {n});" for n, *_ in mems]
+    tb += ["    return true;", "}", "",
+           "// Write the weight memories from the image, or from DIR/<tensor>.bin, as a host would.",
+           "static void load(const fixsim::tb::Args& a) {",
+           "    if (!a.image.empty()) {",
+           "        std::string error;",
+           "        if (!load_image(fixsim::tb::read_file(a.image), error)) fixsim::tb::fail(a.image + \": \" + error);",
+           "        return;", "    }"]
     for layer in spec.mac_layers:
         cfg = f"{layer.name}_config"
         perm = getattr(layer, "input_permutation", None)
@@ -309,7 +344,7 @@ def generate_network(spec, namespace: str | None = None) -> dict[str, str]:
            f"        const std::vector<int64_t>& tap = fixsim::taps()[{last_tap}];",
            "        result.assign(tap.begin(), tap.end());",
            f"        fixsim::tb::drain(out, {taps[-1].size});",
-           "    });", "}", "",
+           "    }, load_image);", "}", "",
            f"}}  // namespace {ns}", ""]
     return {f"{ns}_config.h": "\n".join(cfg_lines), f"{ns}_top.cpp": "\n".join(top),
             f"{ns}_tb.cpp": "\n".join(tb)}

@@ -2,8 +2,9 @@
 
 :func:`build` compiles the test bench of one or several specs (layer templates from
 ``rtl/``, per-network code from :mod:`fixsim.csim.codegen`) against the ap_types headers,
-cached by content; weights are read from files at run time, so one binary serves any
-weights of its architectures.  :func:`run` writes the inputs and weights, runs the binary
+cached by content; weights are read at run time (per-tensor files, or a weight image of
+:mod:`fixsim.vectors.weight_image` that the C++ checks: magic, CRC32, spec hash, formats),
+so one binary serves any weights of its architectures.  :func:`run` writes the inputs and weights, runs the binary
 and reads every layer's output back with the shapes :func:`fixsim.network.run` returns:
 
 >>> from fixsim.network import load_spec
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -148,14 +150,33 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_inputs(workdir: Path, spec, weights: Mapping[str, np.ndarray], x) -> tuple[int, bool]:
+def _image_path(weights, workdir: Path) -> Path | None:
+    """The weight-image file for ``weights`` given as image bytes or an image path; None for
+    a dict of arrays.  The image is checked by the C++ test bench, not here."""
+    if isinstance(weights, (bytes, bytearray, memoryview)):
+        path = Path(workdir) / "weights.img"
+        path.write_bytes(bytes(weights))
+        return path.resolve()
+    if isinstance(weights, (str, os.PathLike)):
+        path = Path(weights)
+        if not path.is_file():
+            raise InputError(f"weight image {str(path)!r} does not exist")
+        return path.resolve()
+    return None
+
+
+def write_inputs(workdir: Path, spec, weights, x) -> tuple[int, bool]:
     """Write ``inputs.bin``/``inputs_f64.bin``, ``<tensor>.bin`` and ``meta.json`` into ``workdir``.
+
+    ``weights`` is a dict of raw arrays (written as ``<tensor>.bin``) or a weight image
+    (bytes or a path; written as ``weights.img`` or left where it is).
 
     Returns (number of frames, whether the inputs are floats).
     """
     frames, is_float = _frames(spec, x)
-    raw_weights = check_weights(spec, weights)
     workdir = Path(workdir)
+    image = _image_path(weights, workdir)
+    raw_weights = {} if image is not None else check_weights(spec, weights)
     files = {}
     name = "inputs_f64.bin" if is_float else "inputs.bin"
     (workdir / name).write_bytes(frames.astype("<f8" if is_float else "<i8").tobytes())
@@ -163,11 +184,14 @@ def write_inputs(workdir: Path, spec, weights: Mapping[str, np.ndarray], x) -> t
     for key, arr in raw_weights.items():
         (workdir / f"{key}.bin").write_bytes(arr.astype("<i8").tobytes())
         files[f"{key}.bin"] = _sha256(workdir / f"{key}.bin")
+    if image is not None:
+        files[image.name] = _sha256(image)
     meta = {"generator": f"fixsim {__version__}", "spec": spec.name,
             "spec_sha256": spec.spec_hash(), "n": int(frames.shape[0]),
             "input_kind": "f64" if is_float else "raw",
             "input_shape": list(spec.input_shape),
-            "weights": {k: list(v.shape) for k, v in raw_weights.items()},
+            "weights": ({"image": str(image)} if image is not None else
+                        {k: list(v.shape) for k, v in raw_weights.items()}),
             "taps": {t.name: list(t.shape) for t in taps_of(spec)}, "sha256": files}
     (workdir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return int(frames.shape[0]), is_float
@@ -194,8 +218,10 @@ def run_testbench(tb: Testbench, network: str, weights, x, *, workdir=None,
     tb : Testbench
     network : str
         Namespace of the network in the binary.
-    weights : mapping
-        ``"<layer>.weight"``/``"<layer>.bias"`` -> raw integer arrays (PyTorch layout).
+    weights : mapping, bytes or path
+        ``"<layer>.weight"``/``"<layer>.bias"`` -> raw integer arrays (PyTorch layout),
+        or a weight image (its bytes, or the path of an image file) that the test bench
+        loads and checks itself (magic, CRC32, spec hash, formats, raw ranges).
     x : array_like
         (N, C, H, W) or (C, H, W): floats (quantized by the C++ input layer) or raw
         integer mantissas of the input format.
@@ -221,8 +247,10 @@ def run_testbench(tb: Testbench, network: str, weights, x, *, workdir=None,
         wd = Path(workdir) if workdir is not None else Path(tmp)
         wd.mkdir(parents=True, exist_ok=True)
         n, is_float = write_inputs(wd, spec, weights, x)
+        image = _image_path(weights, wd) if not isinstance(weights, Mapping) else None
+        argv = [str(tb.exe), network, str(wd), str(n), "f64" if is_float else "raw"]
         try:
-            proc = subprocess.run([str(tb.exe), network, str(wd), str(n), "f64" if is_float else "raw"],
+            proc = subprocess.run(argv + ([str(image)] if image is not None else []),
                                   capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise ToolError(f"C simulation of {network!r} timed out after {timeout} s") from None
@@ -235,15 +263,20 @@ def run_testbench(tb: Testbench, network: str, weights, x, *, workdir=None,
 def serve_args(tb: Testbench, network: str, weights, workdir) -> list[str]:
     """Arguments that make the test bench a device for :class:`fixsim.hil.csim.CsimProcess`.
 
-    Writes the weights (validated) to ``workdir``; the program loads them at start-up and
-    then answers INFER requests (one raw input frame, (c, h, w) order) with the last
-    layer's raw output, as the csim device protocol of :mod:`fixsim.hil.csim` defines.
+    Writes the weights (validated) to ``workdir``, or a weight image (bytes or path);
+    the program loads them at start-up and then answers INFER requests (one raw input
+    frame, (c, h, w) order) with the last layer's raw output, and WEIGHTS requests (a
+    weight image) by replacing its weights, as the csim device protocol of
+    :mod:`fixsim.hil.csim` defines.
 
     >>> proc = CsimProcess(tb.exe, serve_args(tb, "specklenn_snl", w, d)).start()  # doctest: +SKIP
     """
     spec = tb.spec(network)
     wd = Path(workdir)
     wd.mkdir(parents=True, exist_ok=True)
+    image = _image_path(weights, wd) if not isinstance(weights, Mapping) else None
+    if image is not None:
+        return ["--serve", network, "--image", str(image)]
     for key, arr in check_weights(spec, weights).items():
         (wd / f"{key}.bin").write_bytes(arr.astype("<i8").tobytes())
     return ["--serve", network, str(wd)]

@@ -1,6 +1,12 @@
-"""Read a HIL vector set (interim layout until the issue-5 vector format lands).
+"""Read a HIL vector set: a fixsim vector set (docs/vectors.md), or the interim layout.
 
-A vector set is a directory with ``manifest.json``::
+A fixsim vector set (``manifest.json`` with ``"format": "fixsim-vectors"``, written by
+``fixsim vectors gen``) is read with :func:`fixsim.vectors.load_vector_set` (every
+checksum, the weight image and the shapes verified): inputs are its raw input mantissas,
+expected results its last layer's raw outputs, the weights its weight image, and the
+wire width the smallest of 2/4/8 bytes that holds the input format.
+
+The interim layout (still read, for hand-made sets) is a directory with ``manifest.json``::
 
     {"inputs":   "inputs.npy",     raw int64 input mantissas, shape (N, ...)
      "expected": "expected.npy",   raw int64 expected outputs, shape (N, ...)
@@ -8,8 +14,7 @@ A vector set is a directory with ``manifest.json``::
      "word_bytes": 8}              optional wire width of input words (2, 4 or 8)
 
 Paths are relative to the directory and may not leave it.  :func:`read_vector_set`
-is the only place that knows this layout, so switching to the final format is a
-change to this one function.
+is the only place in fixsim.hil that knows either layout.
 """
 
 from __future__ import annotations
@@ -56,6 +61,19 @@ def _load_raw(path: Path, key: str) -> np.ndarray:
     return a
 
 
+def _fixsim_vector_set(directory, manifest_bytes: bytes) -> VectorSet:
+    """A vector set of :mod:`fixsim.vectors`: inputs, last-layer outputs, weight image."""
+    from ..vectors import load_vector_set
+
+    vs = load_vector_set(directory, verify=True)
+    fmt = vs.spec.input_format
+    bits = fmt.width + (0 if fmt.signed else 1)  # words are signed on the wire
+    wb = next(b for b in (2, 4, 8) if bits <= 8 * b)
+    sums = {"manifest.json": hashlib.sha256(manifest_bytes).hexdigest(), **vs.manifest["files"]}
+    return VectorSet(np.asarray(vs.inputs), np.asarray(vs.outputs), vs.weight_image_path.read_bytes(),
+                     wb, sums, vs.manifest)
+
+
 def read_vector_set(directory) -> VectorSet:
     """Load and validate a vector-set directory.
 
@@ -75,6 +93,8 @@ def read_vector_set(directory) -> VectorSet:
         raise InputError(f"manifest.json is not valid JSON: {exc}") from None
     if not isinstance(man, dict):
         raise InputError("manifest.json must be a JSON object")
+    if "format" in man:
+        return _fixsim_vector_set(directory, raw)
     for key in ("inputs", "expected"):
         if key not in man:
             raise InputError(f"manifest.json lacks {key!r}")

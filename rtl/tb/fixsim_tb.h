@@ -8,6 +8,7 @@
 //                        dense (Out, In) with (c, h, w)-flatten columns
 //   DIR/tap_<layer>.bin  written: N * size int64 raw, the layer's output in PyTorch
 //                        order ((c, h, w) maps, feature vectors) for every frame
+//   IMAGE                a weight image (docs/weight_image.md) instead of the weight files
 // Weights are read at run time into the memories the top function reads: one binary
 // serves any weights of its architecture.
 #ifndef FIXSIM_TB_H_
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -25,9 +27,10 @@ namespace fixsim {
 namespace tb {
 
 struct Args {
-    std::string dir;  // data directory
-    long n;           // number of frames
-    bool float_input; // inputs_f64.bin (quantized here) instead of inputs.bin (raw)
+    std::string dir;   // data directory
+    long n;            // number of frames
+    bool float_input;  // inputs_f64.bin (quantized here) instead of inputs.bin (raw)
+    std::string image; // weight image file; empty: DIR/<tensor>.bin files
 };
 
 // Stop the test bench with a one-line message (exit status 3: bad files).
@@ -75,6 +78,166 @@ void load_dense_hwc(const Args& a, const std::string& name, T* memory, size_t ou
                     size_t k = ((size_t)c * H + h) * W + w;
                     memory[o * in_features + j] = from_raw<T>(raw[o * in_features + k]);
                 }
+}
+
+// ------------------------------------------------------------------ weight images
+// Layout (docs/weight_image.md, fixsim.vectors.weight_image), little-endian:
+//   header 96 bytes: "FIXSIMWI", u16 version 1, u16 header size 96, u16 entry size 192,
+//     u16 word bits (16/32/64), u32 tensors, u32 flags, u32 alignment 64, u32 0,
+//     u64 file length, 32 bytes sha256 of the spec, 24 zero bytes
+//   table: per tensor 192 bytes: char layer[64], char format[64], u8 kind (0 weight,
+//     1 bias), u8 signed, u8 order (0 pytorch, 1 dense_hwc), u8 ndim, u16 W, i16 I,
+//     u32 shape[4], u32 chw[3], u32 0, u64 count, u64 offset, u64 bytes
+//   payloads: words in the memory's element order, sign/zero-extended to word bits
+//   trailer: u32 CRC32 (IEEE) of every byte before it, "WEND"
+// Payloads are already in memory order: element i goes to memory[i].
+
+inline uint64_t le(const unsigned char* p, unsigned bytes) {
+    uint64_t v = 0;
+    for (unsigned i = 0; i < bytes; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+inline uint32_t crc32(const unsigned char* p, size_t n) {
+    static uint32_t table[256];
+    static bool ready = false;
+    if (!ready) {
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+        ready = true;
+    }
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+// A NUL-padded text field of the tensor table.
+inline std::string field_text(const unsigned char* p, size_t size) {
+    size_t n = 0;
+    while (n < size && p[n]) n++;
+    return std::string((const char*)p, n);
+}
+
+struct Image {
+    const unsigned char* data;
+    size_t size;
+    unsigned word_bits;
+    unsigned n_tensors;
+};
+
+inline std::string hex_of(const unsigned char* p, size_t n) {
+    static const char* digits = "0123456789abcdef";
+    std::string s;
+    for (size_t i = 0; i < n; i++) {
+        s += digits[p[i] >> 4];
+        s += digits[p[i] & 15];
+    }
+    return s;
+}
+
+// Check magic, length, CRC, version, sizes and the spec hash; false with `error` set.
+inline bool parse_image(const std::vector<unsigned char>& bytes, const char* spec_sha256,
+                        Image& img, std::string& error) {
+    const unsigned char* p = bytes.data();
+    const size_t n = bytes.size();
+    if (n < 8 || std::memcmp(p, "FIXSIMWI", 8) != 0) {
+        error = "not a fixsim weight image (bad magic)";
+        return false;
+    }
+    if (n < 104 || le(p + 32, 8) != n) {
+        error = "weight image truncated: " + std::to_string(n) + " bytes" +
+                (n >= 40 ? ", header declares " + std::to_string(le(p + 32, 8)) : std::string());
+        return false;
+    }
+    if (std::memcmp(p + n - 4, "WEND", 4) != 0 || crc32(p, n - 8) != le(p + n - 8, 4)) {
+        error = "weight image CRC32 mismatch (corrupted image)";
+        return false;
+    }
+    if (le(p + 8, 2) != 1 || le(p + 10, 2) != 96 || le(p + 12, 2) != 192 || le(p + 24, 4) != 64) {
+        error = "weight image version or header sizes not supported";
+        return false;
+    }
+    img.word_bits = (unsigned)le(p + 14, 2);
+    img.n_tensors = (unsigned)le(p + 16, 4);
+    if (img.word_bits != 16 && img.word_bits != 32 && img.word_bits != 64) {
+        error = "weight image word width " + std::to_string(img.word_bits) + " not 16/32/64";
+        return false;
+    }
+    if (96 + (uint64_t)img.n_tensors * 192 > n - 8) {
+        error = "weight image tensor table does not fit the image";
+        return false;
+    }
+    std::string got = hex_of(p + 40, 32);
+    if (got != spec_sha256) {
+        error = "weight image is for spec " + got.substr(0, 16) + "..., this network is " +
+                std::string(spec_sha256).substr(0, 16) + "...";
+        return false;
+    }
+    img.data = p;
+    img.size = n;
+    return true;
+}
+
+// Decode tensor `index` into `staging` (count elements of T), checking that it is the
+// expected layer/kind/format/order/count and that every word is a W-bit raw value.
+template <class T>
+bool image_tensor(const Image& img, unsigned index, const char* layer, unsigned kind,
+                  const char* format, unsigned order, int width, bool is_signed, size_t count,
+                  T* staging, std::string& error) {
+    const std::string where = std::string(layer) + (kind ? ".bias" : ".weight");
+    if (index >= img.n_tensors) {
+        error = "weight image has no tensor " + std::to_string(index) + " (" + where + ")";
+        return false;
+    }
+    const unsigned char* e = img.data + 96 + (size_t)index * 192;
+    std::string name = field_text(e, 64), fmt = field_text(e + 64, 64);
+    const uint64_t n = le(e + 168, 8), offset = le(e + 176, 8), nbytes = le(e + 184, 8);
+    const unsigned wbytes = img.word_bits / 8;
+    if (name != layer || e[128] != kind || fmt != format || e[130] != order || n != count) {
+        error = "weight image tensor " + std::to_string(index) + " is " + name + " " + fmt +
+                " (" + std::to_string(n) + " elements), expected " + where + " " + format +
+                " (" + std::to_string(count) + " elements)";
+        return false;
+    }
+    if (nbytes != n * wbytes || offset % 64 != 0 || offset < 96 + (uint64_t)img.n_tensors * 192 ||
+        offset + nbytes > img.size - 8) {
+        error = "weight image tensor " + where + ": payload offset/size out of bounds";
+        return false;
+    }
+    if (!is_signed && width > 63) {
+        error = "weight image tensor " + where + ": 64-bit unsigned formats are not supported";
+        return false;
+    }
+    const int64_t hi = (is_signed && width == 64) ? INT64_MAX
+                                                  : (int64_t)((1ULL << (is_signed ? width - 1 : width)) - 1);
+    const int64_t lo = is_signed ? -hi - 1 : 0;
+    for (uint64_t i = 0; i < n; i++) {
+        const uint64_t u = le(img.data + offset + i * wbytes, wbytes);
+        int64_t v = (int64_t)u;
+        if (is_signed && wbytes < 8 && (u >> (8 * wbytes - 1)))
+            v = (int64_t)(u | (~0ULL << (8 * wbytes)));  // sign-extend the word
+        if (v < lo || v > hi) {  // unsigned words are zero-extended: a set top bit is out of range
+            error = "weight image tensor " + where + ": element " + std::to_string(i) + " value " +
+                    std::to_string(v) + " is outside the raw range of " + format;
+            return false;
+        }
+        staging[i] = from_raw<T>(v);
+    }
+    return true;
+}
+
+inline std::vector<unsigned char> read_file(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) fail("cannot open " + path);
+    std::vector<unsigned char> data;
+    unsigned char buf[65536];
+    size_t got;
+    while ((got = std::fread(buf, 1, sizeof buf, f)) > 0) data.insert(data.end(), buf, buf + got);
+    std::fclose(f);
+    return data;
 }
 
 // The frames, in (c, h, w) order each, as raw mantissas or as doubles.
@@ -158,10 +321,11 @@ class TapFiles {
 //   request  uint32 op, uint32 n, payload; op 1 INFER (n int64 raw input words, (c, h, w)),
 //            op 2 WEIGHTS (n bytes of a weight image), op 3 QUIT
 //   response uint32 status, uint32 n, payload (n int64 output words, or n bytes of text)
-// Weights come from files at start-up (weight images are not defined yet: op 2 answers
-// with an error). `infer(frame, out)` runs the top on one frame.
-template <class F>
-int serve_loop(size_t frame_size, F infer) {
+// Weights come from files or an image at start-up; op 2 replaces them with a weight image
+// (all checked before any memory changes; an error leaves the old weights).
+// `infer(frame, out)` runs the top on one frame, `load(bytes, error)` loads an image.
+template <class F, class L>
+int serve_loop(size_t frame_size, F infer, L load) {
     std::vector<int64_t> frame, out;
     uint32_t hdr[2];
     while (std::fread(hdr, 4, 2, stdin) == 2) {
@@ -183,10 +347,14 @@ int serve_loop(size_t frame_size, F infer) {
                 continue;
             }
         } else if (op == 2) {
-            std::vector<char> image(n);
+            std::vector<unsigned char> image(n);
             if (n && std::fread(image.data(), 1, n, stdin) != n) return 3;
-            error = "weight images are not supported by this test bench: weights are loaded "
-                    "from files at start-up";
+            if (load(image, error)) {
+                uint32_t rsp[2] = {0, 0};
+                std::fwrite(rsp, 4, 2, stdout);
+                std::fflush(stdout);
+                continue;
+            }
         } else if (op == 3) {
             return 0;
         } else {

@@ -1,13 +1,16 @@
 // fixsim rtl test bench entry point: run one of the networks compiled into this binary.
 //
 //   tb --list
-//   tb NETWORK DIR N raw|f64
+//   tb NETWORK DIR N raw|f64 [IMAGE]
 //   tb --serve NETWORK DIR
+//   tb --serve NETWORK --image IMAGE
 //
-// The second form reads DIR/inputs.bin (raw) or DIR/inputs_f64.bin (f64) and
-// DIR/<layer>.{weight,bias}.bin and writes DIR/tap_<layer>.bin (see fixsim_tb.h). The third
-// loads the weights from DIR and serves frames on stdin/stdout with the protocol of
-// fixsim.hil.csim (a C-simulation device). Exit 0 ok, 2 usage, 3 bad files.
+// The second form reads DIR/inputs.bin (raw) or DIR/inputs_f64.bin (f64) and the weights
+// from DIR/<layer>.{weight,bias}.bin, or from the weight image IMAGE when given, and writes
+// DIR/tap_<layer>.bin (see fixsim_tb.h). The serve forms load the weights from DIR or
+// IMAGE and serve frames on stdin/stdout with the protocol of fixsim.hil.csim (a
+// C-simulation device; WEIGHTS requests replace the weights with a new image).
+// Exit 0 ok, 2 usage, 3 bad files.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,9 +24,11 @@ int main(int argc, char** argv) {
         for (int i = 0; i < fixsim_n_networks; i++) std::printf("%s\n", fixsim_networks[i].name);
         return 0;
     }
-    if (argc == 4 && std::strcmp(argv[1], "--serve") == 0) {
+    if ((argc == 4 || (argc == 5 && std::strcmp(argv[3], "--image") == 0)) &&
+        std::strcmp(argv[1], "--serve") == 0) {
         fixsim::tb::Args a;
-        a.dir = argv[3];
+        a.dir = argc == 4 ? argv[3] : ".";
+        if (argc == 5) a.image = argv[4];
         a.n = 0;
         a.float_input = false;
         for (int i = 0; i < fixsim_n_networks; i++)
@@ -31,12 +36,15 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "fixsim tb: unknown network %s\n", argv[2]);
         return 2;
     }
-    if (argc != 5) {
-        std::fprintf(stderr, "usage: %s NETWORK DIR N raw|f64 | --serve NETWORK DIR | --list\n", argv[0]);
+    if (argc != 5 && argc != 6) {
+        std::fprintf(stderr,
+                     "usage: %s NETWORK DIR N raw|f64 [IMAGE] | --serve NETWORK DIR | "
+                     "--serve NETWORK --image IMAGE | --list\n", argv[0]);
         return 2;
     }
     fixsim::tb::Args a;
     a.dir = argv[2];
+    if (argc == 6) a.image = argv[5];
     char* end = 0;
     a.n = std::strtol(argv[3], &end, 10);
     if (*end != 0 || a.n < 0) {

@@ -1,0 +1,58 @@
+"""A HIL device model that is the Python twin: :func:`fixsim.network.run` behind the
+device protocol of :mod:`fixsim.hil` (INFER one raw frame, WEIGHTS a weight image).
+
+>>> from fixsim.hil import make_backend, run_vectors                   # doctest: +SKIP
+>>> vs = load_vector_set("vectors/specklenn-snl-default")              # doctest: +SKIP
+>>> dev = NetworkDevice(vs.spec)                                        # doctest: +SKIP
+>>> run_vectors(make_backend("loopback", model=dev), vs.inputs, vs.outputs,
+...             word_bytes=2, weights=vs.weight_image_path.read_bytes())   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+from ..network.spec import load_spec
+from .weight_image import parse_image
+
+
+class NetworkDevice:
+    """``model(words) -> (raw outputs, cycles)`` computed by :func:`fixsim.network.run`.
+
+    Parameters
+    ----------
+    spec : ModelSpec, name or path
+    weights : dict, optional
+        Raw weights to start with; otherwise a weight image must be loaded first
+        (:meth:`load_weights`, which the HIL WEIGHTS request calls).
+    cycles : int
+        Cycle count reported with every result (a model, not a measurement).
+    """
+
+    def __init__(self, spec, weights: dict | None = None, cycles: int = 0):
+        from ..network.weights import check_weights
+
+        self.spec = load_spec(spec)
+        self.weights = None if weights is None else check_weights(self.spec, weights)
+        self.cycles = int(cycles)
+
+    def load_weights(self, image: bytes) -> None:
+        """Replace the weights with a weight image (checked; :class:`WeightImageError`)."""
+        self.weights = parse_image(image, self.spec).weights
+
+    def __call__(self, words) -> tuple[np.ndarray, int]:
+        from ..network.engine import run
+
+        if self.weights is None:
+            raise InputError("no weights loaded: send a weight image first")
+        words = np.asarray(words, dtype=np.int64)
+        size = int(np.prod(self.spec.input_shape))
+        if words.size != size:
+            raise InputError(f"expected {size} input words, got {words.size}")
+        out = run(self.spec, self.weights, words.reshape((1, *self.spec.input_shape)), taps=False,
+                  threads=1)
+        return out[self.spec.layers[-1].name].reshape(-1), self.cycles
+
+
+__all__ = ["NetworkDevice"]
