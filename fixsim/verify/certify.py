@@ -319,10 +319,8 @@ def _reports(cfg: CertifyConfig):
     return synth, cosim
 
 
-def latency_and_resources(cfg: CertifyConfig, spec) -> tuple[dict, list]:
-    """Sections 3 and 4 from the given evidence (none: latency not measured)."""
-    from ..hls import certify as hls_certify
-    from ..hls import predict
+def load_evidence(cfg: CertifyConfig) -> tuple:
+    """(synth, cosim, hw) latency evidence, read and validated before any long step."""
     from .capture import hw_latency
 
     budget = cfg.budget
@@ -331,6 +329,16 @@ def latency_and_resources(cfg: CertifyConfig, spec) -> tuple[dict, list]:
     if hw is not None and hw.get("clock_mhz") not in (None, budget.clock_mhz):
         raise InputError(f"--hw {cfg.hw}: cycles counted at {hw['clock_mhz']} MHz, the budget "
                          f"is at {budget.clock_mhz:g} MHz")
+    return synth, cosim, hw
+
+
+def latency_and_resources(cfg: CertifyConfig, evidence: tuple) -> tuple[dict, list]:
+    """Sections 3 and 4 from the evidence of :func:`load_evidence` (none: not measured)."""
+    from ..hls import certify as hls_certify
+    from ..hls import predict
+
+    budget = cfg.budget
+    synth, cosim, hw = evidence
     record = {"budget": {"cycles": budget.cycles, "clock_mhz": budget.clock_mhz,
                          "describe": budget.describe(), "part": budget.part,
                          "max_utilization_pct": budget.max_utilization},
@@ -408,9 +416,10 @@ def certify(cfg: CertifyConfig | None = None, *, log: Callable[[str], None] = la
     started = datetime.datetime.now(datetime.timezone.utc)
     spec = load_spec(cfg.model)
     golden = _golden(cfg)
+    evidence = load_evidence(cfg)
     acc, checks, held = accuracy(cfg, spec, golden, log)
     exact, c2 = bit_exactness(cfg, held, spec, log, csim_run)
-    lat, c3 = latency_and_resources(cfg, spec)
+    lat, c3 = latency_and_resources(cfg, evidence)
     checks += c2 + c3
     verdict, reasons = verdict_of(checks)
     finished = datetime.datetime.now(datetime.timezone.utc)
@@ -432,4 +441,4 @@ def certify(cfg: CertifyConfig | None = None, *, log: Callable[[str], None] = la
 
 
 __all__ = ["certify", "CertifyConfig", "Check", "verdict_of", "accuracy", "bit_exactness",
-           "latency_and_resources", "PASS", "FAIL", "NOT_MEASURED", "FORMAT"]
+           "latency_and_resources", "load_evidence", "PASS", "FAIL", "NOT_MEASURED", "FORMAT"]
