@@ -20,7 +20,6 @@ carrying attributes ``format`` (text), ``width``, ``int_bits``, ``signed``; and
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from ..errors import InputError
 from ..fixed import to_float
 from ..network.spec import load_spec
 from ..network.weights import check_weights, quantize_weights, random_weights
-from .errors import ImageShapeError, RawRangeError, SpecHashMismatch, WeightImageError
+from .errors import ImageShapeError, RawRangeError, SpecHashMismatch
 
 HDF5_FORMAT = "fixsim-weights-hdf5"
 GOLDEN_FILE = "weights_folded.npz"
@@ -255,4 +254,4 @@ def load_weights(spec, source=None, *, seed: int = 0) -> tuple[dict, dict]:
 
 
 __all__ = ["load_weights", "export_hdf5", "import_hdf5", "read_npz", "read_checkpoint",
-           "golden_dir", "HDF5_FORMAT", "WeightImageError"]
+           "golden_dir", "HDF5_FORMAT"]
