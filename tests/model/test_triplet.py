@@ -78,10 +78,10 @@ def test_gradient_flows_to_embeddings():
 def test_no_valid_triplet_gives_zero_loss():
     emb = torch.randn(3, 4, requires_grad=True)
     loss, stats = triplet_loss(emb, torch.tensor([0, 1, 2]), 0.5)  # no positives
-    assert float(loss) == 0.0 and stats["triplets"] == 0
+    assert loss.item() == 0.0 and stats["triplets"] == 0
     loss.backward()
     loss, _ = triplet_loss(emb, torch.tensor([1, 1, 1]), 0.5)  # no negatives
-    assert float(loss) == 0.0
+    assert loss.item() == 0.0
 
 
 def test_bad_arguments():
