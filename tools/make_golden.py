@@ -1,6 +1,7 @@
 """Rebuild golden/: the trained reference SpeckleNN, its support set and its manifest.
 
-One command, from the repo root (under 30 minutes on a 2-core machine; see the measured time in the manifest)::
+One command, from the repo root (4 to 12 minutes on a 2-core machine; the manifest
+records the measured time)::
 
     python tools/make_golden.py
 

@@ -25,7 +25,8 @@ def synthetic_frames(n: int, seed: int):
     for i, c in enumerate(labels):
         base = 40 * np.exp(-r / (4 + 5 * c))
         if c == 1:
-            base = base * (1 + np.cos(0.6 * rng.uniform(0.8, 1.2) * (xx * np.cos(i) + yy * np.sin(i))))
+            k = 0.6 * rng.uniform(0.8, 1.2)
+            base = base * (1 + np.cos(k * (xx * np.cos(i) + yy * np.sin(i))))
         frames[i] = rng.poisson(photons[i] * base + 0.3)
     return frames, labels.astype(np.int64), photons
 
