@@ -26,6 +26,15 @@ from ..train.fewshot import FewShotClassifier, _normalize, sq_distances
 
 #: Frame ids of disagreements listed in reports.
 SHOW = 10
+#: Queries per distance computation (the (Q, S, D) difference array stays ~100 MB).
+QUERY_CHUNK = 8192
+
+
+def _chunked(predict, query: np.ndarray) -> np.ndarray:
+    if len(query) == 0:
+        return np.zeros(0, np.int64)
+    return np.concatenate([predict(query[i:i + QUERY_CHUNK])
+                           for i in range(0, len(query), QUERY_CHUNK)])
 
 
 @dataclass(frozen=True)
@@ -72,8 +81,11 @@ def centroid_predict(reference: np.ndarray, labels: np.ndarray, query: np.ndarra
     ref = _normalize(np.asarray(reference, np.float64))
     classes = np.unique(labels)
     cents = _normalize(np.stack([ref[labels == c].mean(axis=0) for c in classes]))
-    d = sq_distances(_normalize(np.asarray(query, np.float64)), cents)
-    return classes[d.argmin(axis=1)].astype(np.int64)
+
+    def predict(q):
+        return classes[sq_distances(_normalize(np.asarray(q, np.float64)), cents).argmin(axis=1)]
+
+    return _chunked(predict, query).astype(np.int64)
 
 
 def agreement(emb_a: np.ndarray, emb_b: np.ndarray, *, labels: np.ndarray | None = None,
@@ -104,7 +116,7 @@ def agreement(emb_a: np.ndarray, emb_b: np.ndarray, *, labels: np.ndarray | None
     ids = np.arange(n) if frame_ids is None else frame_ids
     if support is not None and support.embeddings.shape[1] == dim:
         clf = FewShotClassifier(support.embeddings, support.labels, rule="nearest")
-        pred_a, pred_b = clf.predict(emb_a), clf.predict(emb_b)
+        pred_a, pred_b = _chunked(clf.predict, emb_a), _chunked(clf.predict, emb_b)
         method, src = "nearest-support", support.source
         names = class_names or support.class_names
     elif labels is not None:
