@@ -27,7 +27,6 @@ planted differences were found.  The files are removed unless ``--keep``.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import shutil
 import sys

@@ -156,9 +156,9 @@ def _golden(cfg: CertifyConfig) -> dict:
 
 def _float_embed(golden: dict, spec, frames: np.ndarray) -> tuple[np.ndarray, str]:
     """Float embeddings: the golden PyTorch model, else float64 fixsim on the same weights."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
         from ..network import run_float
 
         fw = {k: v.astype(np.float64) for k, v in golden["weights"].items()}
@@ -167,7 +167,7 @@ def _float_embed(golden: dict, spec, frames: np.ndarray) -> tuple[np.ndarray, st
     from .sources import load_golden_model, torch_taps
 
     model, _ = load_golden_model(golden["dir"])
-    return torch_taps(model, spec, frames)["fc2"], "golden PyTorch model (float32)"
+    return torch_taps(model, spec, frames)[spec.layers[-1].name], "golden PyTorch model (float32)"
 
 
 def _classes_report(labels, pred, names) -> dict:

@@ -182,6 +182,13 @@ def _layers(a: Result, b: Result, wanted) -> list[str]:
                                  f"({a.source if side == 'A' else b.source}){closest(name, have)}")
         return [name for name in common if name in wanted]
     if not common:
+        for r in (a, b):
+            hil = r.info.get("hil") if not r.taps else None
+            if hil:
+                raise InputError(f"{r.source} is a HIL run report without per-frame outputs "
+                                 f"(its verdict: {hil.get('verdict')}, {hil.get('n_ok')}/"
+                                 f"{hil.get('n_frames')} frames bit-exact); capture the outputs "
+                                 f"as .npz to compare them")
         raise InputError(f"{a.source} and {b.source} have no layer in common (A: "
                          f"{', '.join(a.layer_names) or 'none'}; B: {', '.join(b.layer_names) or 'none'})")
     return common

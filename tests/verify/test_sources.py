@@ -176,7 +176,7 @@ def test_hil_report_json(tmp_path):
     assert r.taps == {} and r.info["hil"]["verdict"] == "pass"
     lat = hw_latency(p)
     assert (lat["p99"], lat["max"], lat["clock_mhz"]) == (8300, 8400, 200.0)
-    with pytest.raises(InputError, match="no layer in common"):
+    with pytest.raises(InputError, match="without per-frame outputs .*16/16"):
         compare(load_source(f"hw:{p}"), r)
     p.write_text("{}")
     with pytest.raises(InputError, match="not a fixsim hil report"):
