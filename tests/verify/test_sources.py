@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fixsim.errors import InputError
 from fixsim.verify.capture import hw_latency, read_cosim_log, read_tap_dir
@@ -181,3 +183,31 @@ def test_hil_report_json(tmp_path):
     p.write_text("{}")
     with pytest.raises(InputError, match="not a fixsim hil report"):
         load_source(f"hw:{p}")
+
+
+_LINES = st.sampled_from(["FIXSIM_TAP fc2 0 ", "FIXSIM_TAP fc1 1 ", "FIXSIM_COSIM 1 spec=specklenn-snl",
+                          "FIXSIM_COSIM 9", "FIXSIM_TAP", "INFO: x", "FIXSIM_TAP input 0 1 2"])
+
+
+@given(st.lists(st.tuples(_LINES, st.text(alphabet="0123456789- x\t", max_size=60)), max_size=8))
+def test_cosim_log_reader_fuzz_only_input_errors(tmp_path_factory, lines):
+    p = tmp_path_factory.mktemp("fuzz") / "log"
+    p.write_text("\n".join(a + b for a, b in lines))
+    try:
+        r = read_cosim_log(p, "x", "specklenn-snl")
+    except InputError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert r.n >= 1 and all(a.dtype == np.int64 for a in r.taps.values())
+
+
+@given(cut=st.integers(1, 50 * 8 * 3 - 1))
+def test_truncated_tap_files_are_input_errors(tmp_path_factory, spec, taps, cut):
+    d = tmp_path_factory.mktemp("trunc")
+    full = np.asarray(taps["fc2"][:3], dtype="<i8").tobytes()
+    (d / "tap_fc2.bin").write_bytes(full[:cut])
+    if cut % (50 * 8) == 0:
+        assert read_tap_dir(d, "taps", "x", spec).n == cut // 400
+    else:
+        with pytest.raises(InputError, match="not a whole number"):
+            read_tap_dir(d, "taps", "x", spec)
