@@ -83,13 +83,45 @@ def _vectors(path, source, opts):
     return _set_result(vs, source, "vectors", dict(vs.taps), True)
 
 
+#: Frames per call when a source computes its taps (bounds the int64 intermediates).
+RUN_CHUNK = 2048
+
+
+def narrow_dtype(fmt) -> np.dtype:
+    """The narrowest signed storage for raw values of ``fmt`` (int16/int32/int64)."""
+    bits = fmt.width + (0 if fmt.signed else 1)
+    return np.dtype(np.int16 if bits <= 16 else np.int32 if bits <= 32 else np.int64)
+
+
+def run_chunked(spec, fn, inputs, log=None) -> dict:
+    """``fn(inputs[chunk]) -> taps`` over chunks of :data:`RUN_CHUNK` frames, stored narrow.
+
+    Each tap is kept in the narrowest integer type its format fits (int16 for every
+    specklenn-snl tap), so a large set needs a quarter of the int64 memory.
+    """
+    n = len(inputs)
+    out = None
+    for start in range(0, max(n, 1), RUN_CHUNK):
+        part = fn(inputs[start:start + RUN_CHUNK])
+        if out is None:
+            fmts = {k: (spec.input_format if k == "input" else spec.layer(k).out_format)
+                    for k in part}
+            out = {k: np.empty((n,) + v.shape[1:], narrow_dtype(fmts[k])) for k, v in part.items()}
+        for k, v in part.items():
+            out[k][start:start + len(v)] = v
+        if log is not None and n > RUN_CHUNK:
+            log(f"  {min(start + RUN_CHUNK, n)}/{n} frames")
+    return out
+
+
 def _fixsim(path, source, opts):
     from ..network import run
 
     vs = load_vector_set(path, opts)
     opts.say(f"fixsim.network.run on {len(vs.inputs)} frames")
-    return _set_result(vs, source, "fixsim", run(vs.spec, vs.weights, vs.inputs,
-                                                 threads=opts.threads), True)
+    taps = run_chunked(vs.spec, lambda x: run(vs.spec, vs.weights, x, threads=opts.threads),
+                       vs.inputs, opts.log)
+    return _set_result(vs, source, "fixsim", taps, True)
 
 
 def _float_frames(vs) -> np.ndarray:
@@ -172,10 +204,15 @@ def _torch(path, source, opts):
 
 def _csim(path, source, opts):
     from ..csim import twin
+    from ..csim.codegen import namespace_of
 
     vs = load_vector_set(path, opts)
     opts.say(f"building and running the C simulation on {len(vs.inputs)} frames")
-    return _set_result(vs, source, "csim", twin.run(vs.spec, vs.weights, vs.inputs), True)
+    tb = twin.build(vs.spec)
+    network = namespace_of(vs.spec.name)
+    taps = run_chunked(vs.spec, lambda x: twin.run_testbench(tb, network, vs.weights, x),
+                       vs.inputs, opts.log)
+    return _set_result(vs, source, "csim", taps, True)
 
 
 def _cosim(path, source, opts):
@@ -249,5 +286,5 @@ def load_source(text: str, opts: SourceOptions | None = None) -> Result:
     return SOURCES[kind](path, text, opts)
 
 
-__all__ = ["SOURCES", "SourceOptions", "parse_source", "load_source", "load_vector_set",
+__all__ = ["SOURCES", "SourceOptions", "run_chunked", "narrow_dtype", "parse_source", "load_source", "load_vector_set",
            "torch_taps", "load_golden_model"]

@@ -39,10 +39,16 @@ def test_vector_set_expected_equals_fixsim(tiny_set):
     assert c.status == EQUAL and len(c.layers) == 8
 
 
-def test_csim_source_equals_the_vector_set(tiny_set, need_gxx):
+def test_csim_source_equals_the_vector_set(tiny_set, need_gxx, monkeypatch):
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("fixsim.verify.sources"), "RUN_CHUNK", 3)
     opts = SourceOptions()
-    c = compare(load_source(str(tiny_set), opts), load_source(f"csim:{tiny_set}", opts))
+    fx, cs = load_source(f"fixsim:{tiny_set}", opts), load_source(f"csim:{tiny_set}", opts)
+    assert {a.dtype for a in fx.taps.values()} == {np.dtype(np.int16)}  # 16-bit formats
+    c = compare(load_source(str(tiny_set), opts), cs)
     assert c.status == EQUAL and len(c.layers) == 8
+    assert compare(fx, cs).status == EQUAL
 
 
 def test_float_sources(tiny_set, need_golden):
