@@ -223,7 +223,7 @@ def generate_network(spec, namespace: str | None = None) -> dict[str, str]:
     last = f"{spec.layers[-1].name}_config"
     mems = _memories(spec)
     args = ",\n         ".join(
-        [f"hls::stream<input_config::result_t>& in", f"hls::stream<{last}::result_t>& out"]
+        ["hls::stream<input_config::result_t>& in", f"hls::stream<{last}::result_t>& out"]
         + [f"const {t} {n}[{size}]" for n, t, size, _ in mems])
 
     # ----------------------------------------------------------- config header
