@@ -5,10 +5,14 @@ A vector set is a directory any language can read::
     manifest.json      what follows, with the sha256 of every other file
     spec.json          the model spec (canonical JSON; its sha256 is the spec hash)
     weights.img        the weight image (docs/weight_image.md)
-    inputs.bin         int64 LE raw input mantissas, (N, C, H, W) C order
+    inputs.bin         raw input mantissas, (N, C, H, W) C order
     frames_f32.bin     float32 LE input frames before quantization (float sources only)
     labels.bin         int64 LE class ids (when the source has labels)
-    tap_<layer>.bin    int64 LE raw outputs of each layer, (N, *layer.out_shape)
+    tap_<layer>.bin    raw outputs of each layer, (N, *layer.out_shape)
+
+Raw files are little-endian integers of the narrowest type holding their format
+(:func:`fixsim.vectors.storage.storage_dtype`, recorded per file in the manifest;
+version 1 sets: all int64).  :func:`load_vector_set` returns int64 either way.
 
 >>> vs = load_vector_set("vectors/specklenn-snl-default")      # doctest: +SKIP
 >>> vs.taps["fc2"].shape                                        # doctest: +SKIP
@@ -23,6 +27,8 @@ import os
 import re
 import shutil
 import tempfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,13 +39,17 @@ from ..errors import FixsimError, InputError
 from ..network.spec import ModelSpec, load_spec
 from .errors import (ChecksumError, ManifestError, SpecHashMismatch, UnsafePathError,
                      VectorSetError, VectorShapeError)
+from .storage import HashedFile, Taps, expected_dtype, read_array, storage_dtype
 from .weight_image import build_image, parse_image, read_image
 
-FORMAT, VERSION = "fixsim-vectors", 1
+FORMAT, VERSION = "fixsim-vectors", 2
+#: Versions this reader understands (1: every raw file int64; 2: narrowest dtypes).
+READ_VERSIONS = (1, 2)
 MANIFEST, SPEC_FILE, IMAGE_FILE = "manifest.json", "spec.json", "weights.img"
 INPUTS_FILE, FRAMES_FILE, LABELS_FILE = "inputs.bin", "frames_f32.bin", "labels.bin"
-#: Frames per network run while writing (bounded memory for large sets).
-CHUNK = 512
+#: Frames per network run while writing (bounded memory for large sets: ~83 MB of
+#: int64 specklenn-snl taps per chunk in flight).
+CHUNK = 256
 #: Manifest file names: plain names in the directory, no separators, not hidden.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
@@ -54,13 +64,14 @@ class VectorSet:
     manifest : dict
     spec : ModelSpec
     inputs : int64 ndarray (N, C, H, W)
-        Raw input mantissas.
+        Raw input mantissas (the stored dtype when loaded with ``widen=False``).
     frames : float32 ndarray (N, C, H, W) or None
     labels : int64 ndarray (N,) or None
     class_names : list of str or None
-    taps : dict layer name -> int64 ndarray
+    taps : Taps (a read-only mapping) layer name -> int64 ndarray
         Expected raw outputs, shapes as :func:`fixsim.network.run` returns them
-        (``"input"`` is ``inputs``).  Large sets are memory-mapped.
+        (``"input"`` is ``inputs``).  Each tap is widened from its stored dtype on first
+        access; large files are memory-mapped until then.
     weights : dict tensor name -> int64 ndarray
         Raw weights as :func:`fixsim.network.run` takes them (PyTorch layout).
     weight_image_path : Path
@@ -73,7 +84,7 @@ class VectorSet:
     frames: np.ndarray | None
     labels: np.ndarray | None
     class_names: list[str] | None
-    taps: dict
+    taps: Taps
     weights: dict
     weight_image_path: Path
 
@@ -96,25 +107,55 @@ def _command(model, n, source, seed, weights) -> str:
     return " ".join(parts)
 
 
-class _HashedFile:
-    """A file written in pieces, hashed as it goes."""
-
-    def __init__(self, path: Path):
-        self.f = open(path, "wb")
-        self.h = hashlib.sha256()
-
-    def write(self, data: bytes) -> None:
-        self.f.write(data)
-        self.h.update(data)
-
-    def close(self) -> str:
-        self.f.close()
-        return self.h.hexdigest()
+def _write_file(tmp: Path, name: str, data, files: dict) -> None:
+    f = HashedFile(tmp / name)
+    try:
+        f.write(data)
+    finally:
+        files[name] = f.close()
 
 
-def _write_file(tmp: Path, name: str, data: bytes, files: dict) -> None:
-    (tmp / name).write_bytes(data)
-    files[name] = hashlib.sha256(data).hexdigest()
+def _write_taps(tmp: Path, spec: ModelSpec, weights: dict, inputs: np.ndarray, progress) -> dict:
+    """Run the network over ``inputs`` in chunks and write every layer's tap file.
+
+    Chunks are computed ahead by one worker thread per CPU (each a serial
+    :func:`fixsim.network.run`, whose kernels release the GIL), narrowed to the storage
+    dtype in the worker, and hashed and written in order by this thread while the next
+    chunks compute.  Order of writing is fixed, so the bytes never depend on timing.
+    Returns ``{file name: sha256}``.
+    """
+    from ..network.engine import _threads, run
+
+    layers = spec.layers
+    dtypes = [storage_dtype(layer.out_format) for layer in layers]
+    n = len(inputs)
+
+    def job(start: int) -> list:
+        res = run(spec, weights, inputs[start:start + CHUNK], threads=1)
+        return [np.ascontiguousarray(res[layer.name], dtype=dt) for layer, dt in zip(layers, dtypes)]
+
+    workers = _threads(None)
+    starts = iter(range(0, n, CHUNK))
+    writers = [HashedFile(tmp / f"tap_{layer.name}.bin") for layer in layers]
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pending = deque(pool.submit(job, s) for _, s in zip(range(workers + 1), starts))
+            try:
+                while pending:
+                    parts = pending.popleft().result()
+                    nxt = next(starts, None)
+                    if nxt is not None:
+                        pending.append(pool.submit(job, nxt))
+                    for w, arr in zip(writers, parts):
+                        w.write(arr)
+                    if progress is not None:
+                        progress(len(parts[0]))
+            finally:
+                for f in pending:
+                    f.cancel()
+    finally:
+        sums = [w.close() for w in writers]
+    return {f"tap_{layer.name}.bin": h for layer, h in zip(layers, sums)}
 
 
 def generate_vector_set(out_dir, model="specklenn-snl", n: int = 64, source="simulated",
@@ -151,7 +192,7 @@ def generate_vector_set(out_dir, model="specklenn-snl", n: int = 64, source="sim
     Returns
     -------
     VectorSet
-        The set as written (loaded back without re-hashing).
+        The set as written (loaded back without re-hashing; taps widened on access).
 
     Raises
     ------
@@ -159,8 +200,6 @@ def generate_vector_set(out_dir, model="specklenn-snl", n: int = 64, source="sim
         Bad arguments, sources or weights; an existing different set without ``force``;
         an ``out_dir`` that is not a directory.  Nothing is written on error.
     """
-    from ..csim.codegen import taps_of
-    from ..network.engine import run
     from .sources import read_source
     from .weight_io import load_weights
 
@@ -183,23 +222,13 @@ def generate_vector_set(out_dir, model="specklenn-snl", n: int = 64, source="sim
         files: dict[str, str] = {}
         _write_file(tmp, SPEC_FILE, (spec.to_json() + "\n").encode(), files)
         _write_file(tmp, IMAGE_FILE, blob, files)
-        _write_file(tmp, INPUTS_FILE, data.inputs.astype("<i8").tobytes(), files)
+        _write_file(tmp, INPUTS_FILE, np.asarray(data.inputs, storage_dtype(spec.input_format)),
+                    files)
         if data.frames is not None:
-            _write_file(tmp, FRAMES_FILE, data.frames.astype("<f4").tobytes(), files)
+            _write_file(tmp, FRAMES_FILE, np.asarray(data.frames, "<f4"), files)
         if data.labels is not None:
-            _write_file(tmp, LABELS_FILE, data.labels.astype("<i8").tobytes(), files)
-        taps = taps_of(spec)[1:]  # "input" is inputs.bin
-        writers = {t.name: _HashedFile(tmp / f"tap_{t.name}.bin") for t in taps}
-        try:
-            for start in range(0, n, CHUNK):
-                res = run(spec, image.weights, data.inputs[start:start + CHUNK])
-                for t in taps:
-                    writers[t.name].write(np.ascontiguousarray(res[t.name], dtype="<i8").tobytes())
-                if progress is not None:
-                    progress(min(CHUNK, n - start))
-        finally:
-            sums = {name: w.close() for name, w in writers.items()}
-        files.update({f"tap_{name}.bin": s for name, s in sums.items()})
+            _write_file(tmp, LABELS_FILE, np.asarray(data.labels, "<i8"), files)
+        files.update(_write_taps(tmp, spec, image.weights, data.inputs, progress))
         manifest = _manifest(spec, n, int(seed), model, source, weights, command, data, w_record,
                              image, files)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
@@ -212,10 +241,12 @@ def generate_vector_set(out_dir, model="specklenn-snl", n: int = 64, source="sim
 
 def _manifest(spec, n, seed, model, source, weights, command, data, w_record, image, files):
     c, h, w = spec.input_shape
-    taps = [{"layer": "input", "type": "input", "file": INPUTS_FILE, "dtype": "<i8",
+    in_dtype = storage_dtype(spec.input_format)
+    taps = [{"layer": "input", "type": "input", "file": INPUTS_FILE, "dtype": in_dtype,
              "shape": [n, c, h, w], "format": str(spec.input_format)}]
-    taps += [{"layer": l.name, "type": l.type, "file": f"tap_{l.name}.bin", "dtype": "<i8",
-              "shape": [n, *l.out_shape], "format": str(l.out_format)} for l in spec.layers]
+    taps += [{"layer": l.name, "type": l.type, "file": f"tap_{l.name}.bin",
+              "dtype": storage_dtype(l.out_format), "shape": [n, *l.out_shape],
+              "format": str(l.out_format)} for l in spec.layers]
     return {
         "format": FORMAT, "version": VERSION,
         "generator": f"fixsim {__version__}",
@@ -226,7 +257,7 @@ def _manifest(spec, n, seed, model, source, weights, command, data, w_record, im
         "source": data.record,
         "weights": {**w_record, "image": IMAGE_FILE, "word_bits": image.word_bits,
                     "image_crc32": f"{image.crc32:08x}"},
-        "input": {"file": INPUTS_FILE, "dtype": "<i8", "shape": [n, c, h, w],
+        "input": {"file": INPUTS_FILE, "dtype": in_dtype, "shape": [n, c, h, w],
                   "format": str(spec.input_format), "order": "n,c,h,w"},
         "frames": None if data.frames is None else {
             "file": FRAMES_FILE, "dtype": "<f4", "shape": [n, c, h, w],
@@ -335,9 +366,7 @@ def _array(root: Path, entry, what: str, files: dict, dtype: str, shape: tuple) 
     if path.stat().st_size != size:
         raise VectorShapeError(f"{what} file {name!r} has {path.stat().st_size} bytes, expected "
                                f"{size} for shape {list(shape)} {dtype}")
-    if size < (64 << 20):
-        return np.fromfile(path, dtype=dtype).astype(dtype[1:], copy=False).reshape(shape)
-    return np.memmap(path, dtype=dtype, mode="r", shape=shape)
+    return read_array(path, dtype, shape)
 
 
 def _check_range(arr: np.ndarray, fmt, what: str) -> None:
@@ -348,7 +377,7 @@ def _check_range(arr: np.ndarray, fmt, what: str) -> None:
                                    f"the raw range of {fmt} [{fmt.raw_min}, {fmt.raw_max}]")
 
 
-def load_vector_set(path, verify: bool = True) -> VectorSet:
+def load_vector_set(path, verify: bool = True, *, widen: bool = True) -> VectorSet:
     """Load a vector set, validating its manifest, files, shapes and weight image.
 
     Parameters
@@ -358,10 +387,15 @@ def load_vector_set(path, verify: bool = True) -> VectorSet:
     verify : bool
         Also recompute the sha256 of every file and range-check every tap (reads all
         data; without it only sizes, the spec hash and the weight image are checked).
+    widen : bool
+        Return inputs and taps as int64 (default; taps widened on first access).
+        ``False`` keeps the stored dtypes (version 2: the narrowest type of each
+        format, e.g. int16; large files stay memory-mapped) for streaming consumers.
 
     Returns
     -------
     VectorSet
+        Version 1 and version 2 sets alike.
 
     Raises
     ------
@@ -381,9 +415,10 @@ def load_vector_set(path, verify: bool = True) -> VectorSet:
     if not isinstance(man, dict) or man.get("format") != FORMAT:
         raise ManifestError(f"manifest.json is not a {FORMAT} manifest (format "
                             f"{man.get('format') if isinstance(man, dict) else None!r})")
-    if man.get("version") != VERSION:
-        raise ManifestError(f"vector-set version {man.get('version')!r} not supported (this "
-                            f"fixsim reads version {VERSION})")
+    version = man.get("version")
+    if isinstance(version, bool) or version not in READ_VERSIONS:
+        raise ManifestError(f"vector-set version {version!r} not supported (this fixsim reads "
+                            f"versions {', '.join(map(str, READ_VERSIONS))})")
     files = _need(man, "files", dict)
     for name, digest in files.items():
         safe_file(root, name, "listed")
@@ -411,7 +446,8 @@ def load_vector_set(path, verify: bool = True) -> VectorSet:
         raise ManifestError(f"weight image {img_path.name!r} has no sha256 in manifest 'files'")
     image = read_image(img_path, spec)
     shape = (n, *spec.input_shape)
-    inputs = _array(root, _need(man, "input", dict), "input", files, "<i8", shape)
+    inputs = _array(root, _need(man, "input", dict), "input", files,
+                    expected_dtype(version, spec.input_format), shape)
     if _need(man["input"], "format", str, "manifest input") != str(spec.input_format):
         raise VectorShapeError(f"input format {man['input']['format']!r} is not the spec's "
                                f"{str(spec.input_format)!r}")
@@ -426,14 +462,18 @@ def load_vector_set(path, verify: bool = True) -> VectorSet:
             raise ManifestError("manifest labels 'class_names' must be a list of strings")
         if class_names and labels.size and (labels.min() < 0 or labels.max() >= len(class_names)):
             raise VectorShapeError(f"labels must be ids in [0, {len(class_names)})")
-    taps = _taps(root, man, spec, n, files, verify)
+    taps = _taps(root, man, spec, n, files, verify, version)
     if verify:
         _check_range(inputs, spec.input_format, "inputs")
-    return VectorSet(root, man, spec, inputs, frames, labels, class_names, taps, image.weights,
-                     img_path)
+    inputs = np.asarray(inputs, np.int64) if widen else inputs
+    taps["input"] = inputs
+    return VectorSet(root, man, spec, inputs, frames, labels, class_names, Taps(taps, widen),
+                     image.weights, img_path)
 
 
-def _taps(root: Path, man: dict, spec: ModelSpec, n: int, files: dict, verify: bool) -> dict:
+def _taps(root: Path, man: dict, spec: ModelSpec, n: int, files: dict, verify: bool,
+          version: int) -> dict:
+    """The stored tap arrays (``"input"`` checked here, its array set by the caller)."""
     entries = _need(man, "taps", list)
     expect = [("input", tuple(spec.input_shape), spec.input_format)]
     expect += [(l.name, tuple(l.out_shape), l.out_format) for l in spec.layers]
@@ -444,7 +484,8 @@ def _taps(root: Path, man: dict, spec: ModelSpec, n: int, files: dict, verify: b
         if entry.get("format") != str(fmt):
             raise VectorShapeError(f"tap {name!r} format {entry.get('format')!r} is not the "
                                    f"spec's {str(fmt)!r}")
-        arr = _array(root, entry, f"tap {name!r}", files, "<i8", (n, *shape))
+        arr = _array(root, entry, f"tap {name!r}", files, expected_dtype(version, fmt),
+                     (n, *shape))
         if verify:
             _check_range(arr, fmt, f"tap {name!r}")
         taps[name] = arr
@@ -452,4 +493,4 @@ def _taps(root: Path, man: dict, spec: ModelSpec, n: int, files: dict, verify: b
 
 
 __all__ = ["VectorSet", "generate_vector_set", "load_vector_set", "safe_file", "FORMAT",
-           "VERSION"]
+           "VERSION", "READ_VERSIONS"]

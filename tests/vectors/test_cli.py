@@ -43,10 +43,10 @@ def test_verify_detects_wrong_expected_outputs(capsys, tmp_path, tiny_set):
 
     d = tmp_path / "w"
     shutil.copytree(tiny_set, d)
-    tap = np.fromfile(d / "tap_fc1.bin", "<i8")
+    man = json.loads((d / "manifest.json").read_text())
+    tap = np.fromfile(d / "tap_fc1.bin", man["taps"][6]["dtype"])  # taps: input, conv1, ..., fc1
     tap[57] += 1
     tap.tofile(d / "tap_fc1.bin")
-    man = json.loads((d / "manifest.json").read_text())
     man["files"]["tap_fc1.bin"] = hashlib.sha256((d / "tap_fc1.bin").read_bytes()).hexdigest()
     (d / "manifest.json").write_text(json.dumps(man))
     rc, text, _ = cli(capsys, "verify", str(d))

@@ -19,7 +19,7 @@ from fixsim.vectors.errors import (ChecksumError, ManifestError, SpecHashMismatc
 def test_contents_match_fixsim_and_the_manifest(tiny_set):
     vs = load_vector_set(tiny_set)
     m = vs.manifest
-    assert m["format"] == "fixsim-vectors" and m["version"] == 1 and m["n"] == 3
+    assert m["format"] == "fixsim-vectors" and m["version"] == 2 and m["n"] == 3
     assert m["generator"].startswith("fixsim ") and m["seed"] == 7
     assert m["command"] == ("fixsim vectors gen --model specklenn-snl --n 3 --source simulated "
                             "--seed 7 --weights random")
@@ -108,7 +108,9 @@ def _edit(src, dst, fn):
     (lambda m, d: m["taps"][1].update(file="../tap_conv1.bin"), UnsafePathError, "plain file name"),
     (lambda m, d: m["files"].update({"../x": "0" * 64}), UnsafePathError, "plain file name"),
     (lambda m, d: m.update(format="other"), ManifestError, "not a fixsim-vectors"),
-    (lambda m, d: m.update(version=2), ManifestError, "version 2"),
+    (lambda m, d: m.update(version=3), ManifestError, "version 3"),
+    (lambda m, d: m.update(version=True), ManifestError, "version True"),
+    (lambda m, d: m["taps"][3].update(dtype="<i8"), VectorShapeError, "dtype"),
     (lambda m, d: m.pop("taps"), ManifestError, "lacks 'taps'"),
     (lambda m, d: m["taps"][2].update(shape=[3, 7, 31, 30]), VectorShapeError, "shape"),
     (lambda m, d: m["taps"][2].update(format="ap_fixed<8,3>"), VectorShapeError, "format"),
