@@ -2,6 +2,14 @@
 
 Exit codes of ``fixsim hil run``: 0 every frame returned once, intact and bit-exact;
 1 any fault or mismatch; 2 bad input (vector set, options, unavailable backend).
+
+The in-process devices (``--backend loopback`` and ``fixsim hil serve --vectors``) are
+chosen with ``--device``: ``network`` computes every result with
+:func:`fixsim.network.run` from the weight image the run sends
+(:class:`fixsim.vectors.device.NetworkDevice`), so the run checks a computed result
+against the set's expected outputs; ``replay`` answers each known input with its
+expected output (exercises transports only; the interim layout has no spec, so only
+this).  The default ``auto`` is ``network`` for a fixsim vector set, else ``replay``.
 """
 
 from __future__ import annotations
@@ -10,10 +18,13 @@ import json
 import sys
 import threading
 
-from ..errors import InputError
+from ..errors import InputError, closest
+
+#: In-process device models of loopback and serve (see the module docstring).
+DEVICES = ("auto", "network", "replay")
 
 #: Backend-specific CLI options: dest name -> the backend it belongs to.
-_OWNER = {"fault": "loopback", "host": "tcp", "port": "tcp", "test_host": "tcp", "exe": "csim",
+_OWNER = {"fault": "loopback", "device": "loopback", "host": "tcp", "port": "tcp", "test_host": "tcp", "exe": "csim",
           "exe_arg": "csim", "device_dir": "xdma", "prefix": "xdma", "channel": "xdma",
           "dev": "rogue", "dest": "rogue"}
 
@@ -32,6 +43,10 @@ def register(sub) -> None:
     r.add_argument("--json", action="store_true", help="print the JSON report on stdout")
     r.add_argument("--out", metavar="FILE", help="also write the JSON report to FILE (atomically)")
     g = r.add_argument_group("loopback / csim device model")
+    g.add_argument("--device", default=None, metavar="|".join(DEVICES),
+                   help="loopback device: network (computes with fixsim.network.run), replay "
+                        "(answers with the expected outputs); default auto: network for a "
+                        "fixsim vector set, else replay")
     g.add_argument("--fault", action="append", default=[], metavar="KIND=RATE",
                    help="loopback fault injection, repeatable: drop, duplicate, reorder, corrupt, "
                         "delay, stall (rates), delay_s, corrupt_bits")
@@ -55,7 +70,10 @@ def register(sub) -> None:
     r.set_defaults(func=run_cmd)
 
     s = hs.add_parser("serve", help="serve a vector set's replay device (or a csim program) over loopback TCP")
-    s.add_argument("--vectors", metavar="DIR", help="answer with the vector set's expected outputs")
+    s.add_argument("--vectors", metavar="DIR", help="answer for this vector set (see --device)")
+    s.add_argument("--device", default=None, metavar="|".join(DEVICES),
+                   help="with --vectors: network (computes; starts with the set's weight image, "
+                        "replaced by any image a client sends) or replay; default auto")
     s.add_argument("--exe", help="answer with this C-simulation program instead")
     s.add_argument("--exe-arg", action="append", default=[])
     s.add_argument("--port", type=int, default=0, help="port (default: a free one, printed)")
@@ -66,9 +84,42 @@ def register(sub) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
+def device_model(kind, vs, cycles) -> tuple[str, object]:
+    """``(name, model)`` of the in-process device for a HIL vector set.
+
+    Parameters
+    ----------
+    kind : {"auto", "network", "replay"} or None (auto)
+    vs : fixsim.hil.vectors.VectorSet
+    cycles : callable
+        Cycle model ``cycles(n_in, n_out) -> int``.
+
+    Raises
+    ------
+    InputError
+        An unknown kind, or ``network`` for a set without a model spec.
+    """
+    from ..hil.device import ReplayModel
+
+    kind = "auto" if kind is None else kind
+    if kind not in DEVICES:
+        raise InputError(f"unknown --device {kind!r}{closest(kind, DEVICES)}; choices: "
+                         f"{', '.join(DEVICES)}")
+    if kind == "auto":
+        kind = "network" if vs.spec is not None else "replay"
+    if kind == "network":
+        if vs.spec is None:
+            raise InputError("--device network needs a fixsim vector set (fixsim vectors gen, with "
+                             "spec.json); this set has the interim layout: use --device replay")
+        from ..vectors.device import NetworkDevice
+
+        return kind, NetworkDevice(vs.spec, cycles=cycles)
+    return kind, ReplayModel(vs.inputs, vs.expected, cycles)
+
+
 def backend_options(args, vs) -> dict:
     """CLI arguments -> keyword options of the chosen backend (InputError on misuse)."""
-    from ..hil.device import ConstantLatency, ReplayModel
+    from ..hil.device import ConstantLatency
     from ..hil.loopback import FaultSpec
 
     for dest, owner in _OWNER.items():
@@ -78,8 +129,8 @@ def backend_options(args, vs) -> dict:
     cycles = ConstantLatency(args.base_cycles, args.per_word_cycles, args.per_word_cycles)
     b = args.backend
     if b == "loopback":
-        return {"model": ReplayModel(vs.inputs, vs.expected, cycles),
-                "faults": FaultSpec.parse(args.fault, seed=args.seed)}
+        args.device, model = device_model(args.device, vs, cycles)  # "auto" resolved, recorded
+        return {"model": model, "faults": FaultSpec.parse(args.fault, seed=args.seed)}
     if b == "tcp":
         if args.port is None:
             raise InputError("the tcp backend needs --port")
@@ -111,7 +162,8 @@ def run_cmd(args) -> int:
     if not 1 <= args.window <= 65536:
         raise InputError(f"--window {args.window!r} not in [1, 65536]")
     vs = read_vector_set(args.vectors)
-    backend = make_backend(args.backend, **backend_options(args, vs))
+    options = backend_options(args, vs)
+    backend = make_backend(args.backend, **options)
     bar = None
     if not args.json and sys.stderr.isatty():
         from tqdm import tqdm
@@ -127,6 +179,8 @@ def run_cmd(args) -> int:
             bar.close()
     doc = {**rep.to_dict(), "generator": f"fixsim {__version__}", "seed": args.seed,
            "vectors": str(args.vectors), "sha256": vs.sha256}
+    if args.backend == "loopback":
+        doc["device"] = args.device
     text = json.dumps(doc, indent=2, sort_keys=True)
     if args.out:
         write_text_atomic(args.out, text + "\n")
@@ -136,19 +190,23 @@ def run_cmd(args) -> int:
 
 def serve_cmd(args) -> int:
     from ..hil.csim import CsimProcess
-    from ..hil.device import ConstantLatency, ReplayModel
+    from ..hil.device import ConstantLatency
     from ..hil.server import DeviceServer
     from ..hil.vectors import read_vector_set
 
     if bool(args.vectors) == bool(args.exe):
         raise InputError("give exactly one of --vectors DIR or --exe PROGRAM")
+    if args.exe and args.device is not None:
+        raise InputError("--device applies to --vectors, not to --exe")
     cycles = ConstantLatency(args.base_cycles, args.per_word_cycles, args.per_word_cycles)
     proc = None
     if args.exe:
         proc = model = CsimProcess(args.exe, args.exe_arg, cycles).start()
     else:
         vs = read_vector_set(args.vectors)
-        model = ReplayModel(vs.inputs, vs.expected, cycles)
+        kind, model = device_model(args.device, vs, cycles)
+        if kind == "network":
+            model.load_weights(vs.weights)  # until a client sends its own image
     stop = threading.Event()
     try:
         with DeviceServer(model, "127.0.0.1", args.port) as srv:

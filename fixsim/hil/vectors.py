@@ -3,8 +3,9 @@
 A fixsim vector set (``manifest.json`` with ``"format": "fixsim-vectors"``, written by
 ``fixsim vectors gen``) is read with :func:`fixsim.vectors.load_vector_set` (every
 checksum, the weight image and the shapes verified): inputs are its raw input mantissas,
-expected results its last layer's raw outputs, the weights its weight image, and the
-wire width the smallest of 2/4/8 bytes that holds the input format.
+expected results its last layer's raw outputs, the weights its weight image, the wire
+width the smallest of 2/4/8 bytes that holds the input format, and ``spec`` its model
+spec (so a device model can compute the network: :class:`fixsim.vectors.device.NetworkDevice`).
 
 The interim layout (still read, for hand-made sets) is a directory with ``manifest.json``::
 
@@ -31,12 +32,19 @@ from .errors import InputError
 
 @dataclass
 class VectorSet:
+    """What a HIL run needs from a vector set.
+
+    ``spec`` is the model spec of a fixsim vector set (None for the interim layout,
+    which only a replay device can answer).
+    """
+
     inputs: np.ndarray
     expected: np.ndarray
     weights: bytes | None = None
     word_bytes: int = 8
     sha256: dict[str, str] = field(default_factory=dict)
     manifest: dict = field(default_factory=dict)
+    spec: object = None
 
 
 def _inside(root: Path, rel, key: str) -> Path:
@@ -71,7 +79,7 @@ def _fixsim_vector_set(directory, manifest_bytes: bytes) -> VectorSet:
     wb = next(b for b in (2, 4, 8) if bits <= 8 * b)
     sums = {"manifest.json": hashlib.sha256(manifest_bytes).hexdigest(), **vs.manifest["files"]}
     return VectorSet(np.asarray(vs.inputs), np.asarray(vs.outputs), vs.weight_image_path.read_bytes(),
-                     wb, sums, vs.manifest)
+                     wb, sums, vs.manifest, vs.spec)
 
 
 def read_vector_set(directory) -> VectorSet:

@@ -26,16 +26,20 @@ class NetworkDevice:
     weights : dict, optional
         Raw weights to start with; otherwise a weight image must be loaded first
         (:meth:`load_weights`, which the HIL WEIGHTS request calls).
-    cycles : int
-        Cycle count reported with every result (a model, not a measurement).
+    cycles : int or callable
+        Cycle count reported with every result (a model, not a measurement): a constant,
+        or ``cycles(n_in, n_out) -> int`` such as :class:`fixsim.hil.device.ConstantLatency`.
     """
 
-    def __init__(self, spec, weights: dict | None = None, cycles: int = 0):
+    def __init__(self, spec, weights: dict | None = None, cycles=0):
         from ..network.weights import check_weights
 
         self.spec = load_spec(spec)
         self.weights = None if weights is None else check_weights(self.spec, weights)
-        self.cycles = int(cycles)
+        if not callable(cycles) and (isinstance(cycles, bool) or not isinstance(cycles, int)
+                                     or cycles < 0):
+            raise InputError(f"cycles must be a non-negative integer or a cycle model, got {cycles!r}")
+        self.cycles = cycles
 
     def load_weights(self, image: bytes) -> None:
         """Replace the weights with a weight image (checked; :class:`WeightImageError`)."""
@@ -51,8 +55,9 @@ class NetworkDevice:
         if words.size != size:
             raise InputError(f"expected {size} input words, got {words.size}")
         out = run(self.spec, self.weights, words.reshape((1, *self.spec.input_shape)), taps=False,
-                  threads=1)
-        return out[self.spec.layers[-1].name].reshape(-1), self.cycles
+                  threads=1)[self.spec.layers[-1].name].reshape(-1)
+        cycles = self.cycles(words.size, out.size) if callable(self.cycles) else self.cycles
+        return out, int(cycles)
 
 
 __all__ = ["NetworkDevice"]

@@ -41,3 +41,13 @@ def demo_exe():
 def vector_dir(tmp_path, demo_vectors):
     x, y = demo_vectors
     return write_vector_set(tmp_path / "vs", x, y, word_bytes=2)
+
+
+@pytest.fixture(scope="session")
+def fixsim_set(tmp_path_factory):
+    """A 4-frame specklenn-snl vector set of ``fixsim vectors gen`` (random weights, read-only)."""
+    from fixsim.vectors import generate_vector_set
+
+    out = tmp_path_factory.mktemp("hil-sets") / "snl"
+    generate_vector_set(out, n=4, seed=3, weights="random")
+    return out
