@@ -78,16 +78,20 @@ def quantizer(q: int, o: int, sym_min: bool, parallel: bool = False):
                     t = np.uint64(0) if e >= 64 else t
                     y = np.int64((~t) + np.uint64(1)) if neg else np.int64(t)
                 else:
-                    # |raw| >= 2^63 beyond e = 10: every format here overflows, by sign
-                    y = v << min(e, 10)
-                    if e > 10:
+                    # |raw| >= 2^63 beyond e = 10: every format here overflows, by sign,
+                    # except raw = -2^63 exactly (e = 11, man = 2^52), which int64 holds
+                    if e <= 10 or (e == 11 and neg and frac == 0):
+                        y = v << e
+                    else:
+                        y = v
                         force = -1 if neg else 1
             if (xb & 0x7FFFFFFFFFFFFFFF) == 0:
                 y = 0
                 force = 0
             # AP_SAT_SYM's range is [-hi, hi]: the headers flag lo itself as underflow too
             low_out = y < lo or (o == SAT_SYM and s and y == lo)
-            n_ovf += (not special) and (y > hi or low_out or force != 0 or (o == WRAP and e > 10))
+            beyond = e > 11 or (e == 11 and not (neg and frac == 0))  # |raw| > 2^63 - ...
+            n_ovf += (not special) and (y > hi or low_out or force != 0 or (o == WRAP and beyond))
             out[k] = _clamp(o, sym_min, sym_min, y, lo, hi, sh_wrap, s, force)
         return n_nan, n_inf, n_ovf
 

@@ -81,3 +81,21 @@ def test_undefined_conversions_are_refused_and_abort_in_headers(need_oracle, src
     oracle = Oracle([Case("convert", (src, dst))])
     with pytest.raises(OracleCrash, match="beyond MSB"):
         oracle.run(Case("convert", (src, dst)), raw_to_bits(np.array([1], np.int64)))
+
+
+@pytest.mark.parametrize("fmt", ["ap_fixed<64,0,AP_RND,AP_SAT_ZERO>", "ap_fixed<64,0,AP_RND,AP_SAT>",
+                                 "ap_fixed<64,0>", "ap_fixed<64,1,AP_TRN,AP_SAT_SYM>"])
+def test_most_negative_64_bit_code_from_a_double(need_oracle, fmt):
+    """-0.5 in ap_fixed<64,0> is raw -2^63 exactly: representable, not an overflow (found by the long campaign)."""
+    import warnings
+    from fixsim.fixed import FixsimWarning
+    t = FixedType.parse(fmt)
+    x = np.array([t.min, t.min * 2, -t.min / 2])
+    oracle = Oracle([Case("from_double", (fmt,))])
+    expected = bits_to_raw(oracle.run(Case("from_double", (fmt,)), x), fmt)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        got = quantize(x, fmt)
+    assert got.tolist() == expected.tolist()
+    msgs = " ".join(str(m.message) for m in w if issubclass(m.category, FixsimWarning))
+    assert "1 out of range" in msgs or (t.overflow.name == "AP_SAT_SYM" and "2 out of range" in msgs)
