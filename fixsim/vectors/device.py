@@ -38,7 +38,8 @@ class NetworkDevice:
         self.weights = None if weights is None else check_weights(self.spec, weights)
         if not callable(cycles) and (isinstance(cycles, bool) or not isinstance(cycles, int)
                                      or cycles < 0):
-            raise InputError(f"cycles must be a non-negative integer or a cycle model, got {cycles!r}")
+            raise InputError("cycles must be a non-negative integer or a cycle model, "
+                             f"got {cycles!r}")
         self.cycles = cycles
 
     def load_weights(self, image: bytes) -> None:

@@ -39,8 +39,10 @@ def storage_dtype(fmt) -> str:
         ``"<i1"``, ``"<i2"``, ``"<i4"``, ``"<i8"`` (signed) or ``"<u1"`` ... ``"<u8"``.
 
     >>> from fixsim.fixed import FixedType
-    >>> storage_dtype(FixedType.parse("ap_fixed<16,6>")), storage_dtype(FixedType.parse("ap_ufixed<9,1>"))
-    ('<i2', '<u2')
+    >>> storage_dtype(FixedType.parse("ap_fixed<16,6>"))
+    '<i2'
+    >>> storage_dtype(FixedType.parse("ap_ufixed<9,1>"))
+    '<u2'
     """
     kind = "i" if fmt.signed else "u"
     nbytes = next(b for b in (1, 2, 4, 8) if fmt.width <= 8 * b)

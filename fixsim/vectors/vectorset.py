@@ -132,7 +132,8 @@ def _write_taps(tmp: Path, spec: ModelSpec, weights: dict, inputs: np.ndarray, p
 
     def job(start: int) -> list:
         res = run(spec, weights, inputs[start:start + CHUNK], threads=1)
-        return [np.ascontiguousarray(res[layer.name], dtype=dt) for layer, dt in zip(layers, dtypes)]
+        return [np.ascontiguousarray(res[layer.name], dtype=dt)
+                for layer, dt in zip(layers, dtypes)]
 
     workers = _threads(None)
     starts = iter(range(0, n, CHUNK))
