@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_datapath import frames  # noqa: E402  (same synthetic frames as the datapath bench)
 from fixsim import __version__  # noqa: E402
 from fixsim.csim import twin  # noqa: E402
 from fixsim.fixed import FixsimWarning  # noqa: E402
@@ -35,15 +37,6 @@ from fixsim.network.weights import random_weights  # noqa: E402
 TARGET = 50.0
 
 
-def frames(n: int, seed: int) -> np.ndarray:
-    """Standardized speckle-like frames (Poisson counts on a random Airy-like intensity)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[-32:33, -32:33]
-    r = np.hypot(yy, xx)[None]
-    lam = rng.uniform(1, 50, (n, 1, 1)) * (np.sinc(r / rng.uniform(2, 8, (n, 1, 1))) ** 2 + 0.01)
-    x = rng.poisson(lam).astype(np.float64)
-    x = (x - x.mean(axis=(1, 2), keepdims=True)) / (x.std(axis=(1, 2), keepdims=True) + 1e-12)
-    return x[:, None]
 
 
 def best(fn, repeat: int) -> float:

@@ -8,7 +8,6 @@ mantissas in each layer's output format, exactly as the C++ test bench writes th
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -20,6 +19,7 @@ from ..layers import (MacConfig, activation, activation_float, conv2d, conv2d_fl
 from ..layers.mac import METHODS
 from .spec import ActivationLayer, Conv2D, Dense, Flatten, MaxPool2D, ModelSpec, load_spec
 from .weights import check_weights
+from .._threads import resolve_threads
 
 #: Images per work item: small enough that the intermediate maps stay in the CPU caches.
 CHUNK = 8
@@ -28,15 +28,6 @@ CHUNK = 8
 def _slices(n: int, threads: int) -> list[slice]:
     step = max(1, min(CHUNK, -(-n // max(threads, 1))))
     return [slice(i, min(i + step, n)) for i in range(0, n, step)] or [slice(0, 0)]
-
-
-def _threads(threads) -> int:
-    if threads is None:
-        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                   else (os.cpu_count() or 1))
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise InputError(f"threads must be a positive integer, got {threads!r}")
-    return threads
 
 
 def mac_config(layer) -> MacConfig:
@@ -137,7 +128,7 @@ def run(spec, weights: dict, x, *, taps: bool = True, method="auto",
     else:
         raise InputError(f"input must be floats or raw integers, got dtype {arr.dtype}")
     prep = _prepared(spec, raw_w)
-    parts = _slices(len(xr), _threads(threads))
+    parts = _slices(len(xr), resolve_threads(threads))
 
     def work(sl):
         used: dict[str, str] = {}
@@ -146,7 +137,7 @@ def run(spec, weights: dict, x, *, taps: bool = True, method="auto",
     if len(parts) == 1:
         results = [work(parts[0])]
     else:
-        with ThreadPoolExecutor(max_workers=min(_threads(threads), len(parts))) as pool:
+        with ThreadPoolExecutor(max_workers=min(resolve_threads(threads), len(parts))) as pool:
             results = list(pool.map(work, parts))
     chunks = [r[0] for r in results]
     out = chunks[0] if len(chunks) == 1 else {

@@ -124,7 +124,8 @@ def _write_taps(tmp: Path, spec: ModelSpec, weights: dict, inputs: np.ndarray, p
     chunks compute.  Order of writing is fixed, so the bytes never depend on timing.
     Returns ``{file name: sha256}``.
     """
-    from ..network.engine import _threads, run
+    from .._threads import resolve_threads
+    from ..network.engine import run
 
     layers = spec.layers
     dtypes = [storage_dtype(layer.out_format) for layer in layers]
@@ -135,7 +136,7 @@ def _write_taps(tmp: Path, spec: ModelSpec, weights: dict, inputs: np.ndarray, p
         return [np.ascontiguousarray(res[layer.name], dtype=dt)
                 for layer, dt in zip(layers, dtypes)]
 
-    workers = _threads(None)
+    workers = resolve_threads(None)
     starts = iter(range(0, n, CHUNK))
     writers = [HashedFile(tmp / f"tap_{layer.name}.bin") for layer in layers]
     try:

@@ -22,7 +22,6 @@ different.  The status is ``equal`` (bit-identical, every frame), ``within_toler
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -33,6 +32,7 @@ from ..errors import InputError, closest
 from . import classify
 from .kernels import HIST_EDGES, N_BINS, diff_stats, error_stats
 from .result import Result
+from .._threads import resolve_threads
 
 #: Bytes of one side's data per work item: large enough to amortize the call, small
 #: enough that two sides times two threads stay in a few hundred MB.
@@ -149,15 +149,6 @@ class Comparison:
         from .report import comparison_text
 
         return comparison_text(self)
-
-
-def _threads(threads) -> int:
-    if threads is None:
-        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                   else (os.cpu_count() or 1))
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise InputError(f"threads must be a positive integer, got {threads!r}")
-    return threads
 
 
 def _rows(a: Result, b: Result):
@@ -281,7 +272,7 @@ def compare(a: Result, b: Result, *, layers=None, tolerance_lsb: float = 0.0,
             return error_stats(fx, fl, 1.0, inv, hist) + (hist,)
         return error_stats(xb, xa, inv, inv, hist) + (hist,)  # B - A
 
-    nthreads = min(_threads(threads), max(1, len(work)))
+    nthreads = min(resolve_threads(threads), max(1, len(work)))
     first_rows: dict[int, tuple] = {}
     sums: dict[int, list] = {}
     with ThreadPoolExecutor(max_workers=nthreads) as pool:
