@@ -11,12 +11,28 @@ register-level header port).
 
 from __future__ import annotations
 
+import types
 from functools import lru_cache
 
 import numpy as np
 from numba import njit, prange
 
 from .kernels import SAT_SYM, SAT_ZERO, WRAP, _inc
+
+
+def _variant(fn, suffix: str):
+    """A copy of ``fn`` under another name: Numba's disk cache keys on the function's
+    qualified name and closure values, not on ``parallel=``, so serial and parallel builds
+    of one body must not share a name (or one would be served for the other)."""
+    new = types.FunctionType(fn.__code__.replace(co_name=fn.__name__ + suffix,
+                                                 co_qualname=fn.__qualname__ + suffix),
+                             fn.__globals__, fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
+    new.__qualname__ = fn.__qualname__ + suffix
+    return new
+
+
+def _jit(fn, parallel: bool):
+    return njit(cache=True, parallel=parallel)(_variant(fn, "_par" if parallel else "_ser"))
 
 
 @njit(cache=True, inline="always")
@@ -95,7 +111,7 @@ def quantizer(q: int, o: int, sym_min: bool, parallel: bool = False):
             out[k] = _clamp(o, sym_min, sym_min, y, lo, hi, sh_wrap, s, force)
         return n_nan, n_inf, n_ovf
 
-    return njit(cache=True, parallel=parallel)(kernel)
+    return _jit(kernel, parallel)
 
 
 @lru_cache(maxsize=None)
@@ -128,7 +144,7 @@ def mac_kernel(q: int, o: int, sym_min: bool, sym_rule: bool, parallel: bool):
                     acc[jj] = _clamp(o, sym_min, sym_rule, y, lo, hi, sh_wrap, s, 0)
             out[ii, :] = acc
 
-    return njit(cache=True, parallel=parallel)(body)
+    return _jit(body, parallel)
 
 
 def _exact_gemm_body(a, b, out):
@@ -149,5 +165,5 @@ def _exact_gemm_body(a, b, out):
             out[ii, jj] = np.int64(acc[jj])
 
 
-exact_gemm = njit(cache=True)(_exact_gemm_body)
-exact_gemm_parallel = njit(cache=True, parallel=True)(_exact_gemm_body)
+exact_gemm = _jit(_exact_gemm_body, False)
+exact_gemm_parallel = _jit(_exact_gemm_body, True)
