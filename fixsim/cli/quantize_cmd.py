@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     if args.show_values:
         vals = to_float(raw, fmt).reshape(-1)
         for t, v in zip(text, vals):
-            print(f"{t}\t{v!r}")
+            print(f"{t}\t{float(v)!r}")
     else:
         print("\n".join(text))
     return 0

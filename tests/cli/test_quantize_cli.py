@@ -77,3 +77,8 @@ def test_outputs_get_umask_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+
+
+def test_show_values_prints_plain_numbers(capsys):
+    assert main(["quantize", "ap_fixed<16,6,AP_RND,AP_SAT>", "0.1", "--show-values"]) == 0
+    assert capsys.readouterr().out.split() == ["102", "0.099609375"]
