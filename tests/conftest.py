@@ -39,3 +39,8 @@ def need_oracle():
     reason = oracle_unavailable_reason()
     if reason:
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def need_gxx(need_oracle):
+    """g++ and the ap_types headers (the C simulation needs what the oracle needs)."""

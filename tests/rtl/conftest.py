@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import oracle_unavailable_reason
 
 from .netgen import random_networks
 
@@ -25,13 +24,6 @@ def slow_enabled(request):
     expr = request.config.getoption("markexpr") or ""
     if os.environ.get("FIXSIM_RUN_SLOW") != "1" and ("slow" not in expr or "not slow" in expr):
         pytest.skip("slow campaign: run with `pytest -m slow` (or FIXSIM_RUN_SLOW=1)")
-
-
-@pytest.fixture(scope="session")
-def need_gxx():
-    reason = oracle_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -55,15 +55,6 @@ def tiny_set(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def need_gxx():
-    from tests.conftest import oracle_unavailable_reason
-
-    reason = oracle_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
 def need_golden():
     from fixsim.verify.defaults import golden_dir
 
