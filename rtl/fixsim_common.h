@@ -168,6 +168,24 @@ typename CONFIG_T::accum_t start(const typename CONFIG_T::bias_t* bias, unsigned
     return acc;
 }
 
+// Read one (h, w, c)-ordered frame from a stream into a (c, h, w) buffer; the caller
+// partitions the buffer (channels in parallel), so the read stays one beat per cycle.
+template <typename T, unsigned C, unsigned H, unsigned W>
+void read_frame(hls::stream<T>& in, T buf[C][H][W]) {
+#pragma HLS INLINE
+ReadH:
+    for (unsigned h = 0; h < H; h++) {
+    ReadW:
+        for (unsigned w = 0; w < W; w++) {
+        ReadC:
+            for (unsigned c = 0; c < C; c++) {
+#pragma HLS PIPELINE II = 1
+                buf[c][h][w] = in.read();
+            }
+        }
+    }
+}
+
 }  // namespace fixsim
 
 #endif  // FIXSIM_COMMON_H_

@@ -21,17 +21,7 @@ void maxpool2d(hls::stream<typename CONFIG_T::input_t>& in,
     input_t buf[CONFIG_T::channels][CONFIG_T::in_height][CONFIG_T::in_width];
 #pragma HLS ARRAY_PARTITION variable = buf complete dim = 1
 
-ReadH:
-    for (unsigned h = 0; h < CONFIG_T::in_height; h++) {
-    ReadW:
-        for (unsigned w = 0; w < CONFIG_T::in_width; w++) {
-        ReadC:
-            for (unsigned c = 0; c < CONFIG_T::channels; c++) {
-#pragma HLS PIPELINE II = 1
-                buf[c][h][w] = in.read();
-            }
-        }
-    }
+    read_frame<input_t, CONFIG_T::channels, CONFIG_T::in_height, CONFIG_T::in_width>(in, buf);
 
 OutH:
     for (unsigned oh = 0; oh < CONFIG_T::out_height; oh++) {
