@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import InputError, closest
 from .preprocess import bin_mean, crop_window, standardize
+from .store import open_hdf5
 
 DEFAULT_DATASET = "/entry_1/data_1/data"
 _MASK_SEMANTICS = ("good", "bad")
@@ -79,8 +80,6 @@ def iter_cxi(path: "str | os.PathLike", *, dataset: str = DEFAULT_DATASET,
 
     The file is opened and every argument validated before the first chunk is read.
     """
-    import h5py
-
     for name, v in (("crop", crop), ("bin", bin), ("chunk", chunk)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise InputError(f"{name} must be a positive integer, got {v!r}")
@@ -90,13 +89,7 @@ def iter_cxi(path: "str | os.PathLike", *, dataset: str = DEFAULT_DATASET,
         raise InputError(f"mask_semantics {mask_semantics!r} unknown"
                          f"{closest(mask_semantics, _MASK_SEMANTICS)}; valid: good, bad")
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"CXI file {str(path)!r} does not exist")
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise InputError(f"{str(path)!r} is not an HDF5/CXI file") from None
-    with f:
+    with open_hdf5(path, "CXI file", "an HDF5/CXI file") as f:
         dset = _dataset(f, dataset, path)
         if dset.ndim not in (2, 3):
             raise InputError(f"{dataset} in {str(path)!r} has shape {dset.shape}; "

@@ -23,6 +23,18 @@ from typing import Callable
 import numpy as np
 
 from ..errors import InputError
+
+
+def open_hdf5(path: Path, what: str, kind: str):
+    """Open ``path`` read-only; a missing or non-HDF5 file is a one-line InputError."""
+    import h5py
+
+    if not path.is_file():
+        raise InputError(f"{what} {str(path)!r} does not exist")
+    try:
+        return h5py.File(path, "r")
+    except OSError:
+        raise InputError(f"{str(path)!r} is not {kind}") from None
 from .config import CLASS_NAMES, SimConfig
 from .simulate import (FrameSimulator, check_count, check_seed, default_workers, draw_labels,
                        resolve_classes)
@@ -136,13 +148,7 @@ def load_dataset(path: "str | os.PathLike", verify: bool = True):
     import h5py
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"dataset {str(path)!r} does not exist")
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise InputError(f"{str(path)!r} is not an HDF5 file") from None
-    with f:
+    with open_hdf5(path, "dataset", "an HDF5 file") as f:
         for name in ("frames", "labels"):
             if name not in f or not isinstance(f[name], h5py.Dataset):
                 raise InputError(f"{str(path)!r} has no /{name} dataset "
