@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     import torch
 
     from fixsim._version import __version__
-    from fixsim.train.dataset import file_sha256
+    from fixsim._files import sha256_file as file_sha256
 
     torch.set_num_threads(2)
     t0 = time.time()

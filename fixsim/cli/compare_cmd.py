@@ -81,7 +81,7 @@ def run_command(args) -> int:
     parse_source(args.a)
     parse_source(args.b)  # both checked before any (slow) loading
     if args.plots is not None:
-        from ._io import require
+        from .._files import require
 
         require("matplotlib", "plots")
         if Path(args.plots).exists() and not Path(args.plots).is_dir():

@@ -12,16 +12,14 @@ exit status is 1 if any tap differs.  Exit 2 on bad input; outputs appear atomic
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .._files import atomic_dir, sha256_file
 from ..errors import InputError
 
 
@@ -47,29 +45,6 @@ def register(subparsers) -> None:
                    help="g++ optimisation level -O0..-O3 (default 2)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=run_command)
-
-
-@contextlib.contextmanager
-def _atomic_dir(path: Path):
-    """Yield a fresh temporary directory that replaces ``path`` when the body succeeds."""
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"output directory parent {str(parent)!r} does not exist")
-    if path.exists() and not path.is_dir():
-        raise InputError(f"--out {str(path)!r} exists and is not a directory")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=parent))
-    try:
-        yield tmp
-        old = None
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=parent))
-            os.replace(path, old / "x")
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _load_weights(spec, path: str) -> dict:
@@ -120,7 +95,7 @@ def _emit(spec, out: Path) -> list[str]:
     from ..csim.codegen import generate_testbench
 
     sources = generate_testbench([spec])
-    with _atomic_dir(out) as tmp:
+    with atomic_dir(out) as tmp:
         for name, text in sources.items():
             (tmp / name).write_text(text)
     return sorted(sources)
@@ -147,7 +122,7 @@ def run_command(args: argparse.Namespace) -> int:
     tb = twin.build(spec, opt=f"-O{args.opt_level}")
     t1 = time.perf_counter()
     out = Path(args.out)
-    with _atomic_dir(out) as tmp:
+    with atomic_dir(out) as tmp:
         taps = twin.run_testbench(tb, namespace_of(spec.name), weights, x, workdir=tmp)
         t2 = time.perf_counter()
         meta = json.loads((tmp / "meta.json").read_text())
@@ -158,7 +133,7 @@ def run_command(args: argparse.Namespace) -> int:
         meta["weights_file"] = os.path.abspath(args.weights)
         meta["tap_formats"] = {"input": str(spec.input_format),
                                **{l.name: str(l.out_format) for l in spec.layers}}
-        meta["tap_sha256"] = {f"tap_{t.name}.bin": twin._sha256(tmp / f"tap_{t.name}.bin")
+        meta["tap_sha256"] = {f"tap_{t.name}.bin": sha256_file(tmp / f"tap_{t.name}.bin")
                               for t in taps_of(spec)}
         meta["seconds"] = {"build": round(t1 - t0, 3), "run": round(t2 - t1, 3)}
         summary = {"spec": spec.name, "n": int(x.shape[0]), "out": str(out),

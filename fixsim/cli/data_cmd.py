@@ -121,7 +121,7 @@ def _info(args) -> int:
 
 def _config(args) -> int:
     from ..data.config import SimConfig
-    from ._io import write_text_atomic
+    from .._files import write_text_atomic
 
     text = SimConfig().to_json() + "\n"
     if args.out:

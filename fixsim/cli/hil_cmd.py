@@ -152,7 +152,7 @@ def run_cmd(args) -> int:
     from ..hil.backend import backend_class, make_backend
     from ..hil.run import run_vectors
     from ..hil.vectors import read_vector_set
-    from ._io import write_text_atomic
+    from .._files import write_text_atomic
 
     backend_class(args.backend)  # unknown name -> one-line error with the closest match
     if not 0 < args.clock_mhz <= 10_000:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..fixed import FixedType, FixsimWarning, quantize, to_float
-from ._io import atomic_path
+from .._files import atomic_path
 
 
 def register(sub) -> None:

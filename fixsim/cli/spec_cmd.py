@@ -48,7 +48,7 @@ def _summary(spec) -> dict:
 
 def main(args) -> int:
     from ..network.spec import load_spec
-    from ._io import write_text_atomic
+    from .._files import write_text_atomic
 
     spec = load_spec(args.spec)
     if args.resolved or args.canonical:

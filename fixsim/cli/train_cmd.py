@@ -131,7 +131,7 @@ def run_evaluate(args) -> int:
     data = load_labelled(args.data)
     support = load_labelled(args.support_data) if args.support_data else None
     if args.plots:
-        from ._io import require
+        from .._files import require
         require("matplotlib", "plots")
     import torch
 

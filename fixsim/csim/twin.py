@@ -19,7 +19,6 @@ the C++ input layer quantizes); see docs/rtl.md for the file formats.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -31,6 +30,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .._version import __version__
+from .._files import sha256_file
 from ..errors import InputError, ToolError
 from .build import compile_program
 from .codegen import Tap, generate_testbench, namespace_of, taps_of
@@ -146,8 +146,6 @@ def _frames(spec, x) -> tuple[np.ndarray, bool]:
     raise InputError(f"inputs must be float values or raw integers, got dtype {arr.dtype}")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _image_path(weights, workdir: Path) -> Path | None:
@@ -180,12 +178,12 @@ def write_inputs(workdir: Path, spec, weights, x) -> tuple[int, bool]:
     files = {}
     name = "inputs_f64.bin" if is_float else "inputs.bin"
     (workdir / name).write_bytes(frames.astype("<f8" if is_float else "<i8").tobytes())
-    files[name] = _sha256(workdir / name)
+    files[name] = sha256_file(workdir / name)
     for key, arr in raw_weights.items():
         (workdir / f"{key}.bin").write_bytes(arr.astype("<i8").tobytes())
-        files[f"{key}.bin"] = _sha256(workdir / f"{key}.bin")
+        files[f"{key}.bin"] = sha256_file(workdir / f"{key}.bin")
     if image is not None:
-        files[image.name] = _sha256(image)
+        files[image.name] = sha256_file(image)
     meta = {"generator": f"fixsim {__version__}", "spec": spec.name,
             "spec_sha256": spec.spec_hash(), "n": int(frames.shape[0]),
             "input_kind": "f64" if is_float else "raw",

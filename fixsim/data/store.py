@@ -74,7 +74,7 @@ def write_dataset(path: "str | os.PathLike", n: int, seed: int,
     import h5py
 
     from .._version import __version__
-    from ..cli._io import atomic_path
+    from .._files import atomic_path
 
     n, seed = check_count(n), check_seed(seed)
     workers = default_workers() if workers is None else check_count(workers, "workers")

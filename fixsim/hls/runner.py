@@ -13,7 +13,6 @@ Tools, newest first: ``vitis-run`` (2023.2+), ``vitis_hls`` (2020.2-2024.1),
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .._version import __version__
-from ..cli._io import write_text_atomic
+from .._files import sha256_file, write_text_atomic
 from ..errors import InputError, ToolError, closest
 from .model import CosimReport, SynthReport
 from .parts import DEFAULT_PART
@@ -73,8 +72,6 @@ def _tcl_list(items: Sequence[str]) -> str:
     return "[list " + " ".join(_tcl_word(i) for i in items) + "]" if items else "[list]"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def parse_steps(text: "str | Sequence[str]") -> tuple:
@@ -266,7 +263,7 @@ def _write_manifest(out: Path, project: HlsProject, extra: dict) -> None:
     for p in [out / TCL_NAME, out / OPTIONS_NAME, *map(Path, project.sources),
               *map(Path, project.testbenches), *extra.pop("_hash", [])]:
         if Path(p).is_file():
-            files[str(Path(p).resolve())] = _sha256(Path(p))
+            files[str(Path(p).resolve())] = sha256_file(Path(p))
     manifest = {"generator": "fixsim", "generator_version": __version__,
                 "seed": None, "seed_note": "deterministic: no randomness",
                 "project": asdict(project), "sha256": files, **extra}

@@ -52,7 +52,7 @@ def check_weights(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def save_npz(path: "str | os.PathLike", weights: dict[str, np.ndarray]) -> None:
     """Write validated folded weights to ``path`` atomically (uncompressed npz)."""
-    from ..cli._io import atomic_path
+    from .._files import atomic_path
 
     checked = check_weights(weights)
     with atomic_path(path, suffix=".npz") as tmp:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .._files import sha256_file
 from ..errors import InputError
 
 #: Per-frame meta keys that measure the incident fluence (or photon count), by preference.
@@ -90,13 +90,6 @@ class LabelledFrames:
         return None
 
 
-def file_sha256(path: "str | os.PathLike") -> str:
-    """Hex sha256 of a file, streamed."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_labelled(path: "str | os.PathLike") -> LabelledFrames:
@@ -116,4 +109,4 @@ def load_labelled(path: "str | os.PathLike") -> LabelledFrames:
         raise InputError(f"reading data files needs fixsim.data ({exc})") from None
     frames, labels, class_names, meta = load_dataset(path)
     return LabelledFrames(frames, labels, list(class_names), dict(meta or {}),
-                          file_sha256(path))
+                          sha256_file(path))

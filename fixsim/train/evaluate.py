@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .._version import __version__
-from ..cli._io import atomic_path
+from .._files import atomic_path
 from ..errors import InputError
 from .dataset import LabelledFrames
 from .fewshot import FewShotClassifier, select_support
@@ -77,7 +77,7 @@ def write_plots(report: dict, out_dir: "str | os.PathLike") -> list[str]:
     Returns the written paths (no fluence plot if the data carry no fluence). Needs
     matplotlib (the ``plots`` extra).
     """
-    from ..cli._io import require
+    from .._files import require
 
     mpl = require("matplotlib", "plots")
     mpl.use("Agg")

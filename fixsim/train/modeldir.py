@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from .._version import __version__
-from ..cli._io import write_bytes_atomic, write_text_atomic
+from .._files import write_bytes_atomic, write_text_atomic
 from ..errors import InputError
-from .dataset import file_sha256
+from .._files import sha256_file as file_sha256
 
 FORMAT = "fixsim-specklenn-model/1"
 FLOAT_PT, FOLDED_PT, FOLDED_NPZ, MODEL_JSON = (

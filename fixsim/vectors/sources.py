@@ -7,12 +7,12 @@ the source for the manifest.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .._files import sha256_file
 from ..errors import InputError
 from ..fixed import check_raw, quantize
 from ..network.spec import ModelSpec
@@ -29,12 +29,6 @@ class SourceData:
     record: dict
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _as_batch(spec: ModelSpec, arr: np.ndarray, what: str) -> np.ndarray:
@@ -97,7 +91,7 @@ def read_source(spec: ModelSpec, source, n: int, seed: int, progress=None) -> So
         if not path.is_file():
             raise InputError(f"source {str(source)!r} is neither 'simulated' nor an existing file")
         suffix = path.suffix.lower()
-        record = {"kind": "file", "file": path.name, "sha256": _sha256(path)}
+        record = {"kind": "file", "file": path.name, "sha256": sha256_file(path)}
         if suffix in (".h5", ".hdf5"):
             from ..data import load_dataset
 

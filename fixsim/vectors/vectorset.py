@@ -21,7 +21,6 @@ version 1 sets: all int64).  :func:`load_vector_set` returns int64 either way.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .._version import __version__
+from .._files import sha256_file
 from ..errors import FixsimError, InputError
 from ..network.spec import ModelSpec, load_spec
 from .errors import (ChecksumError, ManifestError, SpecHashMismatch, UnsafePathError,
@@ -345,12 +345,6 @@ def safe_file(root: Path, name, what: str) -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _array(root: Path, entry, what: str, files: dict, dtype: str, shape: tuple) -> np.ndarray:
@@ -426,7 +420,7 @@ def load_vector_set(path, verify: bool = True, *, widen: bool = True) -> VectorS
         safe_file(root, name, "listed")
         if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
             raise ManifestError(f"manifest sha256 of {name!r} is not 64 hex digits")
-        if verify and _sha256(root / name) != digest:
+        if verify and sha256_file(root / name) != digest:
             raise ChecksumError(f"{name}: sha256 differs from the manifest (corrupted or edited file)")
     model = _need(man, "model", dict)
     spec_path = safe_file(root, _need(model, "spec_file", str, "manifest model"), "spec")

@@ -392,7 +392,7 @@ def read_image(path: "str | os.PathLike", spec=None) -> WeightImage:
 def write_image(path: "str | os.PathLike", spec, weights: dict, *,
                 word_bits: int | None = None) -> WeightImage:
     """Write a weight image atomically (temporary file, then rename); return it parsed."""
-    from ..cli._io import write_bytes_atomic
+    from .._files import write_bytes_atomic
 
     blob = build_image(spec, weights, word_bits=word_bits)
     image = parse_image(blob, spec)

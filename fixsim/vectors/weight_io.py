@@ -19,13 +19,13 @@ carrying attributes ``format`` (text), ``width``, ``int_bits``, ``signed``; and
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 
 from .._version import __version__
+from .._files import sha256_file
 from ..errors import InputError
 from ..fixed import to_float
 from ..network.spec import load_spec
@@ -42,12 +42,6 @@ def golden_dir() -> Path:
     return Path(override) if override else Path(__file__).resolve().parents[2] / "golden"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _floats_or_raw(spec, arrays: dict, what: str) -> dict:
@@ -76,7 +70,7 @@ def read_checkpoint(spec, path: Path) -> dict:
     Keys may carry a ``module.``/``model.`` prefix; tensors not named by the spec
     (BatchNorm statistics of an unfolded model...) are an error, not silently dropped.
     """
-    from ..cli._io import require
+    from .._files import require
 
     torch = require("torch", "model")
     try:
@@ -110,7 +104,7 @@ def export_hdf5(path: "str | os.PathLike", spec, weights: dict) -> None:
     """
     import h5py
 
-    from ..cli._io import atomic_path
+    from .._files import atomic_path
 
     spec = load_spec(spec)
     raw = check_weights(spec, weights)
@@ -222,7 +216,7 @@ def load_weights(spec, source=None, *, seed: int = 0) -> tuple[dict, dict]:
         if gpath.is_file():
             try:
                 w = read_npz(spec, gpath)
-                return w, {"kind": "golden", "file": f"golden/{GOLDEN_FILE}", "sha256": _sha256(gpath)}
+                return w, {"kind": "golden", "file": f"golden/{GOLDEN_FILE}", "sha256": sha256_file(gpath)}
             except InputError:
                 if source == "golden":
                     raise
@@ -250,7 +244,7 @@ def load_weights(spec, source=None, *, seed: int = 0) -> tuple[dict, dict]:
     else:
         raise InputError(f"weights file {path.name!r}: unknown type {suffix!r}; expected .npz, "
                          ".pt/.pth, .h5/.hdf5 or .img/.bin")
-    return w, {"kind": "file", "file": path.name, "sha256": _sha256(path)}
+    return w, {"kind": "file", "file": path.name, "sha256": sha256_file(path)}
 
 
 __all__ = ["load_weights", "export_hdf5", "import_hdf5", "read_npz", "read_checkpoint",

@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from ..cli._io import atomic_path
+from .._files import atomic_path
 from ..errors import InputError
 
 JSON_NAME, MD_NAME = "certificate.json", "certificate.md"

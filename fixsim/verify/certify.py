@@ -37,6 +37,7 @@ from typing import Callable
 import numpy as np
 
 from .._version import __version__
+from .._files import sha256_file
 from ..errors import InputError
 from .defaults import default_vectors, golden_dir
 
@@ -95,14 +96,6 @@ class CertifyConfig:
             self.budget = Budget()
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _gxx_version() -> str | None:
     gxx = shutil.which("g++")
     if gxx is None:
@@ -148,9 +141,9 @@ def _golden(cfg: CertifyConfig) -> dict:
     with np.load(g / "support.npz", allow_pickle=False) as z:
         support = {k: z[k] for k in ("frames", "labels", "class_names")}
     return {"dir": g, "weights": load_npz(g / "weights_folded.npz"), "support": support,
-            "manifest_sha256": _sha256(g / "manifest.json"),
-            "weights_sha256": _sha256(g / "weights_folded.npz"),
-            "support_sha256": _sha256(g / "support.npz"), "seeds_used": sorted(
+            "manifest_sha256": sha256_file(g / "manifest.json"),
+            "weights_sha256": sha256_file(g / "weights_folded.npz"),
+            "support_sha256": sha256_file(g / "support.npz"), "seeds_used": sorted(
                 s for s in used if s is not None)}
 
 
@@ -282,7 +275,7 @@ def bit_exactness(cfg: CertifyConfig, held_out: dict, spec, log, csim_run=None) 
                               "fixsim vs C simulation on the vector set")
         checks += [c1, c2]
         record["vector_set"] = {"path": str(vdir), "frames": int(len(vs.inputs)),
-                                "manifest_sha256": _sha256(vdir / "manifest.json")
+                                "manifest_sha256": sha256_file(vdir / "manifest.json")
                                 if (vdir / "manifest.json").is_file() else None,
                                 "vectors_vs_fixsim": r1, "fixsim_vs_csim": r2}
     n = min(CSIM_HELD_OUT, len(held_out["frames"]))

@@ -84,7 +84,7 @@ def write_plots(c: Comparison, out_dir: "str | os.PathLike") -> list[str]:
     layer (otherwise); ``embedding_l2.png``: histogram of the per-frame embedding distance.
     Needs matplotlib (the ``plots`` extra).
     """
-    from ..cli._io import atomic_path, require
+    from .._files import atomic_path, require
 
     require("matplotlib", "plots")
     import matplotlib

@@ -185,7 +185,7 @@ def torch_taps(model, spec, frames: np.ndarray) -> dict:
 
 def load_golden_model(path=None):
     """The golden folded PyTorch model (eval mode) and its model.json record."""
-    from ..cli._io import require
+    from .._files import require
 
     require("torch", "model")
     from ..train.modeldir import load_model_dir
