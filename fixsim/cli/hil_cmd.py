@@ -19,13 +19,14 @@ import sys
 import threading
 
 from ..errors import InputError, closest
+from ._args import integer, number, seed
 
 #: In-process device models of loopback and serve (see the module docstring).
 DEVICES = ("auto", "network", "replay")
 
 #: Backend-specific CLI options: dest name -> the backend it belongs to.
-_OWNER = {"fault": "loopback", "device": "loopback", "host": "tcp", "port": "tcp", "test_host": "tcp", "exe": "csim",
-          "exe_arg": "csim", "device_dir": "xdma", "prefix": "xdma", "channel": "xdma",
+_OWNER = {"fault": "loopback", "device": "loopback", "host": "tcp", "port": "tcp", "test_host": "tcp",
+          "exe": "csim", "exe_arg": "csim", "device_dir": "xdma", "prefix": "xdma", "channel": "xdma",
           "dev": "rogue", "dest": "rogue"}
 
 
@@ -35,13 +36,19 @@ def register(sub) -> None:
     r = hs.add_parser("run", help="run a vector set through a backend and check every result")
     r.add_argument("--backend", required=True, help="loopback, tcp, csim, xdma or rogue")
     r.add_argument("--vectors", required=True, metavar="DIR", help="vector-set directory (manifest.json)")
-    r.add_argument("--clock-mhz", type=float, default=200.0, help="firmware clock (default 200)")
-    r.add_argument("--timeout", type=float, default=5.0, help="seconds of silence before frames time out")
-    r.add_argument("--window", type=int, default=32, help="samples in flight (default 32)")
-    r.add_argument("--max-cycles", type=int, default=None, help="latency budget in cycles (fail above)")
+    r.add_argument("--clock-mhz", type=number("--clock-mhz", 0, 10_000, exclusive_min=True),
+                   default=200.0, help="firmware clock (default 200)")
+    r.add_argument("--timeout", type=number("--timeout", 0, 3600, exclusive_min=True), default=5.0, help="seconds of silence before frames time out")
+    r.add_argument("--window", type=integer("--window", 1, 65536), default=32, help="samples in flight (default 32)")
+    r.add_argument("--max-cycles", type=integer("--max-cycles", 1), default=None, help="latency budget in cycles (fail above)")
     r.add_argument("--allow-reorder", action="store_true", help="do not fail on out-of-order results")
+    r.add_argument("--cycle-source", choices=("firmware", "model"), default=None,
+                   help="declare where the device's cycle counts come from (recorded as a user "
+                        "declaration); only for a backend that reports 'unknown', e.g. hardware "
+                        "behind --backend tcp whose server sends no hello")
     r.add_argument("--json", action="store_true", help="print the JSON report on stdout")
     r.add_argument("--out", metavar="FILE", help="also write the JSON report to FILE (atomically)")
+    r.add_argument("--force", action="store_true", help="replace an existing --out file")
     g = r.add_argument_group("loopback / csim device model")
     g.add_argument("--device", default=None, metavar="|".join(DEVICES),
                    help="loopback device: network (computes with fixsim.network.run), replay "
@@ -50,12 +57,14 @@ def register(sub) -> None:
     g.add_argument("--fault", action="append", default=[], metavar="KIND=RATE",
                    help="loopback fault injection, repeatable: drop, duplicate, reorder, corrupt, "
                         "delay, stall (rates), delay_s, corrupt_bits")
-    g.add_argument("--seed", type=int, default=0, help="fault-injection seed (recorded)")
-    g.add_argument("--base-cycles", type=int, default=0, help="modelled latency: constant cycles")
-    g.add_argument("--per-word-cycles", type=int, default=1, help="modelled latency: cycles per word")
+    g.add_argument("--seed", type=seed(), default=0, help="fault-injection seed (recorded)")
+    g.add_argument("--base-cycles", type=integer("--base-cycles", 0, 2**40), default=0,
+                   help="modelled latency: constant cycles")
+    g.add_argument("--per-word-cycles", type=integer("--per-word-cycles", 0, 2**20), default=1,
+                   help="modelled latency: cycles per word")
     g = r.add_argument_group("tcp")
     g.add_argument("--host", default=None, help="server address (loopback only; default 127.0.0.1)")
-    g.add_argument("--port", type=int, default=None)
+    g.add_argument("--port", type=integer("--port", 1, 65535), default=None)
     g.add_argument("--test-host", action="store_true", help="allow a non-loopback test host")
     g = r.add_argument_group("csim")
     g.add_argument("--exe", default=None, help="C-simulation program (csim stdin/stdout protocol)")
@@ -63,23 +72,28 @@ def register(sub) -> None:
     g = r.add_argument_group("xdma")
     g.add_argument("--device-dir", default=None, help="directory of the device files (default /dev)")
     g.add_argument("--prefix", default=None, help="device prefix (default xdma0)")
-    g.add_argument("--channel", type=int, default=None, help="DMA channel (default 0)")
+    g.add_argument("--channel", type=integer("--channel", 0, 255), default=None,
+                   help="DMA channel (default 0)")
     g = r.add_argument_group("rogue")
     g.add_argument("--dev", default=None, help="datadev device (default /dev/datadev_0)")
-    g.add_argument("--dest", type=int, default=None, help="AXI-Stream DMA dest (default 1)")
+    g.add_argument("--dest", type=integer("--dest", 0, 255), default=None,
+                   help="AXI-Stream DMA dest (default 1)")
     r.set_defaults(func=run_cmd)
 
-    s = hs.add_parser("serve", help="serve a vector set's replay device (or a csim program) over loopback TCP")
+    s = hs.add_parser("serve", help="serve a vector set's replay device (or a csim program) "
+                                    "over loopback TCP")
     s.add_argument("--vectors", metavar="DIR", help="answer for this vector set (see --device)")
     s.add_argument("--device", default=None, metavar="|".join(DEVICES),
                    help="with --vectors: network (computes; starts with the set's weight image, "
                         "replaced by any image a client sends) or replay; default auto")
     s.add_argument("--exe", help="answer with this C-simulation program instead")
     s.add_argument("--exe-arg", action="append", default=[])
-    s.add_argument("--port", type=int, default=0, help="port (default: a free one, printed)")
-    s.add_argument("--base-cycles", type=int, default=0)
-    s.add_argument("--per-word-cycles", type=int, default=1)
-    s.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    s.add_argument("--port", type=integer("--port", 0, 65535), default=0,
+                   help="port (default: a free one, printed)")
+    s.add_argument("--base-cycles", type=integer("--base-cycles", 0, 2**40), default=0)
+    s.add_argument("--per-word-cycles", type=integer("--per-word-cycles", 0, 2**20), default=1)
+    s.add_argument("--duration", type=number("--duration", 0, 10**7, exclusive_min=True),
+                   default=None, help="stop after this many seconds")
     s.set_defaults(func=serve_cmd)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -125,7 +139,8 @@ def backend_options(args, vs) -> dict:
     for dest, owner in _OWNER.items():
         val = getattr(args, dest)
         if owner != args.backend and val not in (None, [], False):
-            raise InputError(f"--{dest.replace('_', '-')} applies to the {owner} backend, not {args.backend!r}")
+            raise InputError(f"--{dest.replace('_', '-')} applies to the {owner} backend, "
+                             f"not {args.backend!r}")
     cycles = ConstantLatency(args.base_cycles, args.per_word_cycles, args.per_word_cycles)
     b = args.backend
     if b == "loopback":
@@ -148,19 +163,17 @@ def backend_options(args, vs) -> dict:
 
 
 def run_cmd(args) -> int:
-    from .._version import __version__
     from ..hil.backend import backend_class, make_backend
-    from ..hil.run import run_vectors
+    from ..hil.run import report_document, run_vectors
     from ..hil.vectors import read_vector_set
     from .._files import write_text_atomic
 
     backend_class(args.backend)  # unknown name -> one-line error with the closest match
-    if not 0 < args.clock_mhz <= 10_000:
-        raise InputError(f"--clock-mhz {args.clock_mhz!r} not in (0, 10000]")
-    if not 0 < args.timeout <= 3600:
-        raise InputError(f"--timeout {args.timeout!r} not in (0, 3600]")
-    if not 1 <= args.window <= 65536:
-        raise InputError(f"--window {args.window!r} not in [1, 65536]")
+    if args.out:
+        from .._files import check_writable_output
+
+        if check_writable_output(args.out, args.force, "--out").is_dir():
+            raise InputError(f"--out {args.out!r} is a directory, expected a file path")
     vs = read_vector_set(args.vectors)
     options = backend_options(args, vs)
     backend = make_backend(args.backend, **options)
@@ -173,14 +186,15 @@ def run_cmd(args) -> int:
                           clock_mhz=args.clock_mhz, timeout=args.timeout, window=args.window,
                           weights=vs.weights, require_order=not args.allow_reorder,
                           latency_budget_cycles=args.max_cycles,
-                          progress=bar.update if bar is not None else None)
+                          progress=bar.update if bar is not None else None,
+                          cycle_source=args.cycle_source)
     finally:
         if bar is not None:
             bar.close()
-    doc = {**rep.to_dict(), "generator": f"fixsim {__version__}", "seed": args.seed,
-           "vectors": str(args.vectors), "sha256": vs.sha256}
+    extra = {"seed": args.seed}
     if args.backend == "loopback":
-        doc["device"] = args.device
+        extra["device"] = args.device
+    doc = report_document(rep, vs, args.vectors, **extra)
     text = json.dumps(doc, indent=2, sort_keys=True)
     if args.out:
         write_text_atomic(args.out, text + "\n")

@@ -27,6 +27,7 @@ def register(sub) -> None:
                                         ".npy array, or - for standard input")
     p.add_argument("-o", "--output", help="write raw values to FILE (.npy keeps the shape; "
                                          "otherwise text, one per line)")
+    p.add_argument("--force", action="store_true", help="replace an existing --output file")
     p.add_argument("--hex", action="store_true", help="print W-bit two's-complement patterns in hex")
     p.add_argument("--float32", action="store_true",
                    help="treat inputs as C float (rounded to float32 first, as ap_fixed(float))")
@@ -45,10 +46,9 @@ def _read_numbers(args) -> np.ndarray:
         if not path.is_file():
             raise InputError(f"input file {args.input!r} not found")
         if path.suffix == ".npy":
-            try:
-                arr = np.load(path, allow_pickle=False)
-            except (ValueError, OSError) as exc:
-                raise InputError(f"cannot read {args.input!r} as .npy: {exc}") from None
+            from .._files import read_npy
+
+            arr = read_npy(path, "--input")
             if arr.dtype.kind not in "fiub":
                 raise InputError(f"{args.input!r} holds dtype {arr.dtype}, not numbers")
             return arr
@@ -78,7 +78,11 @@ def _hex(raw: np.ndarray, fmt: FixedType) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._files import check_writable_output
+
     fmt = FixedType.parse(args.format)
+    if args.output:
+        check_writable_output(args.output, args.force, "--output")
     values = _read_numbers(args)
     if args.float32:
         values = values.astype(np.float32)
@@ -107,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.show_values:
         vals = to_float(raw, fmt).reshape(-1)
-        for t, v in zip(text, vals):
+        for t, v in zip(text, vals, strict=True):
             print(f"{t}\t{float(v)!r}")
     else:
         print("\n".join(text))

@@ -11,36 +11,17 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ._args import integer, number, seed
 
 #: Default support examples per class for few-shot evaluation.
 DEFAULT_SUPPORT = 5
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {v}")
-    return v
+_threads = integer("threads", 1, 1024)
 
 
-def _nonneg_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not v >= 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    v = _nonneg_float(text)
-    if v == 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return v
+def _nonneg_float(name):
+    return number(name, 0)
 
 
 def register(sub) -> None:
@@ -49,18 +30,24 @@ def register(sub) -> None:
                        "checkpoints and a model directory (float + folded weights).")
     p.add_argument("--data", required=True, help="labelled frames (HDF5, fixsim.data format)")
     p.add_argument("--out", required=True, help="output model directory")
-    p.add_argument("--epochs", required=True, type=_positive_int)
-    p.add_argument("--seed", required=True, type=int, help="seed of init, batches, augmentation")
-    p.add_argument("--margin", type=_nonneg_float, default=0.2, help="triplet margin (0.2)")
-    p.add_argument("--lr", type=_positive_float, default=1e-3, help="AdamW learning rate (1e-3)")
-    p.add_argument("--weight-decay", type=_nonneg_float, default=1e-2, help="AdamW weight decay")
-    p.add_argument("--batch", type=_positive_int, default=64,
+    p.add_argument("--epochs", required=True, type=integer("epochs", 1, 10**6))
+    p.add_argument("--seed", required=True, type=seed(),
+                   help="seed of init, batches, augmentation")
+    p.add_argument("--margin", type=_nonneg_float("margin"), default=0.2,
+                   help="triplet margin (0.2)")
+    p.add_argument("--lr", type=number("lr", 0, exclusive_min=True), default=1e-3,
+                   help="AdamW learning rate (1e-3)")
+    p.add_argument("--weight-decay", type=_nonneg_float("weight decay"), default=1e-2,
+                   help="AdamW weight decay")
+    p.add_argument("--batch", type=integer("batch", 1, 2**20), default=64,
                    help="batch size, a multiple of the number of classes (64)")
     p.add_argument("--no-augment", action="store_true", help="train without augmentation")
-    p.add_argument("--val-fraction", type=_nonneg_float, default=0.1,
+    p.add_argument("--val-fraction", type=number("val fraction", 0, 0.99), default=0.1,
                    help="fraction held out for the per-epoch few-shot accuracy (0.1)")
     p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint of the same run")
-    p.add_argument("--threads", type=_positive_int, default=2, help="torch threads (2)")
+    p.add_argument("--threads", type=_threads, default=2, help="torch threads (2)")
+    p.add_argument("--force", action="store_true",
+                   help="write into an existing non-empty --out that holds no training run")
     p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     p.set_defaults(func=run_train)
 
@@ -69,24 +56,36 @@ def register(sub) -> None:
                        "classify the rest; exit 1 if below --min-accuracy.")
     e.add_argument("--model", required=True, help="model directory written by `fixsim train`")
     e.add_argument("--data", required=True, help="labelled frames to evaluate on")
-    e.add_argument("--support-per-class", type=_positive_int, default=DEFAULT_SUPPORT)
-    e.add_argument("--support-seed", type=int, default=0, help="seed of the support choice (0)")
+    e.add_argument("--support-per-class", type=integer("support per class", 1, 10**6),
+                   default=DEFAULT_SUPPORT)
+    e.add_argument("--support-seed", type=seed("support seed"), default=0,
+                   help="seed of the support choice (0)")
     e.add_argument("--support-data", help="take supports from this file (default: from --data, "
                    "excluded from the queries)")
     e.add_argument("--rule", choices=("nearest", "mean"), default="nearest")
     e.add_argument("--no-normalize", action="store_true",
                    help="compare raw embeddings instead of L2-normalized ones")
-    e.add_argument("--min-accuracy", type=_nonneg_float, default=0.0,
+    e.add_argument("--min-accuracy", type=number("min accuracy", 0, 1), default=0.0,
                    help="exit 1 if the overall accuracy is below this (0)")
     e.add_argument("--json", action="store_true", help="print the report as JSON")
     e.add_argument("--plots", metavar="DIR", help="write confusion.png and accuracy_vs_fluence.png")
-    e.add_argument("--threads", type=_positive_int, default=2, help="torch threads (2)")
+    e.add_argument("--threads", type=_threads, default=2, help="torch threads (2)")
+    e.add_argument("--force", action="store_true", help="replace existing plots in --plots")
     e.set_defaults(func=run_evaluate)
 
 
 def run_train(args) -> int:
     from ..train.dataset import load_labelled
 
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {args.out!r} exists and is not a directory")
+    if not out.parent.is_dir():
+        raise InputError(f"--out {args.out!r}: directory {str(out.parent)!r} does not exist")
+    if (args.resume is None and not args.force and out.is_dir() and any(out.iterdir())
+            and not (out / "checkpoints").is_dir()):
+        raise InputError(f"--out {args.out!r} exists and is not empty; pass --force to write "
+                         "the model into it")
     data = load_labelled(args.data)  # before torch: a missing file fails fast
     import torch
 
@@ -126,8 +125,15 @@ def train_command(args) -> str:
 def run_evaluate(args) -> int:
     from ..train.dataset import load_labelled
 
-    if args.plots and not Path(args.plots).is_dir():
-        raise InputError(f"plots directory {args.plots!r} does not exist")
+    if args.plots:
+        from ..train.evaluate import PLOT_FILES
+
+        if not Path(args.plots).is_dir():
+            raise InputError(f"--plots directory {args.plots!r} does not exist")
+        for name in PLOT_FILES:
+            if (Path(args.plots) / name).exists() and not args.force:
+                raise InputError(f"--plots {args.plots!r} already holds {name}; pass --force "
+                                 "to replace it")
     data = load_labelled(args.data)
     support = load_labelled(args.support_data) if args.support_data else None
     if args.plots:
@@ -166,6 +172,6 @@ def format_report(report: dict) -> str:
         n = report["per_class_count"][name]
         lines.append(f"  {name:<16} {'n/a' if acc is None else f'{acc:.4f}'}  (n={n})")
     lines.append("confusion (rows true, columns predicted):")
-    for name, row in zip(report["class_names"], report["confusion_matrix"]):
+    for name, row in zip(report["class_names"], report["confusion_matrix"], strict=True):
         lines.append(f"  {name:<16} " + " ".join(f"{v:6d}" for v in row))
     return "\n".join(lines)

@@ -14,12 +14,15 @@ Exit codes: 0 good, 1 (verify) an expected output disagrees with fixsim.network.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from ._args import integer, seed
 
 
 def register(subparsers) -> None:
@@ -28,10 +31,12 @@ def register(subparsers) -> None:
 
     g = vs.add_parser("gen", help="generate a vector set (inputs, weight image, every layer's outputs)")
     g.add_argument("--model", default="specklenn-snl", help="bundled spec name or spec JSON file")
-    g.add_argument("--n", type=int, required=True, help="number of frames")
+    g.add_argument("--n", type=integer("--n", 1, 10_000_000), required=True,
+                   help="number of frames (1 to 10000000)")
     g.add_argument("--source", default="simulated",
                    help="'simulated' or a file: .h5 (fixsim data simulate), .cxi, .npy")
-    g.add_argument("--seed", type=int, default=0, help="data seed (and seed of random weights)")
+    g.add_argument("--seed", type=seed(), default=0,
+                   help="data seed (and seed of random weights)")
     g.add_argument("--out", required=True, metavar="DIR", help="output directory (written atomically)")
     g.add_argument("--weights", default=None,
                    help="golden, random, or a .npz/.pt/.h5/.img file (default: golden if present)")
@@ -54,10 +59,11 @@ def register(subparsers) -> None:
     i = vs.add_parser("image", help="build a weight image (and optionally an HDF5 copy)")
     i.add_argument("--model", default="specklenn-snl")
     i.add_argument("--weights", default="golden", help="golden, random, or a .npz/.pt/.h5/.img file")
-    i.add_argument("--seed", type=int, default=0, help="seed of random weights")
+    i.add_argument("--seed", type=seed(), default=0, help="seed of random weights")
     i.add_argument("--out", required=True, metavar="FILE", help="weight image to write")
     i.add_argument("--hdf5", default=None, metavar="FILE", help="also export the weights as HDF5")
     i.add_argument("--word-bits", type=int, default=None, choices=(16, 32, 64))
+    i.add_argument("--force", action="store_true", help="replace an existing --out/--hdf5 file")
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=image_cmd)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -75,10 +81,6 @@ def _progress(total: int, enabled: bool):
 def gen_cmd(args) -> int:
     from ..vectors.vectorset import _command, generate_vector_set
 
-    if args.n is None or args.n < 1 or args.n > 10_000_000:
-        raise InputError(f"--n {args.n!r} not in [1, 10000000]")
-    if args.seed < 0:
-        raise InputError(f"--seed {args.seed!r} must be >= 0")
     # Simulation and the network each report every frame once.
     bar, update = _progress(2 * args.n if args.source == "simulated" else args.n, not args.json)
     try:
@@ -159,15 +161,19 @@ def show_cmd(args) -> int:
         print(json.dumps(m, indent=2))
         return 0
     w, src = m["weights"], m["source"]
+    origin = (f" seed {src.get('data_seed')}" if src["kind"] == "simulated"
+              else f" {src.get('file')} sha256 {src.get('sha256', '')[:16]}...")
+    labels = "yes: " + ", ".join(vs.class_names or []) if vs.labels is not None else "no"
+    frames = "float32 " + m["frames"]["file"] if vs.frames is not None else "no float frames"
     lines = [f"vector set {args.dir} ({m['format']}/{m['version']}, {m['generator']})",
              f"  command   {m['command']}",
              f"  model     {vs.spec.name} (spec sha256 {vs.spec.spec_hash()[:16]}...)",
              f"  frames    {vs.n}, input {m['input']['format']} {tuple(m['input']['shape'])}",
-             f"  source    {src['kind']}" + (f" seed {src.get('data_seed')}" if src["kind"] == "simulated"
-                                               else f" {src.get('file')} sha256 {src.get('sha256', '')[:16]}..."),
-             f"  weights   {w['kind']} -> {w['image']} ({w['word_bits']}-bit words, crc32 {w['image_crc32']})",
-             f"  labels    {'yes: ' + ', '.join(vs.class_names or []) if vs.labels is not None else 'no'}",
-             f"  frames    {'float32 ' + m['frames']['file'] if vs.frames is not None else 'no float frames'}",
+             f"  source    {src['kind']}{origin}",
+             f"  weights   {w['kind']} -> {w['image']} ({w['word_bits']}-bit words, "
+             f"crc32 {w['image_crc32']})",
+             f"  labels    {labels}",
+             f"  frames    {frames}",
              "  taps:"]
     lines += [f"    {t['layer']:<10} {t['format']:<32} {tuple(t['shape'])} {t['file']}" for t in m["taps"]]
     print("\n".join(lines))
@@ -179,11 +185,24 @@ def image_cmd(args) -> int:
     from ..vectors.weight_image import describe, write_image
     from ..vectors.weight_io import export_hdf5, load_weights
 
+    from .._files import atomic_path, check_writable_output
+
+    # Both outputs are checked before anything is written, and both are renamed into
+    # place only once both are complete: a failing --hdf5 leaves no .img behind.
+    outs = [args.out] + ([args.hdf5] if args.hdf5 else [])
+    for opt, value in zip(("--out", "--hdf5"), outs):
+        if check_writable_output(value, args.force, opt).is_dir():
+            raise InputError(f"{opt} {value!r} is a directory, expected a file path")
+    if len({str(Path(p).resolve()) for p in outs}) != len(outs):
+        raise InputError(f"--out and --hdf5 name the same file {args.out!r}")
     spec = load_spec(args.model)
     weights, record = load_weights(spec, args.weights, seed=args.seed)
-    image = write_image(args.out, spec, weights, word_bits=args.word_bits)
-    if args.hdf5:
-        export_hdf5(args.hdf5, spec, weights)
+    with contextlib.ExitStack() as stack:
+        tmp_img = stack.enter_context(atomic_path(args.out, suffix=".img.tmp"))
+        image = write_image(tmp_img, spec, weights, word_bits=args.word_bits)
+        if args.hdf5:
+            export_hdf5(stack.enter_context(atomic_path(args.hdf5, suffix=".h5.tmp")),
+                        spec, weights)
     doc = {"image": args.out, "bytes": image.length, "crc32": f"{image.crc32:08x}",
            "word_bits": image.word_bits, "spec": spec.name, "spec_sha256": image.spec_hash,
            "weights": record, "hdf5": args.hdf5, "tensors": describe(image)}

@@ -406,7 +406,7 @@ def generate_testbench(specs: Sequence, namespaces: Sequence[str] | None = None,
         raise InputError(f"network names must be unique in one test bench, got {namespaces}")
     sources = rtl_sources()
     for start in range(0, len(specs), per_file):
-        group = list(zip(specs, namespaces))[start:start + per_file]
+        group = list(zip(specs, namespaces, strict=True))[start:start + per_file]
         if per_file == 1:
             sources.update(generate_network(*group[0]))
             continue

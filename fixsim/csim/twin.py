@@ -4,8 +4,9 @@
 ``rtl/``, per-network code from :mod:`fixsim.csim.codegen`) against the ap_types headers,
 cached by content; weights are read at run time (per-tensor files, or a weight image of
 :mod:`fixsim.vectors.weight_image` that the C++ checks: magic, CRC32, spec hash, formats),
-so one binary serves any weights of its architectures.  :func:`run` writes the inputs and weights, runs the binary
-and reads every layer's output back with the shapes :func:`fixsim.network.run` returns:
+so one binary serves any weights of its architectures.  :func:`run` writes the inputs and
+weights, runs the binary and reads every layer's output back with the shapes
+:func:`fixsim.network.run` returns:
 
 >>> from fixsim.network import load_spec
 >>> spec = load_spec("specklenn-snl")
@@ -91,7 +92,7 @@ def build(specs, *, namespaces: Sequence[str] | None = None, opt: str = DEFAULT_
     sources = generate_testbench(specs, names, per_file=per_file)
     exe = compile_program(sources, main="fixsim_tb", opt=opt, defines=["-DFIXSIM_TAPS"],
                           tag="rtl-tb")
-    return Testbench(exe=exe, specs=dict(zip(names, specs)))
+    return Testbench(exe=exe, specs=dict(zip(names, specs, strict=True)))
 
 
 def check_weights(spec, weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -173,7 +173,7 @@ class FrameSimulator:
         positions = _contact_positions(radii, self.config.multi.gap_max_frac, rng)
         grid = self.grid
         amp = np.zeros(grid.q.shape[0], dtype=np.complex128)
-        for p, d in zip(proteins, positions):
+        for p, d in zip(proteins, positions, strict=True):
             # each particle's amplitude is smooth; the fringes of the cluster come from
             # the exact phase factors applied on the full grid
             a = grid.smooth_field(p.amplitude(grid.q_coarse))
@@ -313,14 +313,16 @@ def simulate(n: int, seed: int, config: SimConfig | dict | None = None,
 
 
 def check_count(n, what: str = "number of frames") -> int:
-    """``n`` as a positive int, or InputError."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InputError(f"{what} must be an integer >= 1, got {n!r}")
-    return int(n)
+    """``n`` as a positive int (at most int64), or InputError."""
+    from .._validate import check_int
+
+    check_int(what, n, minimum=1)
+    return check_int(what, n, minimum=1, maximum=2**63 - 1)
 
 
 def check_seed(seed) -> int:
-    """``seed`` as a non-negative int, or InputError."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed must be an integer >= 0, got {seed!r}")
-    return int(seed)
+    """``seed`` as an int in [0, 2**63 - 1], or InputError."""
+    from .._validate import check_int
+
+    check_int("seed", seed, minimum=0)
+    return check_int("seed", seed, minimum=0, maximum=2**63 - 1)

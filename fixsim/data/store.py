@@ -17,12 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from ..errors import InputError
+from .config import CLASS_NAMES, SimConfig
+from .simulate import (FrameSimulator, check_count, check_seed, default_workers, draw_labels,
+                       resolve_classes)
 
 
 def open_hdf5(path: Path, what: str, kind: str):
@@ -35,9 +39,7 @@ def open_hdf5(path: Path, what: str, kind: str):
         return h5py.File(path, "r")
     except OSError:
         raise InputError(f"{str(path)!r} is not {kind}") from None
-from .config import CLASS_NAMES, SimConfig
-from .simulate import (FrameSimulator, check_count, check_seed, default_workers, draw_labels,
-                       resolve_classes)
+
 
 FORMAT = "fixsim-spi/1"
 #: Frames simulated per write: bounds memory for any N.
@@ -81,6 +83,7 @@ def write_dataset(path: "str | os.PathLike", n: int, seed: int,
     if isinstance(config, dict):
         config = SimConfig.from_dict(config)
     sim = FrameSimulator(config)
+    check_resources(path, n, sim)
     class_ids = resolve_classes(classes)
     labels = draw_labels(n, seed, class_ids)
     params = sim.params_template(n)
@@ -123,6 +126,53 @@ def write_dataset(path: "str | os.PathLike", n: int, seed: int,
             "frames_sha256": attrs["frames_sha256"], "counts": counts}
 
 
+def _available_memory() -> "int | None":
+    """Bytes of memory available to a new allocation (MemAvailable), if known."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gib(nbytes: float) -> str:
+    return f"{nbytes / 2**30:.1f} GiB"
+
+
+def check_resources(path, n: int, sim: "FrameSimulator") -> None:
+    """Refuse ``n`` frames that cannot fit in memory (labels, parameters) or on disk.
+
+    Checked before anything is allocated: the labels and per-frame parameters are held
+    in memory for the whole run; the frames are streamed to the file.
+    """
+    out = sim.config.detector.out_px
+    per_frame_mem = 8 + sum(a.nbytes for a in sim.params_template(1).values())
+    need_mem = n * per_frame_mem
+    avail = _available_memory()
+    if avail is not None and need_mem > avail // 2:
+        raise InputError(
+            f"--n {n} needs about {_gib(need_mem)} of memory for labels and per-frame "
+            f"parameters; {_gib(avail)} is available, so at most "
+            f"{max(1, (avail // 2) // per_frame_mem)} frames per file")
+    need_disk = n * (out * out * 4 + per_frame_mem)
+    parent = Path(path).parent if str(Path(path).parent) else Path(".")
+    try:
+        free = shutil.disk_usage(parent).free
+    except OSError:
+        return
+    if need_disk > free:
+        raise InputError(
+            f"--n {n} needs about {_gib(need_disk)} on disk; {_gib(free)} is free in "
+            f"{str(parent)!r}, so at most {max(1, free // (out * out * 4 + per_frame_mem))} "
+            "frames")
+
+
 def load_dataset(path: "str | os.PathLike", verify: bool = True):
     """Load a simulated dataset written by :func:`write_dataset`.
 
@@ -148,6 +198,20 @@ def load_dataset(path: "str | os.PathLike", verify: bool = True):
     import h5py
 
     path = Path(path)
+    try:
+        return _load_dataset(path, verify)
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        # h5py raises these for truncated or damaged files after a successful open.
+        raise InputError(f"dataset {str(path)!r} is damaged or truncated "
+                         f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+                         ) from None
+
+
+def _load_dataset(path: Path, verify: bool):
+    import h5py
+
     with open_hdf5(path, "dataset", "an HDF5 file") as f:
         for name in ("frames", "labels"):
             if name not in f or not isinstance(f[name], h5py.Dataset):
@@ -166,11 +230,17 @@ def load_dataset(path: "str | os.PathLike", verify: bool = True):
                           if "params" in f else {})
     frames = frames.astype(np.float32, copy=False)
     labels = labels.astype(np.int64, copy=False)
-    if verify and "frames_sha256" in meta:
-        got = hashlib.sha256(np.ascontiguousarray(frames).tobytes()).hexdigest()
-        if got != meta["frames_sha256"]:
-            raise InputError(f"{str(path)!r}: frames sha256 {got[:12]}... does not match the "
-                             f"stored {meta['frames_sha256'][:12]}... (corrupted file)")
+    # What was verified, so no caller claims a checksum that was never checked.
+    meta["verified"] = []
+    if verify:
+        for key, arr in (("frames_sha256", frames), ("labels_sha256", labels)):
+            if key not in meta:
+                continue
+            got = hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
+            if got != meta[key]:
+                raise InputError(f"{str(path)!r}: {key.split('_')[0]} sha256 {got[:12]}... does "
+                                 f"not match the stored {str(meta[key])[:12]}... (corrupted file)")
+            meta["verified"].append(key)
     return frames, labels, class_names, meta
 
 

@@ -45,7 +45,8 @@ class ConstantLatency:
         return self.base + self.per_in * n_in + self.per_out * n_out
 
     def __repr__(self) -> str:
-        return f"ConstantLatency(base={self.base}, per_input_word={self.per_in}, per_output_word={self.per_out})"
+        return (f"ConstantLatency(base={self.base}, per_input_word={self.per_in}, "
+                f"per_output_word={self.per_out})")
 
 
 class ReplayModel:
@@ -60,7 +61,7 @@ class ReplayModel:
         expected = np.asarray(expected, dtype=np.int64).reshape(len(expected), -1)
         if len(inputs) != len(expected):
             raise InputError(f"{len(inputs)} inputs but {len(expected)} expected outputs")
-        self._table = {row.tobytes(): out for row, out in zip(inputs, expected)}
+        self._table = {row.tobytes(): out for row, out in zip(inputs, expected, strict=True)}
         self._cycles = cycles or ConstantLatency()
 
     def __call__(self, words: np.ndarray) -> tuple[np.ndarray, int]:

@@ -98,7 +98,9 @@ class FaultInjector:
             return []
         if self._hit(s.corrupt):
             buf = bytearray(data)
-            bits = sorted(int(b) for b in self.rng.choice(len(buf) * 8, size=min(s.corrupt_bits, len(buf) * 8), replace=False))
+            n_bits = len(buf) * 8
+            bits = sorted(int(b) for b in self.rng.choice(n_bits, size=min(s.corrupt_bits, n_bits),
+                                                          replace=False))
             for b in bits:
                 buf[b // 8] ^= 1 << (b % 8)
             data = bytes(buf)

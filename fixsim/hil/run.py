@@ -6,10 +6,17 @@ named fault (missing/timed out, duplicate, out of order, unexpected id, damaged 
 device error, wrong result, stall).  A frame that was lost or damaged can never pass:
 the verdict is "pass" only if every id came back once, intact and bit-exact (and in
 order, unless ``require_order=False``), and within the latency budget when one is given.
+
+The report names what it measured, so ``fixsim certify --hw`` can bind it to the design:
+the sha256 of the weight image that was loaded, of the outputs that came back and of the
+expected outputs (:func:`outputs_sha256`), the backend, the number of frames, and where
+the cycle counts come from (``cycle_source`` and who declared it).
+:func:`report_document` adds the vector set (manifest sha256) for ``fixsim hil run --out``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -18,11 +25,24 @@ from typing import Callable
 import numpy as np
 
 from .._version import __version__
-from .backend import Backend, Reply
+from .backend import CYCLE_SOURCES, Backend, Reply, cycle_source_label
 from .errors import DeviceError, HilTimeout, InputError
 
 #: How many mismatching words to show per frame, and how many frames to list in full.
 SHOW_WORDS, SHOW_FRAMES = 4, 20
+#: Format tag of the JSON document ``fixsim hil run --out`` writes.
+REPORT_FORMAT = "fixsim-hil-report/2"
+
+
+def outputs_sha256(rows) -> str:
+    """sha256 of raw outputs, one frame per row, as little-endian int64 in C order.
+
+    The same bytes for the outputs a device returned and for a vector set's expected
+    outputs, so equal hashes mean equal bits.
+    """
+    a = np.asarray(rows)
+    a = np.ascontiguousarray(a.reshape(len(a), -1).astype("<i8"))
+    return hashlib.sha256(a.tobytes()).hexdigest()
 
 
 def _stats(values, scale: float = 1.0) -> dict | None:
@@ -54,7 +74,8 @@ class HilReport:
     stalled: bool = False
     transport_error: str | None = None
     clock_mhz: float = 200.0
-    cycle_source: str = "firmware"
+    cycle_source: str = "unknown"
+    cycle_source_declared_by: str = "backend"
     latency_budget_cycles: int | None = None
     firmware_latency_cycles: dict | None = None
     firmware_latency_us: dict | None = None
@@ -63,6 +84,9 @@ class HilReport:
     elapsed_s: float = 0.0
     injected_faults: list[dict] = field(default_factory=list)
     backend: dict = field(default_factory=dict)
+    weights_sha256: str | None = None
+    outputs_sha256: str | None = None
+    expected_sha256: str | None = None
     fixsim_version: str = __version__
 
     @property
@@ -100,7 +124,8 @@ def _as_rows(a, name: str) -> np.ndarray:
 def run_vectors(backend: Backend, inputs, expected, *, word_bytes: int = 8, clock_mhz: float = 200.0,
                 timeout: float = 5.0, window: int = 32, weights: bytes | None = None,
                 require_order: bool = True, latency_budget_cycles: int | None = None,
-                drain_s: float = 0.05, progress: Callable[[int], None] | None = None) -> HilReport:
+                drain_s: float = 0.05, progress: Callable[[int], None] | None = None,
+                cycle_source: str | None = None) -> HilReport:
     """Run ``inputs`` through ``backend`` and check the replies against ``expected``.
 
     Parameters
@@ -128,6 +153,10 @@ def run_vectors(backend: Backend, inputs, expected, *, word_bytes: int = 8, cloc
         Fail if any result's cycle count exceeds it.
     drain_s : float
         Extra wait after the last expected reply, to catch late duplicates.
+    cycle_source : {"firmware", "model"}, optional
+        The user's declaration of where the device's cycle counts come from (recorded as
+        declared by "user"); only for a backend that reports "unknown" itself, e.g. a
+        hardware device behind the tcp backend whose server sends no hello.
 
     Returns
     -------
@@ -136,7 +165,7 @@ def run_vectors(backend: Backend, inputs, expected, *, word_bytes: int = 8, cloc
     Raises
     ------
     InputError
-        Bad arrays or arguments.
+        Bad arrays or arguments; a ``cycle_source`` that contradicts the backend's own.
     FixsimError
         The backend could not be opened or the weight image was rejected.
     """
@@ -147,16 +176,31 @@ def run_vectors(backend: Backend, inputs, expected, *, word_bytes: int = 8, cloc
         raise InputError(f"clock_mhz {clock_mhz!r} must be > 0")
     if not timeout > 0 or window < 1:
         raise InputError(f"timeout {timeout!r} must be > 0 and window {window!r} >= 1")
+    if cycle_source is not None and cycle_source not in CYCLE_SOURCES[:2]:
+        raise InputError(f"cycle source {cycle_source!r} must be one of {', '.join(CYCLE_SOURCES[:2])}")
     n = len(x)
     opened_here = not backend.is_open
     if opened_here:
         backend.open()
+    reported = cycle_source_label(backend.cycle_source)
+    if cycle_source is not None and reported not in ("unknown", cycle_source):
+        if opened_here:
+            backend.close()
+        raise InputError(f"--cycle-source {cycle_source}: the {backend.name} backend reports "
+                         f"{reported!r} cycle counts ({backend.cycle_source_declared_by}); only a "
+                         f"device that reports 'unknown' can be declared")
+    if cycle_source is not None and reported == "unknown":
+        backend.cycle_source, backend.cycle_source_declared_by = cycle_source, "user"
     t_start = time.perf_counter()
     submit_t: dict[int, float] = {}
     first: dict[int, Reply] = {}
     counts: Counter[int] = Counter()
-    rep = HilReport("fail", [], n, 0, 0, clock_mhz=clock_mhz, cycle_source=backend.cycle_source,
-                    latency_budget_cycles=latency_budget_cycles, backend=backend.describe())
+    rep = HilReport("fail", [], n, 0, 0, clock_mhz=clock_mhz,
+                    cycle_source=cycle_source_label(backend.cycle_source),
+                    cycle_source_declared_by=backend.cycle_source_declared_by,
+                    latency_budget_cycles=latency_budget_cycles, backend=backend.describe(),
+                    weights_sha256=None if weights is None else hashlib.sha256(bytes(weights)).hexdigest(),
+                    expected_sha256=outputs_sha256(want))
     timed_out: set[int] = set()
     highest = -1
     try:
@@ -184,7 +228,8 @@ def run_vectors(backend: Backend, inputs, expected, *, word_bytes: int = 8, cloc
                 last_activity, quiet_timeouts = now, 0
             for r in replies:
                 if r.kind == "bad_frame":
-                    rep.bad_frames.append({"error": r.error, "detail": r.detail, "frame_id_field": r.frame_id})
+                    rep.bad_frames.append({"error": r.error, "detail": r.detail,
+                                           "frame_id_field": r.frame_id})
                     continue
                 fid = r.frame_id
                 if fid not in submit_t:
@@ -239,6 +284,10 @@ def run_vectors(backend: Backend, inputs, expected, *, word_bytes: int = 8, cloc
                 [int(i), int(want[fid][i]), int(r.words[i])] for i in diff[:SHOW_WORDS]]})
         elif latency_budget_cycles is None or r.cycles <= latency_budget_cycles:
             rep.n_ok += 1
+    complete = len(first) == n and not rep.device_errors and all(
+        first[i].words is not None and first[i].words.shape == want[i].shape for i in range(n))
+    if complete:
+        rep.outputs_sha256 = outputs_sha256(np.stack([first[i].words for i in range(n)]))
     rep.firmware_latency_cycles = _stats(cycles)
     rep.firmware_latency_us = _stats(cycles, 1.0 / clock_mhz)
     rep.host_rtt_us = _stats(rtts, 1e6)
@@ -278,3 +327,23 @@ def run_vectors(backend: Backend, inputs, expected, *, word_bytes: int = 8, cloc
     if rep.verdict == "fail" and not f:
         f.append(f"only {rep.n_ok}/{n} frames passed")
     return rep
+
+
+def report_document(rep: HilReport, vs, vectors_path, **extra) -> dict:
+    """The JSON document of ``fixsim hil run --out``: the report and what it ran.
+
+    Parameters
+    ----------
+    rep : HilReport
+    vs : fixsim.hil.vectors.VectorSet
+        The vector set that ran (its ``sha256["manifest.json"]`` binds the report to it).
+    vectors_path : str or path
+        As given on the command line (recorded).
+    **extra
+        Further fields (``seed``, ``device``...).
+    """
+    return {**rep.to_dict(), "format": REPORT_FORMAT, "generator": f"fixsim {__version__}",
+            "vectors": str(vectors_path), "sha256": dict(vs.sha256),
+            "vector_set": {"path": str(vectors_path),
+                           "manifest_sha256": vs.sha256.get("manifest.json"),
+                           "n_frames": int(len(vs.inputs))}, **extra}

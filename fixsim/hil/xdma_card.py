@@ -16,8 +16,8 @@ from pathlib import Path
 
 from .device import DeviceCore, DeviceModel
 from .errors import HilStateError
-from .xdma import (CONTROL_RESET, ID_VALUE, FW_VERSION, REG_C2H_LEN, REG_CONTROL, REG_CYCLES_HI, REG_CYCLES_LO,
-                   REG_FRAMES_IN, REG_FRAMES_OUT, REG_H2C_LEN, REG_ID, REG_STATUS, REG_VERSION,
+from .xdma import (CONTROL_RESET, ID_VALUE, FW_VERSION, REG_C2H_LEN, REG_CONTROL, REG_CYCLES_HI,
+                   REG_CYCLES_LO, REG_FRAMES_IN, REG_FRAMES_OUT, REG_H2C_LEN, REG_ID, REG_STATUS, REG_VERSION,
                    REGS_SIZE, STATUS_READY, WINDOW_BYTES, Registers, device_paths)
 
 

@@ -167,7 +167,7 @@ def _pool_out(size: int, pool: int, stride: int, ceil_mode: bool) -> int:
 def _run(arrival: list, costs: list, emits: list, depth: int) -> tuple:
     """Beat-level schedule; returns (ready times of emitted outputs, busy cycles)."""
     ready, free = [], 0
-    for t_in, cost, emit in zip(arrival, costs, emits):
+    for t_in, cost, emit in zip(arrival, costs, emits, strict=True):
         start = max(t_in, free)
         free = start + cost
         for _ in range(emit):

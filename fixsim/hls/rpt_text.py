@@ -54,7 +54,7 @@ def _norm(text: str) -> str:
 def _cells(line: str, delimiters: str) -> list:
     """(start, end, text) of each cell between delimiter characters."""
     cuts = [i for i, ch in enumerate(line) if ch in delimiters]
-    return [(a + 1, b, line[a + 1:b]) for a, b in zip(cuts, cuts[1:])]
+    return [(a + 1, b, line[a + 1:b]) for a, b in zip(cuts, cuts[1:], strict=False)]
 
 
 def _is_rule(line: str) -> bool:
@@ -76,7 +76,7 @@ def _build_table(lines: list, first: int) -> Optional[Table]:
 
     leaves = header_cells(header[-1])
     names = []
-    for lo, hi, text in leaves:
+    for lo, hi, _ in leaves:
         mid = (lo + hi) / 2
         parts = []
         for line in header:
@@ -287,7 +287,7 @@ def parse_cosim_rpt(text: str, source: str = "", top: Optional[str] = None) -> C
                 raise InputError(f"{name}: unknown co-simulation status {state!r} for "
                                  f"{row[rtl]!r}; expected Pass, Fail or NA")
 
-            def get(*words):
+            def get(*words, table=table, row=row, rtl=rtl):  # called in this iteration only
                 return _count(_cell(table, row, *words, start=True), f"{name} {row[rtl]}")
 
             rows.append(CosimRow(

@@ -89,10 +89,9 @@ def load_spec(source: "str | os.PathLike | dict | ModelSpec") -> ModelSpec:
         else:
             raise InputError(f"unknown spec {text!r}{closest(text, bundled_specs())}; "
                              f"bundled: {', '.join(bundled_specs())}")
-    try:
-        raw_text = path.read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read spec {str(path)!r}: {exc.strerror}") from None
+    from .._files import read_text
+
+    raw_text = read_text(path, "spec")
     return _build(_parse_json(raw_text, str(path)), str(path))
 
 
@@ -261,7 +260,8 @@ def _mac_common(obj: dict, in_shape, in_fmt, base: Options, where: str) -> dict:
         raise InputError(f"{where}: options must be a JSON object, got {nested!r}")
     both = set(own) & set(nested)
     if both:
-        raise InputError(f"{where}: option {sorted(both)[0]!r} is given twice (in the layer and in its options)")
+        raise InputError(f"{where}: option {sorted(both)[0]!r} is given twice "
+                         "(in the layer and in its options)")
     options = _options({**nested, **own}, base, where)
     return dict(bias=bias, activation=_activation(obj.get("activation", "linear"), where),
                 formats=formats, options=options)

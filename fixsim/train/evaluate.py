@@ -71,6 +71,10 @@ def evaluate(model, data: LabelledFrames, *, k: int, seed: int, rule: str = "nea
     return report
 
 
+#: Files :func:`write_plots` writes into its directory.
+PLOT_FILES = ("confusion.png", "accuracy_vs_fluence.png")
+
+
 def write_plots(report: dict, out_dir: "str | os.PathLike") -> list[str]:
     """Write ``confusion.png`` and ``accuracy_vs_fluence.png`` into ``out_dir`` (atomically).
 
@@ -116,7 +120,7 @@ def write_plots(report: dict, out_dir: "str | os.PathLike") -> list[str]:
     acc = np.array([np.nan if a is None else a for a in fl["accuracy"]])
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     ax.plot(centres, acc, "o-")
-    for x, a, n in zip(centres, acc, fl["count"]):
+    for x, a, n in zip(centres, acc, fl["count"], strict=True):
         if np.isfinite(a):
             ax.annotate(f"n={n}", (x, a), textcoords="offset points", xytext=(0, 6),
                         ha="center", fontsize=7)

@@ -276,7 +276,7 @@ def compare(a: Result, b: Result, *, layers=None, tolerance_lsb: float = 0.0,
     first_rows: dict[int, tuple] = {}
     sums: dict[int, list] = {}
     with ThreadPoolExecutor(max_workers=nthreads) as pool:
-        for done, (task, out) in enumerate(zip(work, pool.map(run, work)), 1):
+        for done, (task, out) in enumerate(zip(work, pool.map(run, work), strict=True), 1):
             k, s, _ = task
             st = stats[k]
             if mode == "fixed-fixed":
@@ -293,7 +293,7 @@ def compare(a: Result, b: Result, *, layers=None, tolerance_lsb: float = 0.0,
                 acc[1] += sq
                 acc[2] += sg
                 st.nonfinite += int(nf)
-                st.hist = [int(x) + int(y) for x, y in zip(st.hist, hist)]
+                st.hist = [int(x) + int(y) for x, y in zip(st.hist, hist, strict=True)]
                 if ai >= 0 and (st.max_at is None or mx > st.max_abs_lsb):
                     st.max_abs_lsb = float(mx)
                     st.max_at = {"row": s + int(ai), "index": int(aj)}

@@ -17,7 +17,7 @@ def _edge(e: float) -> str:
 def _hist_text(edges, hist) -> str:
     """Non-empty bins as ``<=0.5:123 (0.5,1]:4 ...``."""
     parts, lo = [], None
-    for e, c in zip(edges, hist):
+    for e, c in zip(edges, hist, strict=True):
         if c:
             parts.append(f"{'<=' + _edge(e) if lo is None else f'({_edge(lo)},{_edge(e)}]'}:{c}")
         lo = e

@@ -13,7 +13,7 @@
 
 A bare existing directory is ``vectors:DIR``.  Unknown kinds are an :class:`InputError`
 naming the closest kind.
-"""
+"""  # noqa: E501 (a table row is one line)
 
 from __future__ import annotations
 
@@ -286,5 +286,5 @@ def load_source(text: str, opts: SourceOptions | None = None) -> Result:
     return SOURCES[kind](path, text, opts)
 
 
-__all__ = ["SOURCES", "SourceOptions", "run_chunked", "narrow_dtype", "parse_source", "load_source", "load_vector_set",
-           "torch_taps", "load_golden_model"]
+__all__ = ["SOURCES", "SourceOptions", "run_chunked", "narrow_dtype", "parse_source", "load_source",
+           "load_vector_set", "torch_taps", "load_golden_model"]
