@@ -4,9 +4,9 @@ The generic kernels branch on the quantization and overflow modes for every elem
 which keeps LLVM from vectorizing them.  Here each (mode, mode) combination gets its own
 kernel, built on first use with the modes as closure constants: the dead branches fold
 away and the remaining arithmetic is branch-free selects.  Closures capture only plain ints
-and bools so that Numba's on-disk cache (keyed by closure values) is reused across runs.  The semantics are those of
-:func:`fixsim.fixed.kernels._requant` (the tests prove these kernels equal the
-register-level header port).
+and bools so that Numba's on-disk cache (keyed by closure values) is reused across runs.
+The semantics are those of :func:`fixsim.fixed.kernels._requant` (the tests prove these
+kernels equal the register-level header port).
 """
 
 from __future__ import annotations

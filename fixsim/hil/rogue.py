@@ -70,7 +70,8 @@ class RogueBackend(FramedBackend):
     def _open(self) -> None:
         axi, ris, rim = import_rogue()
         if not Path(self.dev).exists():
-            raise BackendUnavailable(f"{self.dev} missing: is the datadev driver (aes-stream-drivers) loaded?")
+            raise BackendUnavailable(f"{self.dev} missing: is the datadev driver "
+                                     "(aes-stream-drivers) loaded?")
         rx_queue = self._rx
 
         class _Tx(ris.Master):
