@@ -155,3 +155,99 @@ def require(module: str, extra: str):
         raise InputError(
             f"this command needs {module!r}: pip install 'fixsim[{extra}]'"
         ) from None
+
+
+def _unsafe_advice(text: str) -> bool:
+    return any(s in text for s in ("allow_pickle", "pickle", "weights_only"))
+
+
+def _check_input_file(path: Path, what: str) -> None:
+    if not path.exists():
+        raise InputError(f"{what} {str(path)!r} does not exist")
+    if path.is_dir():
+        raise InputError(f"{what} {str(path)!r} is a directory, expected a file")
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise InputError(f"cannot read {what} {str(path)!r}: {e.strerror}") from None
+    if size == 0:
+        raise InputError(f"{what} {str(path)!r} is empty")
+
+
+def _unreadable(path: Path, what: str, kind: str, exc: BaseException) -> InputError:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if _unsafe_advice(str(exc)):
+        # Never pass on numpy's or torch's advice to load a file unsafely.
+        text = "it holds pickled Python objects, which fixsim never loads"
+    return InputError(f"{what} {str(path)!r} is not a readable {kind} file ({text})")
+
+
+def read_array_file(path: "str | os.PathLike", what: str = "input", *, mmap: bool = False):
+    """Read a ``.npy`` array or an ``.npz`` archive (as a dict of arrays) safely.
+
+    Never unpickles; every failure (missing, empty, truncated, garbage, pickled objects)
+    is one :class:`InputError` naming ``what`` and the path.  Archives are read eagerly
+    so a truncated member fails here, not later.
+    """
+    import zipfile
+    import zlib
+
+    import numpy as np
+
+    path = Path(path)
+    _check_input_file(path, what)
+    errors = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError)
+    try:
+        obj = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+    except errors as exc:
+        raise _unreadable(path, what, ".npy/.npz", exc) from None
+    if isinstance(obj, np.ndarray):
+        return obj
+    try:
+        with obj:
+            return {k: obj[k] for k in obj.files}
+    except errors as exc:
+        raise _unreadable(path, what, ".npz", exc) from None
+
+
+def read_npy(path: "str | os.PathLike", what: str = "input", *, mmap: bool = False):
+    """A ``.npy`` array (see :func:`read_array_file`); an ``.npz`` archive is an error."""
+    obj = read_array_file(path, what, mmap=mmap)
+    if isinstance(obj, dict):
+        raise InputError(f"{what} {str(path)!r} must be a .npy array, got an .npz archive")
+    return obj
+
+
+def read_npz(path: "str | os.PathLike", what: str = "input") -> dict:
+    """An ``.npz`` archive as name -> array (see :func:`read_array_file`)."""
+    obj = read_array_file(path, what)
+    if not isinstance(obj, dict):
+        raise InputError(f"{what} {str(path)!r} must be an .npz archive of named arrays, "
+                         "got a single array")
+    return obj
+
+
+def read_text(path: "str | os.PathLike", what: str = "input") -> str:
+    """A UTF-8 text file; missing, directory, unreadable or non-UTF-8 -> InputError."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{what} {str(path)!r} does not exist")
+    if path.is_dir():
+        raise InputError(f"{what} {str(path)!r} is a directory, expected a file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what} {str(path)!r} is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {str(path)!r}: {exc.strerror}") from None
+
+
+def torch_load(path: "str | os.PathLike", what: str = "checkpoint"):
+    """``torch.load(weights_only=True)`` with one-line errors and no unsafe-loading advice."""
+    torch = require("torch", "model")
+    path = Path(path)
+    _check_input_file(path, what)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many unrelated types for a bad file
+        raise _unreadable(path, what, "PyTorch", exc) from None

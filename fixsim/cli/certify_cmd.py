@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from ._args import number, seed
+
 EPILOG = """\
 verdict: PASS if every check passes; FAIL if any fails; INCOMPLETE if none fails but a
 required check could not be made (latency is never assumed: without --report, --cosim or
@@ -39,8 +41,8 @@ def _positive(kind):
             v = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        if not (0 < v <= 2**63 - 1):  # also refuses nan, inf and what int64 cannot hold
+            raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
         return v
     return parse
 
@@ -63,9 +65,10 @@ def register(subparsers) -> None:
                    help="datapath spec (default specklenn-snl)")
     p.add_argument("--n-eval", type=_positive(int), default=400, metavar="N",
                    help="held-out frames to simulate (default 400)")
-    p.add_argument("--seed", type=int, default=2026, help="held-out simulation seed (default 2026)")
+    p.add_argument("--seed", type=seed(), default=2026,
+                   help="held-out simulation seed (default 2026)")
     p.add_argument("--min-accuracy", type=_fraction, default=0.90, help="default 0.90")
-    p.add_argument("--max-gap-pp", type=float, default=1.0,
+    p.add_argument("--max-gap-pp", type=number("--max-gap-pp", 0, 100), default=1.0,
                    help="largest |float - fixed| accuracy gap in percentage points (default 1)")
     p.add_argument("--min-agreement", type=_fraction, default=0.99,
                    help="smallest same-decision rate of float and fixed (default 0.99)")
@@ -85,8 +88,59 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=_positive(int), help="threads of the fixsim datapath")
     p.add_argument("--out", default="certificate", metavar="DIR",
                    help="certificate directory (default ./certificate)")
+    p.add_argument("--force", action="store_true", help="replace a certificate in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--json", action="store_true", help="print the certificate JSON on stdout")
     p.set_defaults(func=run_command)
+
+
+def check_inputs(args) -> None:
+    """Read every given input (and check the output) before certify starts its long run."""
+    from .._files import check_writable_output, read_npz, read_text
+    from ..errors import InputError
+    from ..hls.parts import part_resources
+
+    if args.part.lower() != "none":
+        part_resources(args.part)
+    if args.top is not None and not (args.report or args.cosim):
+        raise InputError(f"--top {args.top!r} applies to --report/--cosim evidence; none given")
+    if args.top is not None and not args.top.strip():
+        raise InputError("--top must name a function, got ''")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {args.out!r} exists and is not a directory")
+    from ..verify.certificate import JSON_NAME, MD_NAME
+
+    if out.is_dir():  # one overwrite policy: an existing certificate needs --force
+        for name in (JSON_NAME, MD_NAME):
+            check_writable_output(out / name, args.force, "certificate")
+    elif not (out.parent if str(out.parent) else Path(".")).is_dir():
+        raise InputError(f"--out {args.out!r}: directory {str(out.parent)!r} does not exist")
+    if args.model is not None:
+        from ..network.spec import load_spec
+
+        load_spec(args.model)
+    if args.vectors is not None:
+        from ..vectors.vectorset import load_vector_set
+
+        load_vector_set(args.vectors, verify=True)
+    if args.golden is not None and not (Path(args.golden) / "model.json").is_file():
+        raise InputError(f"--golden {args.golden!r} is not a model directory (no model.json)")
+    for opt in ("report", "cosim"):
+        value = getattr(args, opt)
+        if value is not None and not Path(value).is_dir():
+            from ..hls.reports import load_report
+
+            load_report(value)
+    if args.hw is not None:
+        if Path(args.hw).suffix == ".npz":
+            read_npz(args.hw, "--hw")
+        else:
+            try:
+                json.loads(read_text(args.hw, "--hw"))
+            except ValueError as exc:
+                raise InputError(f"--hw {args.hw!r} is neither an .npz capture nor a JSON "
+                                 f"report ({exc})") from None
 
 
 def run_command(args) -> int:
@@ -95,6 +149,7 @@ def run_command(args) -> int:
     from ..verify.certificate import write_certificate
     from ..verify.certify import CertifyConfig, certify
 
+    check_inputs(args)  # every input read once before the long run: errors come first
     part = None if args.part.lower() == "none" else args.part
     if args.budget_cycles is not None:
         budget = Budget(cycles=args.budget_cycles, clock_mhz=args.clock_mhz, part=part,
@@ -118,6 +173,8 @@ def run_command(args) -> int:
     t0 = time.perf_counter()
 
     def log(msg: str) -> None:
+        if args.quiet:
+            return
         print(f"[certify {time.perf_counter() - t0:6.1f} s] {msg}", file=sys.stderr, flush=True)
 
     cert = certify(cfg, log=log)

@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from ._args import integer, number
+
 EPILOG = """\
 sources (KIND:PATH; a bare directory is a vector set):
   vectors:DIR  expected outputs of a vector set     fixsim:DIR  fixsim.network.run on the set
@@ -25,24 +27,11 @@ exit codes: 0 equal or within --tolerance-lsb, 1 different, 2 bad input.
 docs: docs/compare_certify.md"""
 
 
-def _nonneg(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return v
+#: Files fixsim.verify.report.write_plots writes (the one overwrite policy checks them).
+PLOT_FILES = ("layers.png", "embedding_l2.png")
 
-
-def _threads(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
+_nonneg = number("tolerance", 0)
+_threads = integer("threads", 1, 1024)
 
 
 def register(subparsers) -> None:
@@ -67,6 +56,7 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.add_argument("--plots", metavar="DIR", help="write PNG plots into DIR (needs matplotlib)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--force", action="store_true", help="replace existing plots in --plots")
     p.set_defaults(func=run_command)
 
 
@@ -80,12 +70,24 @@ def run_command(args) -> int:
 
     parse_source(args.a)
     parse_source(args.b)  # both checked before any (slow) loading
+    layers = None if args.layers is None else [s for s in args.layers.split(",") if s]
+    if layers == []:
+        raise InputError(f"--layers {args.layers!r} names no layer")
+    if args.golden is not None and not (Path(args.golden) / "model.json").is_file():
+        raise InputError(f"--golden {args.golden!r} is not a model directory (no model.json)")
     if args.plots is not None:
         from .._files import require
 
         require("matplotlib", "plots")
         if Path(args.plots).exists() and not Path(args.plots).is_dir():
             raise InputError(f"--plots {args.plots!r} exists and is not a directory")
+        parent = Path(args.plots).parent
+        if not Path(args.plots).exists() and not parent.is_dir():
+            raise InputError(f"--plots {args.plots!r}: directory {str(parent)!r} does not exist")
+        for name in PLOT_FILES:
+            if (Path(args.plots) / name).exists() and not args.force:
+                raise InputError(f"--plots {args.plots!r} already holds {name}; pass --force "
+                                 "to replace it")
     log = None if args.quiet else (lambda m: print(f"[compare] {m}", file=sys.stderr, flush=True))
     model = None
     if args.model is not None:
@@ -101,7 +103,6 @@ def run_command(args) -> int:
         support = classify.load_support(args.support)
     a = load_source(args.a, opts)
     b = load_source(args.b, opts)
-    layers = [s for s in args.layers.split(",") if s] if args.layers else None
     result = compare(a, b, layers=layers, tolerance_lsb=args.tolerance_lsb, support=support,
                      threads=args.threads)
     if args.plots is not None:

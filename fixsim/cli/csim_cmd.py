@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_dir, sha256_file
+from .._files import atomic_dir, check_writable_output, sha256_file
 from ..errors import InputError
+from ._args import integer
 
 
 def register(subparsers) -> None:
@@ -36,7 +37,9 @@ def register(subparsers) -> None:
     p.add_argument("--inputs", metavar="X.npy",
                    help="frames (N, C, H, W) or (C, H, W): floats, or raw integer mantissas")
     p.add_argument("--out", metavar="DIR", help="output directory (created or replaced)")
-    p.add_argument("--n", type=int, metavar="N", help="use only the first N frames")
+    p.add_argument("--n", type=integer("--n", 1), metavar="N", help="use only the first N frames")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out or --emit directory")
     p.add_argument("--emit", metavar="DIR",
                    help="write the HLS sources (layer templates, configs, top, test bench) to DIR")
     p.add_argument("--compare", action="store_true",
@@ -48,46 +51,49 @@ def register(subparsers) -> None:
 
 
 def _load_weights(spec, path: str) -> dict:
-    try:
-        z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise InputError(f"cannot read weights {path!r}: {exc}") from None
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise InputError(f"weights {path!r} must be an .npz archive of named arrays, "
-                         "got a single array")
-    try:
-        with z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise InputError(f"cannot read weights {path!r}: {exc}") from None
+    from .._files import read_npz
+
+    arrays = read_npz(path, "--weights")
     if arrays and all(a.dtype.kind == "f" for a in arrays.values()):
         from ..network.weights import quantize_weights
 
+        if not all(np.isfinite(a).all() for a in arrays.values()):
+            raise InputError(f"--weights {path!r} holds NaN or inf values")
         return quantize_weights(spec, arrays)
     return arrays
 
 
 def _load_inputs(spec, path: str, n: int | None) -> np.ndarray:
-    try:
-        x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise InputError(f"cannot read inputs {path!r}: {exc}") from None
-    if not isinstance(x, np.ndarray):
-        x.close()
-        raise InputError(f"inputs {path!r} must be a .npy array, got an .npz archive")
+    from .._files import read_npy
+
+    x = read_npy(path, "--inputs")
+    if x.dtype.kind not in "fiu":
+        raise InputError(f"--inputs {path!r} holds dtype {x.dtype}, expected float frames or "
+                         "raw integer mantissas")
     if x.shape == tuple(spec.input_shape):
         x = x[None]
     elif x.ndim == 3 and spec.input_shape[0] == 1 and x.shape[1:] == tuple(spec.input_shape[1:]):
         x = x[:, None]  # (N, H, W) frames of a one-channel input
     if x.ndim != 4 or x.shape[1:] != tuple(spec.input_shape):
-        raise InputError(f"inputs {path!r} have shape {x.shape}, expected (N, "
+        raise InputError(f"--inputs {path!r} have shape {x.shape}, expected (N, "
                          f"{', '.join(map(str, spec.input_shape))})")
+    if x.shape[0] == 0:
+        raise InputError(f"--inputs {path!r} holds no frames")
     if n is not None:
-        if n < 1:
-            raise InputError(f"--n must be >= 1, got {n}")
         if n > x.shape[0]:
             raise InputError(f"--n {n} is larger than the {x.shape[0]} frames in {path!r}")
         x = x[:n]
+    if x.dtype.kind == "f":
+        from ..vectors.sources import warn_specials
+
+        warn_specials(x, f"--inputs {path!r}")  # the same rule as `vectors gen`
+    else:
+        from ..fixed import check_raw
+
+        try:
+            check_raw(x, spec.input_format, "inputs")
+        except InputError as exc:
+            raise InputError(f"--inputs {path!r}: {exc}") from None
     return x
 
 
@@ -106,6 +112,12 @@ def run_command(args: argparse.Namespace) -> int:
     from ..csim.codegen import namespace_of, taps_of
     from ..network.spec import load_spec
 
+    for opt in ("emit", "out"):
+        value = getattr(args, opt)
+        if value is not None:
+            path = check_writable_output(value, args.force, f"--{opt}")
+            if path.exists() and not path.is_dir():
+                raise InputError(f"--{opt} {value!r} exists and is not a directory")
     spec = load_spec(args.model)
     if args.emit:
         files = _emit(spec, Path(args.emit))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import sys
 
+from ._args import integer, seed
+
 
 def register(sub):
     p = sub.add_parser("data", help="simulate SPI datasets, inspect dataset files")
@@ -18,13 +20,16 @@ def register(sub):
     p.set_defaults(func=lambda args: _usage(p))
 
     s = dsub.add_parser("simulate", help="simulate labelled, preprocessed SPI frames to HDF5")
-    s.add_argument("--n", type=int, required=True, help="number of frames (>= 1)")
+    s.add_argument("--n", type=integer("--n", 1), required=True,
+                   help="number of frames (>= 1; checked against memory and disk first)")
     s.add_argument("--out", required=True, help="output HDF5 file (written atomically)")
-    s.add_argument("--seed", type=int, default=0, help="seed (>= 0); same seed, same bytes")
+    s.add_argument("--force", action="store_true", help="replace an existing --out file")
+    s.add_argument("--seed", type=seed(), default=0, help="seed (>= 0); same seed, same bytes")
     s.add_argument("--config", help="simulator config JSON (partial; see `fixsim data config`)")
     s.add_argument("--classes", help="comma-separated subset of single_hit,multi_hit,"
                                      "no_hit,non_sample_hit (default: all four)")
-    s.add_argument("--workers", type=int, help="simulation threads (default: usable CPUs)")
+    s.add_argument("--workers", type=integer("--workers", 1),
+                   help="simulation threads (default: usable CPUs)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
     s.set_defaults(func=_simulate)
@@ -37,6 +42,7 @@ def register(sub):
 
     c = dsub.add_parser("config", help="print or write the default simulator config")
     c.add_argument("--out", help="write to this file instead of stdout")
+    c.add_argument("--force", action="store_true", help="replace an existing --out file")
     c.set_defaults(func=_config)
 
 
@@ -46,23 +52,28 @@ def _usage(parser) -> int:
 
 
 def _simulate(args) -> int:
-    from pathlib import Path
 
     from ..data.config import SimConfig
     from ..data.simulate import check_count, check_seed, resolve_classes
-    from ..data.store import write_dataset
+    from ..data.simulate import FrameSimulator
+    from ..data.store import check_resources, write_dataset
     from ..errors import InputError
+    from .._files import check_writable_output
 
     # validate everything before the (possibly long) run starts
-    n = check_count(args.n)
+    n = check_count(args.n, "--n")
     check_seed(args.seed)
-    resolve_classes(args.classes)
+    try:
+        resolve_classes(args.classes)
+    except InputError as exc:
+        raise InputError(f"--classes {args.classes!r}: {exc}") from None
     if args.workers is not None:
         check_count(args.workers, "--workers")
-    parent = Path(args.out).parent
-    if not parent.is_dir():
-        raise InputError(f"output directory {str(parent)!r} does not exist")
+    out = check_writable_output(args.out, args.force, "--out")
+    if out.is_dir():
+        raise InputError(f"--out {args.out!r} is a directory, expected a file path")
     config = SimConfig.from_json(args.config) if args.config else SimConfig()
+    check_resources(out, n, FrameSimulator(config))
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
@@ -100,7 +111,10 @@ def _info(args) -> int:
     info = {
         "file": args.file, "frames": list(frames.shape), "dtype": str(frames.dtype),
         "class_counts": counts, "photons_per_frame": photons,
-        "checksum": "skipped" if args.no_verify else "ok",
+        # Only what load_dataset actually recomputed is called verified.
+        "checksum": ("skipped" if args.no_verify else "ok" if meta["verified"]
+                     else "not verified (the file stores no checksum)"),
+        "verified": meta["verified"],
         **{k: meta[k] for k in ("format", "fixsim_version", "seed", "classes",
                                 "frames_sha256") if k in meta},
         "params": sorted(params),
@@ -123,8 +137,11 @@ def _config(args) -> int:
     from ..data.config import SimConfig
     from .._files import write_text_atomic
 
+    from .._files import check_writable_output
+
     text = SimConfig().to_json() + "\n"
     if args.out:
+        check_writable_output(args.out, args.force, "--out")
         write_text_atomic(args.out, text)
     else:
         sys.stdout.write(text)

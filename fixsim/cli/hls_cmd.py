@@ -10,39 +10,30 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
-def _positive_float(text: str) -> float:
-    import argparse
-    import math
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+from ._args import integer, number
 
 
-def _positive_int(text: str) -> int:
-    import argparse
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+_positive_float = number("value", 0, exclusive_min=True)
+_positive_int = integer("value", 1)
+_nonneg_int = integer("value", 0)
 
 
-def _nonneg_int(text: str) -> int:
-    import argparse
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+def _check_part(part: str) -> None:
+    """An unknown part is an input error naming the closest known one ('none' skips)."""
+    from ..hls.parts import part_resources
+
+    if part.lower() != "none":
+        part_resources(part)
+
+
+def _check_out(args) -> None:
+    """The project directory follows the one overwrite policy (--force to replace)."""
+    from .._files import check_writable_output
+    from ..errors import InputError
+
+    out = check_writable_output(args.out, args.force, "--out")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {args.out!r} exists and is not a directory")
 
 
 def _budget(args):
@@ -50,6 +41,7 @@ def _budget(args):
     extra = dict(interval_cycles=getattr(args, "interval_cycles", None),
                  max_utilization=getattr(args, "max_util", 100.0))
     if hasattr(args, "part"):
+        _check_part(args.part)
         extra["part"] = None if args.part.lower() == "none" else args.part
     if args.budget_cycles is not None:
         return Budget(cycles=args.budget_cycles, clock_mhz=args.clock_mhz, **extra)
@@ -58,6 +50,8 @@ def _budget(args):
 
 def _project(args):
     from ..hls.runner import HlsProject, parse_steps
+    _check_part(args.part)
+    _check_out(args)
     return HlsProject(top=args.top, sources=tuple(args.src), testbenches=tuple(args.tb or ()),
                       part=args.part, clock_mhz=args.clock_mhz, cflags=args.cflags,
                       tb_cflags=args.tb_cflags, steps=parse_steps(args.steps),
@@ -104,10 +98,16 @@ def _run(args) -> int:
 def _predict(args) -> int:
     from ..hls.latency_model import SPECKLENN_LAYERS, load_layers, predict
     from ..hls.summary import prediction_summary
-    layers = load_layers(args.layers) if args.layers else SPECKLENN_LAYERS
+    from ..errors import InputError
     budget = _budget(args)
-    p = predict(layers, clock_mhz=args.clock_mhz, input_ii=args.input_ii,
-                dataflow=not args.no_dataflow)
+    try:
+        layers = load_layers(args.layers) if args.layers else SPECKLENN_LAYERS
+        p = predict(layers, clock_mhz=args.clock_mhz, input_ii=args.input_ii,
+                    dataflow=not args.no_dataflow)
+    except InputError as exc:
+        if not args.layers or args.layers in str(exc):
+            raise
+        raise InputError(f"--layers {args.layers!r}: {exc}") from None
     within = p.latency_cycles <= budget.cycles
     if args.json:
         out = p.to_dict()
@@ -181,6 +181,7 @@ def _add_project(p, with_run: bool):
     p.add_argument("--project-name", default="fixsim_hls_prj", help="HLS project name")
     p.add_argument("--solution", default="solution1", help="HLS solution name")
     p.add_argument("--out", required=True, help="project directory (created)")
+    p.add_argument("--force", action="store_true", help="replace files in an existing --out")
     if with_run:
         p.add_argument("--tool", choices=("vitis-run", "vitis_hls", "vivado_hls"),
                        help="force one tool (default: the newest installed)")

@@ -1,13 +1,20 @@
 """Entry point of the ``fixsim`` command.
 
-Exit codes: 0 pass/equal, 1 mismatch/fail, 2 usage or input error.
+Exit codes: 0 pass/equal, 1 mismatch/fail, 2 usage or input error, 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM).  SIGTERM is turned into KeyboardInterrupt, so a
+terminated command cleans up exactly as an interrupted one: temporary files and
+directories are removed and the previous output stays as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import threading
+import warnings
 from typing import Sequence
 
 from .._version import __version__
@@ -62,18 +69,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    terminated = threading.Event()
+    with _sigterm_as_interrupt(terminated), _warnings_as_lines(args.command):
+        try:
+            return int(args.func(args) or 0)
+        except FixsimError as exc:
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            print(f"fixsim {args.command}: error: {msg}", file=sys.stderr)
+            return 2
+        except (OSError, ModuleNotFoundError) as exc:
+            print(f"fixsim {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            from .._files import remove_live_temporaries
+
+            remove_live_temporaries()
+            if terminated.is_set():
+                print(f"fixsim {args.command}: terminated", file=sys.stderr)
+                return 128 + signal.SIGTERM
+            print(f"fixsim {args.command}: interrupted", file=sys.stderr)
+            return 128 + signal.SIGINT
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt(flag: threading.Event):
+    """SIGTERM raises KeyboardInterrupt (main thread only), so clean-up paths run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        flag.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
     try:
-        return int(args.func(args) or 0)
-    except FixsimError as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"fixsim {args.command}: error: {msg}", file=sys.stderr)
-        return 2
-    except (OSError, ModuleNotFoundError) as exc:
-        print(f"fixsim {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("fixsim: interrupted", file=sys.stderr)
-        return 130
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _warnings_as_lines(command: str):
+    """Warnings print as one ``fixsim CMD: warning: ...`` line each (no source line)."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = str(message).splitlines()[0] if str(message) else category.__name__
+        print(f"fixsim {command}: warning: {text}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 def console() -> None:

@@ -23,6 +23,11 @@ def run(args) -> int:
                    "cosim": found.cosim.to_dict() if found.cosim else None}
     else:
         report = load_report(path)
+        if args.top is not None and report.top != args.top:
+            from ..errors import InputError
+
+            raise InputError(f"--top {args.top!r}: the report {str(path)!r} is of top "
+                             f"{report.top!r}")
         items, payload = [report], report.to_dict()
     if args.json:
         print(json.dumps(payload, indent=2))

@@ -23,6 +23,7 @@ def register(subparsers) -> None:
                    help="emit the canonical JSON with derived shapes/formats (for code generators)")
     p.add_argument("--canonical", action="store_true", help="emit the canonical JSON")
     p.add_argument("--out", metavar="FILE", help="write the emitted JSON here (atomically)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=main)
 
@@ -48,8 +49,13 @@ def _summary(spec) -> dict:
 
 def main(args) -> int:
     from ..network.spec import load_spec
-    from .._files import write_text_atomic
+    from .._files import check_writable_output, write_text_atomic
+    from ..errors import InputError
 
+    if args.out:
+        if not (args.resolved or args.canonical):
+            raise InputError(f"--out {args.out!r} needs --resolved or --canonical (what to write)")
+        check_writable_output(args.out, args.force, "--out")
     spec = load_spec(args.spec)
     if args.resolved or args.canonical:
         text = spec.to_json(resolved=args.resolved) + "\n"

@@ -5,7 +5,6 @@ torch and matplotlib are imported inside the command functions only.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path

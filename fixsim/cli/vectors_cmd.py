@@ -39,7 +39,8 @@ def register(subparsers) -> None:
                    help="data seed (and seed of random weights)")
     g.add_argument("--out", required=True, metavar="DIR", help="output directory (written atomically)")
     g.add_argument("--weights", default=None,
-                   help="golden, random, or a .npz/.pt/.h5/.img file (default: golden if present)")
+                   help="golden (the default; refused when missing), random, or a "
+                   ".npz/.pt/.h5/.img file")
     g.add_argument("--word-bits", type=int, default=None, choices=(16, 32, 64),
                    help="weight-image word width (default: the smallest that fits)")
     g.add_argument("--force", action="store_true", help="replace an existing different set")
@@ -96,9 +97,12 @@ def gen_cmd(args) -> int:
     if args.json:
         print(json.dumps(vs.manifest, indent=2))
     else:
+        from ..vectors.weight_io import describe_weights
+
         m = vs.manifest
-        print(f"wrote {args.out}: {vs.n} frames of {vs.spec.name}, weights {m['weights']['kind']}, "
-              f"source {m['source']['kind']}, {len(m['files']) + 1} files")
+        print(f"wrote {args.out}: {vs.n} frames of {vs.spec.name}, weights "
+              f"{describe_weights(m['weights'])}, source {m['source']['kind']}, "
+              f"{len(m['files']) + 1} files")
     return 0
 
 
@@ -190,7 +194,7 @@ def image_cmd(args) -> int:
     # Both outputs are checked before anything is written, and both are renamed into
     # place only once both are complete: a failing --hdf5 leaves no .img behind.
     outs = [args.out] + ([args.hdf5] if args.hdf5 else [])
-    for opt, value in zip(("--out", "--hdf5"), outs):
+    for opt, value in zip(("--out", "--hdf5")[:len(outs)], outs, strict=True):
         if check_writable_output(value, args.force, opt).is_dir():
             raise InputError(f"{opt} {value!r} is a directory, expected a file path")
     if len({str(Path(p).resolve()) for p in outs}) != len(outs):
@@ -209,6 +213,9 @@ def image_cmd(args) -> int:
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
+        from ..vectors.weight_io import describe_weights
+
         print(f"wrote {args.out}: {len(image.tensors)} tensors, {image.length} bytes, "
-              f"{image.word_bits}-bit words, crc32 {image.crc32:08x}")
+              f"{image.word_bits}-bit words, crc32 {image.crc32:08x}, weights "
+              f"{describe_weights(record)}")
     return 0

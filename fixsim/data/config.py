@@ -157,15 +157,17 @@ class SimConfig:
     @classmethod
     def from_json(cls, path: "str | Path") -> "SimConfig":
         """Read a config JSON file (see :meth:`from_dict`)."""
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise InputError(f"cannot read config {str(path)!r}: {exc.strerror}") from None
+        from .._files import read_text
+
+        text = read_text(path, "config")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"config {str(path)!r} is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except InputError as exc:
+            raise InputError(f"config {str(path)!r}: {exc}") from None
 
 
 _SECTIONS = {

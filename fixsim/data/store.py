@@ -195,7 +195,6 @@ def load_dataset(path: "str | os.PathLike", verify: bool = True):
     InputError
         Missing file, not HDF5, missing datasets, wrong shapes or a checksum mismatch.
     """
-    import h5py
 
     path = Path(path)
     try:

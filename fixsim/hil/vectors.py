@@ -98,9 +98,9 @@ def read_vector_set(directory) -> VectorSet:
     try:
         man = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"manifest.json is not valid JSON: {exc}") from None
+        raise InputError(f"{str(mpath)!r} is not valid JSON: {exc}") from None
     if not isinstance(man, dict):
-        raise InputError("manifest.json must be a JSON object")
+        raise InputError(f"{str(mpath)!r} must be a JSON object")
     if "format" in man:
         return _fixsim_vector_set(directory, raw)
     for key in ("inputs", "expected"):

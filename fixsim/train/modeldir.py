@@ -117,7 +117,6 @@ def load_model_dir(path: "str | os.PathLike"):
     InputError
         Missing directory or files, unknown format, or a checksum mismatch.
     """
-    import torch
 
     from ..model.specklenn import SpeckleNNInference
 
@@ -125,10 +124,16 @@ def load_model_dir(path: "str | os.PathLike"):
     meta = path / MODEL_JSON
     if not meta.is_file():
         raise InputError(f"{str(path)!r} is not a model directory (no {MODEL_JSON})")
+    from .._files import read_text, torch_load
+
     try:
-        info = json.loads(meta.read_text())
+        info = json.loads(read_text(meta, "model description"))
+    except InputError:
+        raise
     except ValueError as exc:
         raise InputError(f"{str(meta)!r} is not valid JSON: {exc}") from None
+    if not isinstance(info, dict):
+        raise InputError(f"{str(meta)!r} must hold a JSON object")
     if info.get("format") != FORMAT:
         raise InputError(f"{str(meta)!r} has format {info.get('format')!r}, expected {FORMAT!r}")
     for name, digest in info.get("files", {}).items():
@@ -138,7 +143,7 @@ def load_model_dir(path: "str | os.PathLike"):
         if file_sha256(f) != digest:
             raise InputError(f"model file {str(f)!r} does not match its sha256 in {MODEL_JSON}")
     model = SpeckleNNInference(info["image_size"], info["latent_dim"])
-    state = torch.load(path / FOLDED_PT, map_location="cpu", weights_only=True)
+    state = torch_load(path / FOLDED_PT, "model weights")
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

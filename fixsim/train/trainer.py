@@ -52,18 +52,23 @@ class TrainConfig:
 
     def check(self, n_classes: int) -> None:
         """Raise InputError on an out-of-range value."""
-        if self.epochs < 1:
-            raise InputError(f"epochs must be >= 1, got {self.epochs!r}")
-        if not self.margin >= 0:
-            raise InputError(f"margin must be >= 0, got {self.margin!r}")
-        if not self.lr > 0 or not self.weight_decay >= 0:
-            raise InputError(f"lr must be > 0 and weight decay >= 0, got {self.lr!r}, "
-                             f"{self.weight_decay!r}")
+        from .._validate import check_int, check_number
+
+        check_int("epochs", self.epochs, minimum=1)
+        check_int("epochs", self.epochs, minimum=1, maximum=10**6)
+        check_int("seed", self.seed, minimum=0)
+        check_int("seed", self.seed, minimum=0, maximum=2**63 - 1)
+        check_number("margin", self.margin, minimum=0)
+        check_number("lr", self.lr, minimum=0, exclusive_min=True)
+        check_number("weight decay", self.weight_decay, minimum=0)
+        check_int("batch", self.batch, minimum=1)
         if self.batch < 2 * n_classes or self.batch % n_classes:
             raise InputError(f"batch must be a multiple of the {n_classes} classes and at "
                              f"least {2 * n_classes}, got {self.batch!r}")
-        if not 0 <= self.val_fraction < 1:
-            raise InputError(f"val fraction must be in [0, 1), got {self.val_fraction!r}")
+        check_number("val fraction", self.val_fraction, minimum=0)
+        if not self.val_fraction < 1:
+            raise InputError(f"val fraction must be a number >= 0 and < 1, "
+                             f"got {self.val_fraction!r}")
 
 
 def split_train_val(labels: np.ndarray, fraction: float, seed: int
@@ -147,15 +152,9 @@ def _checkpoint_state(model, opt, epoch, config, history, data) -> dict:
 
 def load_checkpoint(path: "str | os.PathLike") -> dict:
     """Read a training checkpoint; InputError if missing or not a fixsim checkpoint."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"checkpoint {str(path)!r} does not exist")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a corrupt zip/pickle
-        raise InputError(f"cannot read checkpoint {str(path)!r}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                         ) from None
+    from .._files import torch_load
+
+    ckpt = torch_load(path, "checkpoint")
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{str(path)!r} is not a fixsim training checkpoint")
     return ckpt
@@ -215,6 +214,8 @@ def train(data: LabelledFrames, out: "str | os.PathLike", config: TrainConfig, *
     out = Path(out)
     if not out.parent.is_dir():
         raise InputError(f"output directory parent {str(out.parent)!r} does not exist")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {str(out)!r} exists and is not a directory")
     ckdir = out / CHECKPOINT_DIR
     if resume is None and (ckdir / LAST_CHECKPOINT).exists():
         raise InputError(f"{str(out)!r} already holds a training run; "

@@ -104,10 +104,9 @@ def read_source(spec: ModelSpec, source, n: int, seed: int, progress=None) -> So
             frames = _take(read_cxi(path, stop=n), n, path.name)
             record["type"] = "cxi"
         elif suffix == ".npy":
-            try:
-                arr = np.load(path, allow_pickle=False, mmap_mode="r")
-            except (ValueError, OSError) as exc:
-                raise InputError(f"{path.name}: not a .npy array ({exc})") from None
+            from .._files import read_npy
+
+            arr = read_npy(path, "source", mmap=True)
             arr = _take(arr, n, path.name)
             if arr.dtype.kind == "f":
                 frames = np.asarray(arr)
@@ -122,8 +121,7 @@ def read_source(spec: ModelSpec, source, n: int, seed: int, progress=None) -> So
                              ".h5/.hdf5 (fixsim data simulate), .cxi or .npy")
     if frames is not None:
         frames = _as_batch(spec, np.ascontiguousarray(frames, dtype=np.float32), "source")
-        if not np.all(np.isfinite(frames)):
-            raise InputError("source frames contain NaN or inf")
+        warn_specials(frames, f"source {record.get('file', record.get('kind'))!r}")
         raw = quantize(frames, spec.input_format, warn=False)
     raw = _as_batch(spec, np.asarray(raw), "source")
     inputs = np.ascontiguousarray(check_raw(raw, spec.input_format, "source inputs"), dtype=np.int64)
@@ -132,4 +130,28 @@ def read_source(spec: ModelSpec, source, n: int, seed: int, progress=None) -> So
     return SourceData(inputs, frames, labels, list(class_names) if class_names else None, record)
 
 
-__all__ = ["SourceData", "read_source"]
+def warn_specials(frames: np.ndarray, where: str) -> int:
+    """The rule for NaN/inf input frames, shared by ``vectors gen`` and ``csim``.
+
+    They are quantized as the ap_fixed headers do (``ap_fixed(double)``: NaN and inf as
+    +-(1.m)*2^1024, so they saturate or wrap by sign, exactly what the hardware's input
+    conversion does); one :class:`~fixsim.fixed.FixsimWarning` counts them.  Returns the
+    number of non-finite values.
+    """
+    import warnings
+
+    from ..fixed import FixsimWarning
+
+    finite = np.isfinite(frames)
+    if finite.all():
+        return 0
+    n_nan = int(np.count_nonzero(np.isnan(frames)))
+    n_inf = int(frames.size - np.count_nonzero(finite) - n_nan)
+    n_frames = int(np.count_nonzero(~finite.reshape(len(frames), -1).all(axis=1)))
+    warnings.warn(f"{where}: {n_nan} NaN and {n_inf} inf values in {n_frames} frame(s), "
+                  "quantized as the ap_fixed headers do (NaN and inf as +-2^1024 by sign)",
+                  FixsimWarning, stacklevel=2)
+    return n_nan + n_inf
+
+
+__all__ = ["SourceData", "read_source", "warn_specials"]

@@ -181,7 +181,8 @@ def generate_vector_set(out_dir, model="specklenn-snl", n: int = 64, source="sim
     seed : int
         Data seed of the simulated source and seed of random weights.
     weights : None, "golden", "random" or path
-        See :func:`fixsim.vectors.weight_io.load_weights` (None: golden when present).
+        See :func:`fixsim.vectors.weight_io.load_weights` (None: the golden weights, refused
+        when missing).
     force : bool
         Replace an existing, different set.
     word_bits : {16, 32, 64}, optional
@@ -374,6 +375,16 @@ def _check_range(arr: np.ndarray, fmt, what: str) -> None:
 
 
 def load_vector_set(path, verify: bool = True, *, widen: bool = True) -> VectorSet:
+    try:
+        return _load_vector_set(path, verify, widen=widen)
+    except InputError as exc:
+        if str(path) in str(exc):
+            raise
+        # Name the set: "tap_fc2.bin: sha256 differs" alone does not say which set.
+        raise type(exc)(f"vector set {str(path)!r}: {exc}") from None
+
+
+def _load_vector_set(path, verify: bool = True, *, widen: bool = True) -> VectorSet:
     """Load a vector set, validating its manifest, files, shapes and weight image.
 
     Parameters
@@ -487,6 +498,9 @@ def _taps(root: Path, man: dict, spec: ModelSpec, n: int, files: dict, verify: b
         taps[name] = arr
     return taps
 
+
+
+load_vector_set.__doc__ = _load_vector_set.__doc__
 
 __all__ = ["VectorSet", "generate_vector_set", "load_vector_set", "safe_file", "FORMAT",
            "VERSION", "READ_VERSIONS"]

@@ -3,8 +3,9 @@
 :func:`load_weights` turns any weight source into the raw dict ``fixsim.network.run``
 takes, plus a JSON-ready record of where it came from (for manifests):
 
-``None``      the golden folded weights when present and matching the spec, else random
-``"golden"``  ``golden/weights_folded.npz`` (``$FIXSIM_GOLDEN`` overrides the directory)
+``None``      the same as ``"golden"``: never a silent fallback to random weights
+``"golden"``  ``golden/weights_folded.npz`` (``$FIXSIM_GOLDEN`` overrides the directory);
+              refused when missing or made for another architecture
 ``"random"``  seeded PyTorch-style random weights quantized to the spec
 a path        ``.npz`` (float arrays are quantized, integer arrays taken as raw),
               ``.pt``/``.pth`` (a state dict of the inference variant; needs torch),
@@ -37,9 +38,10 @@ GOLDEN_FILE = "weights_folded.npz"
 
 
 def golden_dir() -> Path:
-    """``$FIXSIM_GOLDEN`` or ``golden/`` of the source tree."""
-    override = os.environ.get("FIXSIM_GOLDEN")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "golden"
+    """``$FIXSIM_GOLDEN``, else the bundled golden model (rule: :mod:`fixsim._bundle`)."""
+    from .._bundle import golden_dir as locate
+
+    return locate()
 
 
 
@@ -56,11 +58,11 @@ def _floats_or_raw(spec, arrays: dict, what: str) -> dict:
 
 
 def read_npz(spec, path: Path) -> dict:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path.name}: not a readable .npz file ({exc})") from None
+    from .._files import read_npz as _read
+
+    arrays = _read(path, "weights")
+    if any(a.dtype.kind == "f" and not np.isfinite(a).all() for a in arrays.values()):
+        raise InputError(f"weights {str(path)!r} hold NaN or inf values")
     return _floats_or_raw(spec, arrays, path.name)
 
 
@@ -70,14 +72,10 @@ def read_checkpoint(spec, path: Path) -> dict:
     Keys may carry a ``module.``/``model.`` prefix; tensors not named by the spec
     (BatchNorm statistics of an unfolded model...) are an error, not silently dropped.
     """
-    from .._files import require
 
-    torch = require("torch", "model")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many unrelated types for a bad file
-        raise InputError(f"{path.name}: not a PyTorch checkpoint ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    from .._files import torch_load
+
+    state = torch_load(path, "weights")
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -210,20 +208,23 @@ def load_weights(spec, source=None, *, seed: int = 0) -> tuple[dict, dict]:
         A missing or unreadable file, weights that do not match the spec; "golden"
         when the golden weights are missing or for another architecture.
     """
+    from .._validate import check_int
+
+    check_int("seed", seed, minimum=0)
+    check_int("seed", seed, minimum=0, maximum=2**63 - 1)
     spec = load_spec(spec)
     if source is None or source == "golden":
         gpath = golden_dir() / GOLDEN_FILE
-        if gpath.is_file():
-            try:
-                w = read_npz(spec, gpath)
-                return w, {"kind": "golden", "file": f"golden/{GOLDEN_FILE}", "sha256": sha256_file(gpath)}
-            except InputError:
-                if source == "golden":
-                    raise
-        elif source == "golden":
-            raise InputError(f"golden weights {str(gpath)!r} not found (python tools/make_golden.py)")
-        return random_weights(spec, seed), {"kind": "random", "seed": int(seed),
-                                            "generator": "fixsim.network.weights.random_weights"}
+        hint = "give random weights explicitly (--weights random) or a weights file"
+        if not gpath.is_file():
+            raise InputError(f"golden weights {str(gpath)!r} not found ($FIXSIM_GOLDEN names "
+                             f"the golden model directory); {hint}")
+        try:
+            w = read_npz(spec, gpath)
+        except InputError as exc:
+            raise InputError(f"golden weights do not fit spec {spec.name!r} ({exc}); "
+                             f"{hint}") from None
+        return w, {"kind": "golden", "file": f"golden/{GOLDEN_FILE}", "sha256": sha256_file(gpath)}
     if source == "random":
         return random_weights(spec, seed), {"kind": "random", "seed": int(seed),
                                             "generator": "fixsim.network.weights.random_weights"}
@@ -247,5 +248,18 @@ def load_weights(spec, source=None, *, seed: int = 0) -> tuple[dict, dict]:
     return w, {"kind": "file", "file": path.name, "sha256": sha256_file(path)}
 
 
-__all__ = ["load_weights", "export_hdf5", "import_hdf5", "read_npz", "read_checkpoint",
+def describe_weights(record: dict) -> str:
+    """One line naming the weights of a :func:`load_weights` record.
+
+    >>> describe_weights({"kind": "random", "seed": 3})
+    'random (seed 3)'
+    >>> describe_weights({"kind": "golden", "file": "golden/weights_folded.npz", "sha256": "ab" * 32})
+    'golden golden/weights_folded.npz (sha256 abababababababab...)'
+    """
+    if record.get("kind") == "random":
+        return f"random (seed {record.get('seed')})"
+    return f"{record.get('kind')} {record.get('file')} (sha256 {str(record.get('sha256'))[:16]}...)"
+
+
+__all__ = ["load_weights", "describe_weights", "export_hdf5", "import_hdf5", "read_npz", "read_checkpoint",
            "golden_dir", "HDF5_FORMAT"]

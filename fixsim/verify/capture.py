@@ -170,11 +170,9 @@ def read_hw_npz(path, source: str, spec=None) -> Result:
         Unreadable file, no outputs, a non-integer array, unknown layer names.
     """
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read hardware capture {str(path)!r}: {exc}") from None
+    from .._files import read_npz
+
+    data = read_npz(path, "hardware capture")  # never unpickles; one-line errors
     name = str(data["spec"]) if "spec" in data else None
     spec = _spec(spec, name, None, str(path))
     taps = {k[4:]: v for k, v in data.items() if k.startswith("tap_")}
@@ -232,12 +230,11 @@ def hw_latency(path) -> dict:
     if not path.is_file():
         raise InputError(f"hardware result {str(path)!r} is not a file")
     if path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                cycles = z["cycles"] if "cycles" in z.files else None
-                kind = str(z["cycle_source"]) if "cycle_source" in z.files else "firmware"
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read hardware capture {str(path)!r}: {exc}") from None
+        from .._files import read_npz
+
+        z = read_npz(path, "hardware capture")  # never unpickles; one-line errors
+        cycles = z["cycles"] if "cycles" in z else None
+        kind = str(z["cycle_source"]) if "cycle_source" in z else "firmware"
         if cycles is None or cycles.ndim != 1 or cycles.dtype.kind not in "iu" or not len(cycles):
             raise InputError(f"{path}: the capture holds no 'cycles' array of integers")
         c = np.sort(cycles.astype(np.int64))

@@ -60,15 +60,14 @@ def load_support(path) -> SupportSet:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"support set {str(path)!r} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in ("embeddings", "labels") if k not in z.files]
-            if missing:
-                raise InputError(f"support set {str(path)!r} lacks {missing[0]!r}")
-            emb, lab = z["embeddings"], z["labels"]
-            names = tuple(str(c) for c in z["class_names"]) if "class_names" in z.files else ()
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read support set {str(path)!r}: {exc}") from None
+    from .._files import read_npz
+
+    z = read_npz(path, "support set")  # never unpickles; one-line errors
+    missing = [k for k in ("embeddings", "labels") if k not in z]
+    if missing:
+        raise InputError(f"support set {str(path)!r} lacks {missing[0]!r}")
+    emb, lab = z["embeddings"], z["labels"]
+    names = tuple(str(c) for c in z["class_names"]) if "class_names" in z else ()
     if emb.ndim != 2 or lab.shape != (len(emb),) or lab.dtype.kind not in "iu" or not len(emb):
         raise InputError(f"support set {str(path)!r}: need embeddings (S, D) and S integer "
                          f"labels, got {emb.shape} and {lab.shape}")

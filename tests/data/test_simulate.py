@@ -109,7 +109,7 @@ def test_bad_config(bad, message):
 
 
 def test_config_file_errors(tmp_path):
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="does not exist"):
         SimConfig.from_json(tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")

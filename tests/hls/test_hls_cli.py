@@ -135,7 +135,9 @@ def test_certify_usage_errors(capsys):
     assert _run(capsys, "hls", "certify", XML, "--budget-cycles", "0")[0] == 2
     assert _run(capsys, "hls", "certify", XML, "--hw-p99", "-3")[0] == 2
     assert _run(capsys, "hls", "certify", XML, XML)[0] == 2
-    assert _run(capsys, "hls", "certify", XML, "--part", "xcku15")[0] == 1  # a mismatch
+    code, _, err = _run(capsys, "hls", "certify", XML, "--part", "xcku15")
+    assert code == 2 and "xcku115" in err  # an unknown part names the closest known one
+    assert _run(capsys, "hls", "certify", XML, "--part", "xcvu13p-flga2577-2-e")[0] == 1
 
 
 def test_hls_without_subcommand_is_usage_error(capsys):
