@@ -39,6 +39,13 @@ from .errors import DeviceError, FrameError, HilStateError, HilTimeout, InputErr
 
 #: Frame ids from here up are reserved for weight-image chunks.
 WEIGHT_ID_BASE = 0xFFFF0000
+#: Labels of where cycle counts come from; anything else reads as "unknown".
+CYCLE_SOURCES = ("firmware", "model", "unknown")
+
+
+def cycle_source_label(value) -> str:
+    """``value`` if it is one of :data:`CYCLE_SOURCES`, else ``"unknown"`` (missing, garbage)."""
+    return value if isinstance(value, str) and value in CYCLE_SOURCES else "unknown"
 
 
 @dataclass(frozen=True)
@@ -75,8 +82,12 @@ class Backend(ABC):
 
     #: Registry name (``--backend NAME``).
     name: ClassVar[str] = ""
-    #: Where result cycle counts come from: "firmware" (a counter in the device) or "model".
-    cycle_source: ClassVar[str] = "firmware"
+    #: Where result cycle counts come from (one of :data:`CYCLE_SOURCES`): "firmware" only
+    #: for a backend that reads a counter in the device (xdma, rogue); "model" for software
+    #: models; "unknown" when nothing says (never certifies latency).
+    cycle_source: str = "unknown"
+    #: Who said so: "backend" (the class), "server" (a TCP server's hello), "user".
+    cycle_source_declared_by: str = "backend"
 
     @abstractmethod
     def open(self) -> None: ...
@@ -103,7 +114,8 @@ class Backend(ABC):
 
     def describe(self) -> dict:
         """JSON-able description of the backend and its options, for run reports."""
-        return {"name": self.name, "cycle_source": self.cycle_source}
+        return {"name": self.name, "cycle_source": self.cycle_source,
+                "cycle_source_declared_by": self.cycle_source_declared_by}
 
     def __enter__(self):
         self.open()

@@ -57,6 +57,8 @@ class RogueBackend(FramedBackend):
     """
 
     name = "rogue"
+    #: Result cycle counts come from the firmware's counter (the CYCLES register / frame field).
+    cycle_source = "firmware"
 
     def __init__(self, dev: str = "/dev/datadev_0", dest: int = 1, ssi: bool = True):
         super().__init__()

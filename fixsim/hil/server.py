@@ -15,9 +15,10 @@ from __future__ import annotations
 import socket
 import threading
 
+from .backend import CYCLE_SOURCES
 from .device import DeviceCore, DeviceModel
-from .errors import DeviceError, HilStateError
-from .tcp import FrameSocket, check_host, check_port
+from .errors import DeviceError, HilStateError, InputError
+from .tcp import FrameSocket, check_host, check_port, hello_message
 
 _POLL_S = 0.1
 
@@ -31,10 +32,18 @@ class DeviceServer:
         ``model(words) -> (out_words, cycles)``, optionally with ``load_weights``.
     host, port : str, int
         Bind address; loopback only unless ``allow_test_host``; port 0 picks a free port.
+    cycle_source : {"model", "unknown", "firmware"}
+        Declared to every client in the hello (:mod:`fixsim.hil.tcp`).  A device model's
+        cycle counts are modelled, so the default is "model"; "firmware" is for tests that
+        stand in for a hardware server.
     """
 
     def __init__(self, model: "DeviceModel | DeviceCore", host: str = "127.0.0.1", port: int = 0,
-                 *, allow_test_host: bool = False, result_word_bytes: int = 8):
+                 *, allow_test_host: bool = False, result_word_bytes: int = 8,
+                 cycle_source: str = "model"):
+        if cycle_source not in CYCLE_SOURCES:
+            raise InputError(f"cycle_source {cycle_source!r} not one of {', '.join(CYCLE_SOURCES)}")
+        self.cycle_source = cycle_source
         self.core = model if isinstance(model, DeviceCore) else DeviceCore(model, result_word_bytes)
         self.host = check_host(host, allow_test_host)
         self.port = check_port(port)
@@ -81,6 +90,7 @@ class DeviceServer:
     def _serve(self, conn: socket.socket) -> None:
         fs = FrameSocket(conn)
         try:
+            fs.send(hello_message(self.cycle_source))
             while not self._stop.is_set():
                 data = fs.recv(_POLL_S)
                 if data is None:

@@ -2,23 +2,49 @@
 
 Wire format: ``uint32 little-endian length`` then that many bytes of one
 :mod:`fixsim.hil.frame` frame.  The prefix keeps the stream in step even when a frame's
-own header is damaged.  Only loopback hosts are accepted unless ``allow_test_host`` is
+own header is damaged.
+
+Hello: right after accepting a connection a server sends one length-prefixed message
+``b"FXHELLO1"`` followed by UTF-8 JSON, e.g. ``{"cycle_source": "model"}``, saying where
+its cycle counts come from (:data:`fixsim.hil.backend.CYCLE_SOURCES`).  The client reports
+what the server declares; a server that sends no hello (within ``hello_timeout``), or
+declares anything else, has cycle source "unknown", which never certifies latency.
+``fixsim hil serve`` (:class:`fixsim.hil.server.DeviceServer`) always declares "model".  Only loopback hosts are accepted unless ``allow_test_host`` is
 set (the CLI's ``--test-host``): this is a test harness, not a network service.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import select
 import socket
 import struct
 import time
 
 from . import frame as fr
-from .backend import FramedBackend
+from .backend import FramedBackend, cycle_source_label
 from .errors import DeviceError, InputError
 
 PREFIX = struct.Struct("<I")
+#: First bytes of the server's hello message (see the module docstring).
+HELLO_MAGIC = b"FXHELLO1"
+
+
+def hello_message(cycle_source: str) -> bytes:
+    """The hello a server sends first: magic and ``{"cycle_source": ...}`` as JSON."""
+    return HELLO_MAGIC + json.dumps({"cycle_source": cycle_source}).encode()
+
+
+def parse_hello(data: bytes | None) -> str | None:
+    """The cycle source a hello declares (None if ``data`` is not a hello)."""
+    if data is None or not data.startswith(HELLO_MAGIC):
+        return None
+    try:
+        info = json.loads(data[len(HELLO_MAGIC):].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return "unknown"
+    return cycle_source_label(info.get("cycle_source") if isinstance(info, dict) else None)
 
 
 def check_host(host: str, allow_test_host: bool = False) -> str:
@@ -125,17 +151,22 @@ class TcpBackend(FramedBackend):
     port : int
     connect_timeout : float
         Seconds to wait for the connection.
+    hello_timeout : float
+        Seconds to wait for the server's hello; without one the cycle source is "unknown".
     """
 
     name = "tcp"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, allow_test_host: bool = False,
-                 connect_timeout: float = 5.0):
+                 connect_timeout: float = 5.0, hello_timeout: float = 2.0):
         super().__init__()
         self.host = check_host(host, allow_test_host)
         self.port = check_port(port)
         self.connect_timeout = float(connect_timeout)
+        self.hello_timeout = float(hello_timeout)
         self._fs: FrameSocket | None = None
+        # Until the server's hello: what the class says (a subclass may know its device).
+        self.cycle_source = type(self).cycle_source
 
     def _open(self) -> None:
         if self.port == 0:
@@ -146,6 +177,14 @@ class TcpBackend(FramedBackend):
             raise DeviceError(f"cannot connect to {self.host}:{self.port}: {exc}") from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._fs = FrameSocket(sock)
+        first = self._fs.recv(self.hello_timeout)
+        declared = parse_hello(first)
+        if declared is None:
+            self.cycle_source, self.cycle_source_declared_by = "unknown", "nobody"
+            if first is not None:  # a server without hello that spoke first: keep its frame
+                self._pending.append(self._to_reply(first))
+        else:
+            self.cycle_source, self.cycle_source_declared_by = declared, "server"
 
     def _close(self) -> None:
         if self._fs is not None:

@@ -108,6 +108,8 @@ class XdmaBackend(FramedBackend):
     """
 
     name = "xdma"
+    #: Result cycle counts come from the firmware's counter (the CYCLES register / frame field).
+    cycle_source = "firmware"
 
     def __init__(self, device_dir="/dev", prefix: str = "xdma0", channel: int = 0, *,
                  user_offset: int = 0, h2c_addr: int = 0, c2h_addr: int = 0,
