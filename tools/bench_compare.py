@@ -131,7 +131,7 @@ def main(argv=None) -> int:
             times.append(time.perf_counter() - t)
         found = {(l.layer, l.mismatches) for l in cmp.layers if l.mismatches}
         want = {}
-        for frame, name in planted:
+        for _, name in planted:
             want[name] = want.get(name, 0) + 1
         ok = found == set(want.items()) and cmp.first_mismatch.frame == min(f for f, _ in planted)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6

@@ -202,7 +202,8 @@ def main(argv=None) -> int:
     if res["torch"]:
         t = res["torch"]
         print(f"  torch float32      {t['float32_fps']:10.1f} frames/s ({t['threads']} threads, "
-              f"first call {t['first_call_s']:.2f} s); embedding max diff {t['max_abs_embedding_diff_vs_fixsim']:.4f} "
+              f"first call {t['first_call_s']:.2f} s); "
+              f"embedding max diff {t['max_abs_embedding_diff_vs_fixsim']:.4f} "
               f"({saturated} of {x.size} input values beyond the input format saturate)")
         print(f"  fixsim / torch float32 = {res['ratio_fixsim_vs_torch_float32']:.2f} "
               f"(target >= {TARGET_TORCH:.2f}: {'met' if res['torch_target_met'] else 'NOT met'})")

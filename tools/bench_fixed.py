@@ -206,12 +206,14 @@ def main(argv=None):
         ok &= meets
         print(f"{name:36s} {tf*1e3:8.2f}ms {tg*1e3:8.1f}ms {tn*1e3:8.1f}ms {tx*1e3:8.0f}ms "
               f"{rg:6.1f}x {rn:7.1f}x {rx:7.0f}x  {mf}/{mn}/{mx}   "
-              f"target >= {TARGETS[key]:.0f}x g++, >= {FXP_TARGET:.0f}x fxpmath: {'MET' if meets else 'NOT MET'}")
+              f"target >= {TARGETS[key]:.0f}x g++, >= {FXP_TARGET:.0f}x fxpmath: "
+              f"{'MET' if meets else 'NOT MET'}")
         out.append(dict(workload=key, fixsim_s=tf, gpp_s=tg, numpy_s=tn, fxpmath_s=tx,
                         ratio_gpp=rg, ratio_numpy=rn, ratio_fxpmath=rx, mismatches_fixsim=mf,
                         mismatches_numpy=mn, mismatches_fxpmath=mx, met=meets))
     if k != n:
-        print(f"(fxpmath MAC measured over k={k} of {n} steps and scaled x{scale:g}; its mismatches not counted)")
+        print(f"(fxpmath MAC measured over k={k} of {n} steps and scaled x{scale:g}; "
+              "its mismatches not counted)")
     if args.json:
         Path(args.json).write_text(json.dumps({"seed": args.seed, "jit_s": jit, "rows": out}, indent=2))
     return 0 if ok else 1

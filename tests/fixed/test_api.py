@@ -50,7 +50,8 @@ def test_quantize_rejects_non_numbers(bad):
 
 
 def test_raw_range_is_checked():
-    with pytest.raises(InputError, match=r"value 128 is outside the raw range of ap_fixed<8,4>: \[-128, 127\]"):
+    msg = r"value 128 is outside the raw range of ap_fixed<8,4>: \[-128, 127\]"
+    with pytest.raises(InputError, match=msg):
         fixsim.convert([128], "ap_fixed<8,4>", "ap_fixed<8,4>")
     with pytest.raises(InputError, match="integer array"):
         fixsim.to_float([0.5], "ap_fixed<8,4>")

@@ -86,7 +86,8 @@ def test_undefined_conversions_are_refused_and_abort_in_headers(need_oracle, src
 @pytest.mark.parametrize("fmt", ["ap_fixed<64,0,AP_RND,AP_SAT_ZERO>", "ap_fixed<64,0,AP_RND,AP_SAT>",
                                  "ap_fixed<64,0>", "ap_fixed<64,1,AP_TRN,AP_SAT_SYM>"])
 def test_most_negative_64_bit_code_from_a_double(need_oracle, fmt):
-    """-0.5 in ap_fixed<64,0> is raw -2^63 exactly: representable, not an overflow (found by the long campaign)."""
+    """-0.5 in ap_fixed<64,0> is raw -2^63 exactly: representable, not an overflow (found by the
+    long campaign)."""
     import warnings
     from fixsim.fixed import FixsimWarning
     t = FixedType.parse(fmt)

@@ -14,7 +14,8 @@ import pytest
 import naive
 from fixsim.csim.oracle import Case, Oracle, bits_to_raw, raw_to_bits
 from fixsim.fixed import convert, mac, multiply, add, subtract, divide
-from fixsim.fixed.format import FixedType, Overflow, Quantization, product_type, sum_type, difference_type, quotient_type
+from fixsim.fixed.format import (FixedType, Overflow, Quantization, product_type, sum_type,
+                                 difference_type, quotient_type)
 from helpers import assert_bits_equal
 
 # (source W, I) -> (target W, I)

@@ -1,5 +1,7 @@
 """FixedType: parsing, printing, validation."""
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 
@@ -34,7 +36,7 @@ def test_properties():
     big = FixedType.parse("ap_fixed<4,10>")
     assert big.frac_bits == -6 and big.lsb == 64.0
     assert hash(t) == hash(FixedType.parse(str(t)))
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         t.width = 3  # frozen
 
 

@@ -40,7 +40,8 @@ def test_matmul_equals_header_chain(chain_oracle, acc):
         words = oracle.run(Case("mac", (acc, OPS, OPS)), raw_to_bits(state.ravel()),
                            raw_to_bits(ak.ravel()), raw_to_bits(bk.ravel()))
         state = bits_to_raw(words, facc).reshape(6, 5).astype(np.int64)
-    for method in ("auto", "generic") + (("fast",) if facc.overflow != Overflow.AP_WRAP_SM and facc.sat_bits == 0 else ()):
+    fast = facc.overflow != Overflow.AP_WRAP_SM and facc.sat_bits == 0
+    for method in ("auto", "generic") + (("fast",) if fast else ()):
         assert_bits_equal(state, matmul(a, OPS, b, OPS, acc, method=method), context=f"{acc} {method}")
 
 
@@ -49,8 +50,10 @@ def test_paths_agree_with_naive(facc, data):
     fa = FixedType(6, 2)
     fb = FixedType(5, 1, False)
     m, k, n = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 6)), data.draw(st.integers(1, 3))
-    a = np.array(data.draw(st.lists(st.integers(fa.raw_min, fa.raw_max), min_size=m * k, max_size=m * k))).reshape(m, k)
-    b = np.array(data.draw(st.lists(st.integers(fb.raw_min, fb.raw_max), min_size=k * n, max_size=k * n))).reshape(k, n)
+    a = np.array(data.draw(st.lists(st.integers(fa.raw_min, fa.raw_max),
+                                    min_size=m * k, max_size=m * k))).reshape(m, k)
+    b = np.array(data.draw(st.lists(st.integers(fb.raw_min, fb.raw_max),
+                                    min_size=k * n, max_size=k * n))).reshape(k, n)
     init = np.array(data.draw(st.lists(st.integers(facc.raw_min, facc.raw_max), min_size=m * n,
                                        max_size=m * n)), dtype=facc.raw_dtype).reshape(m, n)
     try:
@@ -80,11 +83,14 @@ def test_gemm_path_used_only_when_exact():
 
 def test_matmul_input_errors():
     with pytest.raises(InputError, match=r"\(M,K\) x \(K,N\)"):
-        matmul(np.zeros((2, 3), int), "ap_fixed<8,4>", np.zeros((2, 3), int), "ap_fixed<8,4>", "ap_fixed<24,12>")
+        matmul(np.zeros((2, 3), int), "ap_fixed<8,4>", np.zeros((2, 3), int), "ap_fixed<8,4>",
+               "ap_fixed<24,12>")
     with pytest.raises(InputError, match="outside the raw range"):
-        matmul(np.full((1, 1), 300), "ap_fixed<8,4>", np.ones((1, 1), int), "ap_fixed<8,4>", "ap_fixed<24,12>")
+        matmul(np.full((1, 1), 300), "ap_fixed<8,4>", np.ones((1, 1), int), "ap_fixed<8,4>",
+               "ap_fixed<24,12>")
     with pytest.raises(FormatError, match="needs W=80 bits"):
-        matmul(np.ones((1, 1), int), "ap_fixed<40,4>", np.ones((1, 1), int), "ap_fixed<40,4>", "ap_fixed<64,12>")
+        matmul(np.ones((1, 1), int), "ap_fixed<40,4>", np.ones((1, 1), int), "ap_fixed<40,4>",
+               "ap_fixed<64,12>")
 
 
 def test_requantizers_handle_one_bit_sat_sym_even_if_flagged():

@@ -83,7 +83,8 @@ def test_run_float_hwc_order_gives_the_same_embedding():
     weights = random_float_weights(SPEC, seed=5)
     x = np.random.default_rng(4).normal(size=(2, 1, 65, 65))
     chw, hwc = run_float(SPEC, weights, x), run_float(load_spec(d), weights, x)
-    np.testing.assert_array_equal(hwc["flatten"], torch.flatten(_t(chw["pool2"]).permute(0, 2, 3, 1), 1).numpy())
+    flat_chw_as_hwc = torch.flatten(_t(chw["pool2"]).permute(0, 2, 3, 1), 1).numpy()
+    np.testing.assert_array_equal(hwc["flatten"], flat_chw_as_hwc)
     np.testing.assert_allclose(hwc["fc2"], chw["fc2"], rtol=0, atol=TOL)
 
 

@@ -63,7 +63,8 @@ def main(argv=None):
     def report(name, backend):
         rep = run_vectors(backend, x, y, word_bytes=2, timeout=10.0)
         assert rep.passed, rep.summary()
-        print(f"  {name:8s} {rep.throughput_fps:10.0f} frames/s  ratio {rep.throughput_fps / FIRMWARE_FPS:5.2f}"
+        ratio = rep.throughput_fps / FIRMWARE_FPS
+        print(f"  {name:8s} {rep.throughput_fps:10.0f} frames/s  ratio {ratio:5.2f}"
               f"  host rtt p50 {rep.host_rtt_us['p50']:8.1f} us p99 {rep.host_rtt_us['p99']:8.1f} us")
 
     model = ReplayModel(x, y)
@@ -74,8 +75,8 @@ def main(argv=None):
         report("xdma-sim", make_backend("xdma", device_dir=d))
     try:
         from fixsim.csim.build import compile_program
-        exe = compile_program({"demo_device.cpp": (Path(__file__).parents[2] / "tests/hil/demo_device.cpp").read_text()},
-                              main="demo_device", tag="hil-demo")
+        demo = Path(__file__).parents[2] / "tests/hil/demo_device.cpp"
+        exe = compile_program({"demo_device.cpp": demo.read_text()}, main="demo_device", tag="hil-demo")
     except Exception as exc:  # benchmark only: report and go on
         print(f"  csim     skipped: {exc}")
         return 0
