@@ -10,12 +10,13 @@ from .spec import (Activation, ActivationLayer, Conv2D, Dense, Flatten, LayerFor
                    ModelSpec, Options, bundled_specs, load_spec)
 
 __all__ = ["load_spec", "bundled_specs", "ModelSpec", "Options", "Activation", "LayerFormats",
-           "Conv2D", "MaxPool2D", "Dense", "Flatten", "ActivationLayer", "run", "run_float"]
+           "Conv2D", "MaxPool2D", "Dense", "Flatten", "ActivationLayer", "run", "run_float",
+           "prepare", "Model"]
 
 
 def __getattr__(name):
     # The engine pulls in Numba kernels; importing the spec alone stays light.
-    if name in ("run", "run_float"):
+    if name in ("run", "run_float", "prepare", "Model"):
         from . import engine
 
         return getattr(engine, name)

@@ -8,40 +8,15 @@ mantissas in each layer's output format, exactly as the C++ test bench writes th
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from ..errors import InputError
-from ..fixed import check_raw, quantize
-from ..layers import (MacConfig, activation, activation_float, conv2d, conv2d_float, dense,
-                      dense_float, flatten, hwc_permutation, maxpool2d, maxpool2d_float)
-from ..layers.mac import METHODS
-from .spec import ActivationLayer, Conv2D, Dense, Flatten, MaxPool2D, ModelSpec, load_spec
-from .weights import check_weights
-from .._threads import resolve_threads
-
-#: Images per work item: small enough that the intermediate maps stay in the CPU caches.
-CHUNK = 8
+from ..layers import activation_float, conv2d_float, dense_float, flatten, hwc_permutation, maxpool2d_float
+from .prepared import CHUNK, Model, mac_config, prepare
+from .spec import Conv2D, Dense, Flatten, MaxPool2D, load_spec
 
 
-def _slices(n: int, threads: int) -> list[slice]:
-    step = max(1, min(CHUNK, -(-n // max(threads, 1))))
-    return [slice(i, min(i + step, n)) for i in range(0, n, step)] or [slice(0, 0)]
-
-
-def mac_config(layer) -> MacConfig:
-    """The :class:`~fixsim.layers.MacConfig` (``CONFIG_T``) of a conv2d/dense spec layer."""
-    act = layer.activation
-    return MacConfig(in_format=layer.in_format, weight=layer.formats.weight,
-                     bias=layer.formats.bias, accum=layer.formats.accum,
-                     result=layer.formats.result, product=layer.options.product,
-                     sum_order=layer.options.sum_order, activation=act.kind,
-                     alpha_raw=act.alpha_raw or 0, alpha_format=act.alpha_format,
-                     activation_on=layer.options.activation_on)
-
-
-def _batch(spec: ModelSpec, x, what: str) -> np.ndarray:
+def _batch(spec, x, what: str) -> np.ndarray:
     arr = np.asarray(x)
     if arr.shape == spec.input_shape:
         arr = arr[None]
@@ -51,45 +26,20 @@ def _batch(spec: ModelSpec, x, what: str) -> np.ndarray:
     return arr
 
 
-def _methods(spec: ModelSpec, method) -> dict[str, str]:
-    names = [l.name for l in spec.mac_layers]
-    if isinstance(method, str):
-        if method not in METHODS:
-            raise InputError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
-        return dict.fromkeys(names, method)
-    if not isinstance(method, dict):
-        raise InputError(f"method must be a string or a dict layer -> method, got {method!r}")
-    out = dict.fromkeys(names, "auto")
-    for k, v in method.items():
-        if k not in out:
-            spec.layer(k)  # unknown name: error with suggestion
-            raise InputError(f"method given for layer {k!r}, which is not a conv2d/dense layer")
-        if v not in METHODS:
-            raise InputError(f"unknown method {v!r} for layer {k!r}; allowed: {', '.join(METHODS)}")
-        out[k] = v
-    return out
-
-
-def _prepared(spec: ModelSpec, raw: dict) -> dict:
-    """Per-layer (weight, bias) with hwc-flatten permutations applied to dense columns."""
-    prep = {}
-    for layer in spec.mac_layers:
-        w = raw[f"{layer.name}.weight"]
-        if isinstance(layer, Dense) and layer.input_permutation is not None:
-            w = np.ascontiguousarray(w[:, hwc_permutation(*layer.input_permutation)])
-        prep[layer.name] = (w, raw.get(f"{layer.name}.bias"))
-    return prep
-
-
-def run(spec, weights: dict, x, *, taps: bool = True, method="auto",
+def run(spec, weights, x, *, taps: bool = True, method="auto",
         return_methods: bool = False, threads: int | None = None):
     """Bit-exact inference of a batch through the whole network.
+
+    Prepares the weights on every call; for repeated calls with the same weights,
+    :func:`fixsim.network.prepare` once and call :meth:`Model.run` (same bits, no
+    per-call validation).
 
     Parameters
     ----------
     spec : ModelSpec, name or path
-    weights : dict
-        Raw int64 mantissas, see :mod:`fixsim.network.weights`.
+    weights : dict or Model
+        Raw int64 mantissas, see :mod:`fixsim.network.weights` (or a prepared
+        :class:`~fixsim.network.prepared.Model` of this spec, then ``method`` must be "auto").
     x : array (N, C, H, W) or (C, H, W)
         Floats are quantized to the input format (the ``ap_fixed(double)`` constructor;
         float32 is widened first); integers are taken as raw input mantissas.
@@ -117,65 +67,14 @@ def run(spec, weights: dict, x, *, taps: bool = True, method="auto",
     FormatError
         A forced order-free method that is not provably exact for the data.
     """
-    spec = load_spec(spec)
-    raw_w = check_weights(spec, weights)
-    methods = _methods(spec, method)
-    arr = _batch(spec, x, "input")
-    if arr.dtype.kind in "iub":
-        xr = check_raw(arr, spec.input_format, "input").astype(np.int64)
-    elif arr.dtype.kind == "f":
-        xr = quantize(arr, spec.input_format).astype(np.int64)
+    if isinstance(weights, Model):
+        if method != "auto" or weights.spec.spec_hash() != load_spec(spec).spec_hash():
+            raise InputError("a prepared Model runs its own spec with the methods it was "
+                             "prepared with; pass the raw weights to change them")
+        model = weights
     else:
-        raise InputError(f"input must be floats or raw integers, got dtype {arr.dtype}")
-    prep = _prepared(spec, raw_w)
-    parts = _slices(len(xr), resolve_threads(threads))
-
-    def work(sl):
-        used: dict[str, str] = {}
-        return _forward(spec, prep, xr[sl], methods, used, taps), used
-
-    if len(parts) == 1:
-        results = [work(parts[0])]
-    else:
-        with ThreadPoolExecutor(max_workers=min(resolve_threads(threads), len(parts))) as pool:
-            results = list(pool.map(work, parts))
-    chunks = [r[0] for r in results]
-    out = chunks[0] if len(chunks) == 1 else {
-        k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
-    if not return_methods:
-        return out
-    used = {name: "+".join(sorted({r[1][name] for r in results})) for name in results[0][1]}
-    return out, used
-
-
-def _forward(spec: ModelSpec, prep: dict, xr: np.ndarray, methods: dict, used: dict,
-             keep: bool) -> dict:
-    taps = {"input": xr} if keep else {}
-    cur = xr
-    for layer in spec.layers:
-        if isinstance(layer, Conv2D):
-            w, b = prep[layer.name]
-            cur, used[layer.name] = conv2d(cur, w, b, mac_config(layer), stride=layer.stride,
-                                           padding=layer.padding, method=methods[layer.name],
-                                           return_method=True)
-        elif isinstance(layer, Dense):
-            w, b = prep[layer.name]
-            cur, used[layer.name] = dense(cur, w, b, mac_config(layer), method=methods[layer.name],
-                                          return_method=True)
-        elif isinstance(layer, MaxPool2D):
-            cur = maxpool2d(cur, layer.kernel, layer.stride, layer.ceil_mode)
-        elif isinstance(layer, Flatten):
-            cur = flatten(cur, layer.order)
-        elif isinstance(layer, ActivationLayer):
-            act = layer.activation
-            cur = activation(cur, layer.in_format, act.kind, act.alpha_raw or 0, act.alpha_format)
-        else:  # pragma: no cover - the spec loader knows every type
-            raise InputError(f"layer type {layer.type!r} is not implemented")
-        if keep:
-            taps[layer.name] = cur
-    if not keep:
-        taps[spec.layers[-1].name] = cur
-    return taps
+        model = prepare(spec, weights, method=method)
+    return model.run(x, taps=taps, return_methods=return_methods, threads=threads, chunk=CHUNK)
 
 
 def run_float(spec, float_weights: dict, x, *, taps: bool = True) -> dict:
@@ -226,4 +125,4 @@ def run_float(spec, float_weights: dict, x, *, taps: bool = True) -> dict:
     return out
 
 
-__all__ = ["run", "run_float", "mac_config", "CHUNK"]
+__all__ = ["run", "run_float", "prepare", "Model", "mac_config", "CHUNK"]

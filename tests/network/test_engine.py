@@ -43,7 +43,8 @@ def test_tap_shapes_follow_the_contract(weights, frames):
 
 def test_auto_paths_equal_sequential_and_gemm(weights, frames):
     auto, used = run(SPEC, weights, frames[:2], return_methods=True)
-    assert used == {"conv1": "direct", "conv2": "direct", "fc1": "gemm", "fc2": "gemm"}
+    # order-free everywhere: the prepared model's narrow kernels (the direct method)
+    assert used == {"conv1": "direct", "conv2": "direct", "fc1": "direct", "fc2": "direct"}
     for method in ("sequential", "gemm", "direct"):
         other = run(SPEC, weights, frames[:2], method=method)
         for name in auto:

@@ -1,0 +1,182 @@
+"""Private Numba kernels of the prepared model's narrow path (order-free layers only).
+
+Used by :mod:`fixsim.network.prepared` for a conv2d/dense layer whose accumulation is
+order-free (docs/datapath.md section 6: no product rounded, the accumulator wraps or
+provably never leaves its range) and whose result stage is the semantic conversion with
+relu or linear.  The exact sum of the products is accumulated in the dtype of the
+``acc`` scratch row the caller passes:
+
+- int32 when the caller has proved ``max|x| * max_o sum_k |w[o, k]| < 2^31`` (every
+  partial sum in any order then fits, so the 32-bit sum is the exact sum);
+- int64 otherwise (exact modulo 2^64, as the direct path of ``_kernels``).
+
+Operands are read from whatever integer arrays are given (int16 maps when the format
+fits, int64 taps otherwise).  Each kernel then runs the result stage of the contract,
+``acc = A(bias) + (sum << shift)`` (wrapped when A wraps), ``R(acc)``, relu, and writes
+into a preallocated output of any integer dtype.  ``_conv_pool`` also max-pools each
+image while its conv map is still in the cache (conv + activation + pool fused).
+
+A result descriptor ``cr`` is :func:`fixsim.layers.convert.descriptor` (fast form only;
+the caller checks ``cr[FAST] == 1``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..fixed.format import Overflow, Quantization
+from ..fixed.kernels import _mask, _requant, _to_int64
+
+# Slots of a conversion descriptor (layout in fixsim.layers._kernels).
+FAST, D, LO, HI, Q, O, SYM_MIN, SYM_RULE, W, S = range(10)
+# Mode codes from the enums; the common pair gets a loop of its own so that LLVM folds
+# the mode branches of _requant.
+_RND, _SAT, _WRAP = int(Quantization.AP_RND), int(Overflow.AP_SAT), int(Overflow.AP_WRAP)
+
+
+@njit(cache=True, inline="always")
+def _result(s, b, shift, wrap_acc, acc_w, acc_s, d, lo, hi, q, o, sym_min, sym_rule, w, sg,
+            relu):
+    """``act(R(A(bias) + (s << shift)))`` for an exact sum ``s`` (semantic conversion)."""
+    acc = b + (np.int64(s) << shift)
+    if wrap_acc:
+        acc = _to_int64(np.uint64(acc) & _mask(acc_w), acc_w, acc_s)
+    y = _requant(acc, d, lo, hi, q, o, sym_min, sym_rule)
+    if o == _WRAP:
+        y = _to_int64(np.uint64(y) & _mask(w), w, sg)
+    if relu and y < 0:
+        y = 0
+    return y
+
+
+@njit(cache=True, inline="always")
+def _finish_row(acc, b, shift, wrap_acc, acc_w, acc_s, cr, relu, out):
+    """out[i] = result stage of acc[i] (the RND/SAT pair specialized)."""
+    d, lo, hi, q, o = cr[D], cr[LO], cr[HI], cr[Q], cr[O]
+    sym_min, sym_rule, w, sg = cr[SYM_MIN] != 0, cr[SYM_RULE] != 0, cr[W], cr[S] != 0
+    if q == _RND and o == _SAT:
+        for i in range(out.shape[0]):
+            out[i] = _result(acc[i], b, shift, wrap_acc, acc_w, acc_s, d, lo, hi, _RND, _SAT,
+                             sym_min, sym_rule, w, sg, relu)
+    else:
+        for i in range(out.shape[0]):
+            out[i] = _result(acc[i], b, shift, wrap_acc, acc_w, acc_s, d, lo, hi, q, o,
+                             sym_min, sym_rule, w, sg, relu)
+
+
+@njit(cache=True, inline="always")
+def _conv_row(x, n, w, co, oh, sh, sw, acc):
+    """acc[ow] = sum over (ci, kh, kw) of x[n, ci, oh*sh+kh, ow*sw+kw] * w[co, ci, kh, kw]."""
+    n_c = x.shape[1]
+    n_kh, n_kw = w.shape[2], w.shape[3]
+    n_ow = acc.shape[0]
+    acc[:] = 0
+    for ci in range(n_c):
+        for kh in range(n_kh):
+            row = x[n, ci, oh * sh + kh]
+            for kw in range(n_kw):
+                wv = w[co, ci, kh, kw]
+                if acc.itemsize == 4 and sw == 1:  # 32-bit lanes; the casts keep them narrow
+                    for ow in range(n_ow):
+                        acc[ow] = np.int32(acc[ow] + np.int32(wv * row[ow + kw]))
+                elif acc.itemsize == 4:
+                    for ow in range(n_ow):
+                        acc[ow] = np.int32(acc[ow] + np.int32(wv * row[ow * sw + kw]))
+                elif sw == 1:
+                    for ow in range(n_ow):
+                        acc[ow] += wv * row[ow + kw]
+                else:
+                    for ow in range(n_ow):
+                        acc[ow] += wv * row[ow * sw + kw]
+
+
+@njit(cache=True, inline="always")
+def _conv_image(x, n, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, acc, out):
+    """One image's conv + result stage into out (Cout, OH, OW)."""
+    for co in range(w.shape[0]):
+        b = bias_acc[co]
+        for oh in range(out.shape[1]):
+            _conv_row(x, n, w, co, oh, sh, sw, acc)
+            _finish_row(acc, b, shift, wrap_acc, acc_w, acc_s, cr, relu, out[co, oh])
+
+
+@njit(cache=True, inline="always")
+def _pool_image(x, n_kh, n_kw, sh, sw, rowmax, out):
+    """Max over each window's valid elements of one image x (C, H, W) into out (C, OH, OW).
+
+    The rows of a window are reduced first (contiguous, vectorized), then the columns.
+    """
+    n_c, n_h, n_w = x.shape
+    n_oh, n_ow = out.shape[1], out.shape[2]
+    for c in range(n_c):
+        for oh in range(n_oh):
+            h0 = oh * sh
+            h1 = min(h0 + n_kh, n_h)
+            for iw in range(n_w):
+                rowmax[iw] = x[c, h0, iw]
+            for ih in range(h0 + 1, h1):
+                r = x[c, ih]
+                for iw in range(n_w):
+                    rowmax[iw] = max(rowmax[iw], r[iw])
+            o = out[c, oh]
+            for ow in range(n_ow):
+                w0 = ow * sw
+                m = rowmax[w0]
+                for iw in range(w0 + 1, min(w0 + n_kw, n_w)):
+                    m = max(m, rowmax[iw])
+                o[ow] = m
+
+
+@njit(cache=True, nogil=True)
+def _conv(x, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, acc, out):
+    """Conv2D + result stage of a batch: x padded (N, C, H, W), out (N, Cout, OH, OW)."""
+    for n in range(x.shape[0]):
+        _conv_image(x, n, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, acc,
+                    out[n])
+
+
+@njit(cache=True, nogil=True)
+def _conv_pool(x, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, acc, conv_out,
+               keep, p_kh, p_kw, p_sh, p_sw, rowmax, pool_out):
+    """Conv2D + result stage + max pool, image by image.
+
+    conv_out is (N, Cout, OH, OW) when ``keep`` (the conv tap), else one image's scratch
+    (1, Cout, OH, OW) reused while its values are still in the cache.
+    """
+    for n in range(x.shape[0]):
+        cm = conv_out[n] if keep else conv_out[0]
+        _conv_image(x, n, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, acc, cm)
+        _pool_image(cm, p_kh, p_kw, p_sh, p_sw, rowmax, pool_out[n])
+
+
+@njit(cache=True, nogil=True)
+def _maxpool(x, n_kh, n_kw, sh, sw, rowmax, out):
+    """Max pool of a batch x (N, C, H, W) into out (N, C, OH, OW), any integer dtypes."""
+    for n in range(x.shape[0]):
+        _pool_image(x[n], n_kh, n_kw, sh, sw, rowmax, out[n])
+
+
+@njit(cache=True, nogil=True)
+def _dense(x, w, bias_acc, shift, wrap_acc, acc_w, acc_s, cr, relu, acc, out):
+    """Dense + result stage: x (N, K), w (O, K), out (N, O); sums in acc's dtype (acc (O,))."""
+    n_k = x.shape[1]
+    for n in range(x.shape[0]):
+        xr = x[n]
+        for o in range(w.shape[0]):
+            wr = w[o]
+            if acc.itemsize == 4:
+                s32 = np.int32(0)
+                for k in range(n_k):
+                    s32 = np.int32(s32 + np.int32(wr[k] * xr[k]))
+                acc[o] = s32
+            else:
+                s = np.int64(0)
+                for k in range(n_k):
+                    s += wr[k] * xr[k]
+                acc[o] = s
+        d, lo, hi, q, oo = cr[D], cr[LO], cr[HI], cr[Q], cr[O]
+        sym_min, sym_rule, wd, sg = cr[SYM_MIN] != 0, cr[SYM_RULE] != 0, cr[W], cr[S] != 0
+        for o in range(w.shape[0]):
+            out[n, o] = _result(acc[o], bias_acc[o], shift, wrap_acc, acc_w, acc_s, d, lo, hi,
+                                q, oo, sym_min, sym_rule, wd, sg, relu)
