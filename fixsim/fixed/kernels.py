@@ -8,7 +8,7 @@ No floating-point arithmetic is used in any exact kernel; doubles are decoded fr
 their IEEE bit patterns.
 
 Mode codes are the integer values of :class:`~fixsim.fixed.format.Quantization` and
-:class:`~fixsim.fixed.format.Overflow`.
+:class:`~fixsim.fixed.format.Overflow`, derived from the enums below (one definition).
 """
 
 from __future__ import annotations
@@ -16,9 +16,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# Mode codes (must match format.Quantization / format.Overflow).
-RND, RND_ZERO, RND_MIN_INF, RND_INF, RND_CONV, TRN, TRN_ZERO = 0, 1, 2, 3, 4, 5, 6
-SAT, SAT_ZERO, SAT_SYM, WRAP, WRAP_SM = 0, 1, 2, 3, 4
+from .format import Overflow as _O
+from .format import Quantization as _Q
+
+# Mode codes: the enums' values, as plain ints (Numba folds module globals into constants).
+RND, RND_ZERO, RND_MIN_INF, RND_INF, RND_CONV, TRN, TRN_ZERO = (
+    int(_Q.AP_RND), int(_Q.AP_RND_ZERO), int(_Q.AP_RND_MIN_INF), int(_Q.AP_RND_INF),
+    int(_Q.AP_RND_CONV), int(_Q.AP_TRN), int(_Q.AP_TRN_ZERO))
+SAT, SAT_ZERO, SAT_SYM, WRAP, WRAP_SM = (
+    int(_O.AP_SAT), int(_O.AP_SAT_ZERO), int(_O.AP_SAT_SYM), int(_O.AP_WRAP), int(_O.AP_WRAP_SM))
 
 # Status bits returned per element by the conversion kernels.
 ST_OVERFLOW = 1  # the headers' overflow/underflow flag was raised

@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 from numba import njit, prange
 
-from .kernels import SAT_SYM, SAT_ZERO, WRAP, _inc
+from .kernels import RND, SAT_SYM, SAT_ZERO, TRN, WRAP, _inc
 
 
 def _variant(fn, suffix: str):
@@ -54,6 +54,24 @@ def _clamp(o, sym_min, sym_rule, y, lo, hi, sh_wrap, s, force):
     if sym_rule and sym and r == lo:
         r = lo + 1
     return r
+
+
+@njit(cache=True, inline="always")
+def _round_shift(q, v, d):
+    """``v * 2^-d`` rounded to an integer by mode ``q`` (a constant), for 1 <= d <= 62.
+
+    Equal to :func:`fixsim.fixed.kernels._requant`'s rounding; no division and no
+    ``v + half`` (which could overflow int64): floor by an arithmetic shift, then the
+    increment from the first dropped bit and the sticky bits.
+    """
+    y = v >> d
+    if q == TRN:
+        return y
+    qb = ((v >> (d - 1)) & 1) != 0
+    if q == RND:
+        return y + qb
+    r = (v & ((np.int64(1) << (d - 1)) - 1)) != 0
+    return y + _inc(q, y, v < 0, qb, r)
 
 
 @lru_cache(maxsize=None)

@@ -1,12 +1,10 @@
 """Private Numba kernels of the layers (integer-only, int64 raw mantissas).
 
-A *conversion descriptor* (``int64[16]``, built by :func:`fixsim.layers.convert.descriptor`)
-carries one ``dst = src`` conversion: either the semantic fast form (``_requant``, valid for
+A *conversion descriptor* (``int64[DESCRIPTOR_SIZE]``, built by
+:func:`fixsim.layers.convert.descriptor`, read through its named slots) carries one
+``dst = src`` conversion: either the semantic fast form (``_requant``, valid for
 SAT/SAT_ZERO/SAT_SYM and WRAP without N bits when the shifted source fits int64) or the
 full port of the headers' ``operator=`` (``_convert_pattern``) for every other case.
-
-Layout of a descriptor ``c``:
-``[fast, d, lo, hi, q, o, sym_min, sym_rule, w, s, src_w, src_i, src_s, dst_i, n, 0]``.
 
 The kernels are serial and release the GIL (``nogil``): the engine runs slices of the
 batch in threads, so every image is computed by exactly the same code whatever the
@@ -18,23 +16,23 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..fixed.kernels import _convert_pattern, _mask, _requant, _to_int64
-
-# Mode codes (format.Quantization / format.Overflow) used as literals in hot loops.
-RND, TRN, SAT, WRAP = 0, 5, 0, 3
+from ..fixed.kernels import RND, SAT, TRN, WRAP, _convert_pattern, _mask, _requant, _to_int64
+from .convert import (DST_I, DST_N, DST_SIGNED, DST_W, FAST, HI, LO, OMODE, QMODE, SHIFT,
+                      SRC_I, SRC_SIGNED, SRC_W, SYM_MIN, SYM_RULE)
 
 
 @njit(cache=True, inline="always")
 def _cvt(v, c):
     """``dst(src(v))`` for an exact int64 source value ``v``, per descriptor ``c``."""
-    if c[0] == 1:
-        y = _requant(v, c[1], c[2], c[3], c[4], c[5], c[6] != 0, c[7] != 0)
-        if c[5] == WRAP:
-            y = _to_int64(np.uint64(y) & _mask(c[8]), c[8], c[9] != 0)
+    if c[FAST] == 1:
+        y = _requant(v, c[SHIFT], c[LO], c[HI], c[QMODE], c[OMODE], c[SYM_MIN] != 0,
+                     c[SYM_RULE] != 0)
+        if c[OMODE] == WRAP:
+            y = _to_int64(np.uint64(y) & _mask(c[DST_W]), c[DST_W], c[DST_SIGNED] != 0)
         return y
-    pat, _ = _convert_pattern(np.uint64(v), c[10], c[11], c[12] != 0, c[8], c[13], c[9] != 0,
-                              c[4], c[5], c[14], False)
-    return _to_int64(pat, c[8], c[9] != 0)
+    pat, _ = _convert_pattern(np.uint64(v), c[SRC_W], c[SRC_I], c[SRC_SIGNED] != 0, c[DST_W],
+                              c[DST_I], c[DST_SIGNED] != 0, c[QMODE], c[OMODE], c[DST_N], False)
+    return _to_int64(pat, c[DST_W], c[DST_SIGNED] != 0)
 
 
 @njit(cache=True)
@@ -179,40 +177,83 @@ def _hot(acc, d, lo, hi, q, o, sym_min, sym_rule, w, sg, relu):
     return y
 
 
-@njit(cache=True, nogil=True)
 def _finish(s, shift, bias_acc, wrap_acc, acc_w, acc_s, cr, act, alpha, ca, on_accum, out):
     """Accumulator and result stage, elementwise over s (N, C, P) exact sums.
 
     acc = bias + (s << shift) [wrapped to the accumulator if ``wrap_acc``], then
     the activation (0 linear, 1 relu, 2 leaky) on the result (cr: acc -> result,
     ca: alpha product -> result) or, with ``on_accum``, on the accumulator.
+
+    One kernel per path, picked here: Numba compiles a kernel on its first call, so a
+    spec compiles only the paths its formats use (the general path, which inlines the
+    full ``operator=`` port, takes most of a cold run's compile time and is rarely needed).
     """
+    hot = cr[FAST] == 1 and not on_accum and act != 2
+    if hot and cr[QMODE] == RND and cr[OMODE] == SAT:
+        kernel = _finish_rnd_sat
+    elif hot and cr[QMODE] == TRN and cr[OMODE] == WRAP:
+        kernel = _finish_trn_wrap
+    elif hot:
+        kernel = _finish_hot
+    else:
+        kernel = _finish_general
+    kernel(s, shift, bias_acc, wrap_acc, acc_w, acc_s, cr, act, alpha, ca, on_accum, out)
+
+
+@njit(cache=True, nogil=True)
+def _finish_rnd_sat(s, shift, bias_acc, wrap_acc, acc_w, acc_s, cr, act, alpha, ca, on_accum, out):
+    """:func:`_finish` for a fast AP_RND/AP_SAT result conversion, linear or relu."""
     n_n, n_c, n_p = s.shape
-    hot = cr[0] == 1 and not on_accum and act != 2
-    q, o = cr[4], cr[5]
-    d, lo, hi, w, sg = cr[1], cr[2], cr[3], cr[8], cr[9] != 0
-    sym_min, sym_rule = cr[6] != 0, cr[7] != 0
-    relu = act == 1
+    d, lo, hi, w, sg = cr[SHIFT], cr[LO], cr[HI], cr[DST_W], cr[DST_SIGNED] != 0
+    sym_min, sym_rule, relu = cr[SYM_MIN] != 0, cr[SYM_RULE] != 0, act == 1
     for job in range(n_n * n_c):
-        n = job // n_c
-        c = job % n_c
+        n, c = job // n_c, job % n_c
         b = bias_acc[c]
-        if hot and q == RND and o == SAT:
-            for i in range(n_p):
-                acc = _acc_value(b, s[n, c, i], shift, wrap_acc, acc_w, acc_s)
-                out[n, c, i] = _hot(acc, d, lo, hi, RND, SAT, sym_min, sym_rule, w, sg, relu)
-        elif hot and q == TRN and o == WRAP:
-            for i in range(n_p):
-                acc = _acc_value(b, s[n, c, i], shift, wrap_acc, acc_w, acc_s)
-                out[n, c, i] = _hot(acc, d, lo, hi, TRN, WRAP, sym_min, sym_rule, w, sg, relu)
-        elif hot:
-            for i in range(n_p):
-                acc = _acc_value(b, s[n, c, i], shift, wrap_acc, acc_w, acc_s)
-                out[n, c, i] = _hot(acc, d, lo, hi, q, o, sym_min, sym_rule, w, sg, relu)
-        else:
-            for i in range(n_p):
-                acc = _acc_value(b, s[n, c, i], shift, wrap_acc, acc_w, acc_s)
-                out[n, c, i] = _activate(acc, cr, act, alpha, ca, on_accum)
+        for i in range(n_p):
+            acc = _acc_value(b, s[n, c, i], shift, wrap_acc, acc_w, acc_s)
+            out[n, c, i] = _hot(acc, d, lo, hi, RND, SAT, sym_min, sym_rule, w, sg, relu)
+
+
+@njit(cache=True, nogil=True)
+def _finish_trn_wrap(s, shift, bias_acc, wrap_acc, acc_w, acc_s, cr, act, alpha, ca, on_accum, out):
+    """:func:`_finish` for a fast AP_TRN/AP_WRAP result conversion, linear or relu."""
+    n_n, n_c, n_p = s.shape
+    d, lo, hi, w, sg = cr[SHIFT], cr[LO], cr[HI], cr[DST_W], cr[DST_SIGNED] != 0
+    sym_min, sym_rule, relu = cr[SYM_MIN] != 0, cr[SYM_RULE] != 0, act == 1
+    for job in range(n_n * n_c):
+        n, c = job // n_c, job % n_c
+        b = bias_acc[c]
+        for i in range(n_p):
+            acc = _acc_value(b, s[n, c, i], shift, wrap_acc, acc_w, acc_s)
+            out[n, c, i] = _hot(acc, d, lo, hi, TRN, WRAP, sym_min, sym_rule, w, sg, relu)
+
+
+@njit(cache=True, nogil=True)
+def _finish_hot(s, shift, bias_acc, wrap_acc, acc_w, acc_s, cr, act, alpha, ca, on_accum, out):
+    """:func:`_finish` for any other fast result conversion, linear or relu."""
+    n_n, n_c, n_p = s.shape
+    q, o = cr[QMODE], cr[OMODE]
+    d, lo, hi, w, sg = cr[SHIFT], cr[LO], cr[HI], cr[DST_W], cr[DST_SIGNED] != 0
+    sym_min, sym_rule, relu = cr[SYM_MIN] != 0, cr[SYM_RULE] != 0, act == 1
+    for job in range(n_n * n_c):
+        n, c = job // n_c, job % n_c
+        b = bias_acc[c]
+        for i in range(n_p):
+            acc = _acc_value(b, s[n, c, i], shift, wrap_acc, acc_w, acc_s)
+            out[n, c, i] = _hot(acc, d, lo, hi, q, o, sym_min, sym_rule, w, sg, relu)
+
+
+@njit(cache=True, nogil=True)
+def _finish_general(s, shift, bias_acc, wrap_acc, acc_w, acc_s, cr, act, alpha, ca, on_accum, out):
+    """:func:`_finish` for every other case: leaky relu, activation on the accumulator,
+    or a conversion that needs the full port of the headers' ``operator=``."""
+    n_n, n_c, n_p = s.shape
+    for job in range(n_n * n_c):
+        n, c = job // n_c, job % n_c
+        b = bias_acc[c]
+        for i in range(n_p):
+            acc = _acc_value(b, s[n, c, i], shift, wrap_acc, acc_w, acc_s)
+            out[n, c, i] = _activate(acc, cr, act, alpha, ca, on_accum)
 
 
 @njit(cache=True, inline="always")

@@ -11,7 +11,9 @@ import numpy as np
 from ..errors import InputError
 from ..fixed import check_raw
 from . import _kernels as K
-from .mac import MacConfig, bias_in_accum, finish_accumulators, finish_sums, resolve_method, step_descriptors
+from ._ordered import column_ranges, conv_terms
+from .mac import (MacConfig, bias_in_accum, finish_accumulators, finish_sums, resolve_method,
+                  step_descriptors, step_plan)
 
 
 def _out_hw(h, w, kh, kw, stride, padding):
@@ -32,6 +34,11 @@ def _operands(x, weight, cfg: MacConfig):
     return x, w
 
 
+def _narrow(x, cfg: MacConfig):
+    """int32 inputs when they fit: half the memory traffic; products stay int64."""
+    return x.astype(np.int32) if cfg.in_format.width <= 32 else x
+
+
 def conv2d(x, weight, bias, cfg: MacConfig, *, stride=(1, 1), padding=(0, 0),
            method: str = "auto", return_method: bool = False):
     """Bit-exact Conv2D of raw mantissas as the datapath contract defines it.
@@ -43,8 +50,8 @@ def conv2d(x, weight, bias, cfg: MacConfig, *, stride=(1, 1), padding=(0, 0),
     cfg : MacConfig
     stride, padding : (int, int)
         Zero padding is symmetric.
-    method : "auto" | "sequential" | "direct" | "gemm"
-        "auto" takes "direct" when it is provably exact, else "sequential".
+    method : "auto" | "sequential" | "ordered" | "direct" | "gemm"
+        "auto" takes "direct" when it is provably exact, else "ordered".
     return_method : bool
         Also return the path that ran.
 
@@ -74,12 +81,19 @@ def conv2d(x, weight, bias, cfg: MacConfig, *, stride=(1, 1), padding=(0, 0),
         K._conv_sequential(x, w, bias_acc, sh, sw, ph, pw, cfg.sum_order == "kh_kw_ci", exact,
                            sp, cp, cs, accs)
         out = finish_accumulators(cfg, accs.reshape(n, cout, -1))
+    elif path == "ordered" or (path == "direct" and cfg.shift < 0):
+        plan = step_plan(cfg, order_free=path == "direct")
+        accs = np.empty((n, cout, oh, ow), np.int64)
+        plan.conv(_narrow(x, cfg), w, bias_acc, conv_terms(c, kh, kw, cfg.sum_order),
+                  *column_ranges(wd, kw, sw, pw, ow), sh, sw, ph, pw, *plan.step_args(), accs)
+        if path == "direct":  # bias + sum of rounded products, wrapped once (mod 2^W)
+            out = finish_sums(cfg, accs.reshape(n, cout, -1), np.zeros(cout, np.int64), shift=0)
+        else:
+            out = finish_accumulators(cfg, accs.reshape(n, cout, -1))
     elif path == "direct":
         sums = np.empty((n, cout, oh, ow), np.int64)
         xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if (ph or pw) else x
-        if cfg.in_format.width <= 32:  # half the memory traffic; products stay int64
-            xp = xp.astype(np.int32)
-        K._conv_sum_direct(xp, w, sh, sw, sums)
+        K._conv_sum_direct(_narrow(xp, cfg), w, sh, sw, sums)
         out = finish_sums(cfg, sums.reshape(n, cout, -1), bias_acc)
     else:
         cols = np.empty((c * kh * kw, n * oh * ow), np.float64)

@@ -11,19 +11,24 @@ import numpy as np
 from ..errors import InputError
 from ..fixed import check_raw
 from . import _kernels as K
-from .mac import MacConfig, bias_in_accum, finish_accumulators, finish_sums, resolve_method, step_descriptors
+from .mac import (MacConfig, bias_in_accum, finish_accumulators, finish_sums, resolve_method,
+                  step_descriptors, step_plan)
 
 
-def dense(x, weight, bias, cfg: MacConfig, *, method: str = "auto", return_method: bool = False):
+def dense(x, weight, bias, cfg: MacConfig, *, method: str = "auto", return_method: bool = False,
+          order=None):
     """Bit-exact Dense of raw mantissas as the datapath contract defines it.
 
     Parameters
     ----------
     x : (N, K) raw in ``cfg.in_format``;  weight : (O, K) raw in ``cfg.weight``
     bias : (O,) raw in ``cfg.bias``, or None
-    method : "auto" | "sequential" | "direct" | "gemm"
+    method : "auto" | "sequential" | "ordered" | "direct" | "gemm"
         "auto" takes "gemm" (float64 BLAS) when provably exact, then "direct", else
-        "sequential".
+        "ordered".
+    order : (K,) int array, optional
+        The accumulation order of the terms, a permutation of 0..K-1 (default: k in order,
+        the contract's); the "sequential" reference supports only the default.
 
     Returns
     -------
@@ -42,12 +47,24 @@ def dense(x, weight, bias, cfg: MacConfig, *, method: str = "auto", return_metho
     o = w.shape[0]
     bias_acc = bias_in_accum(cfg, bias, o)
     xmax = int(np.abs(x).max()) if x.size else 0
+    order = _order(order, x.shape[1])
     path = resolve_method(cfg, method, xmax, w, bias_acc, "gemm")
     if path == "sequential":
+        if order is not None:
+            raise InputError("the sequential reference runs k = 0..K-1 only; use method='ordered'")
         exact, sp, cp, cs = step_descriptors(cfg)
         accs = np.empty((n, o), np.int64)
         K._dense_sequential(x, w, bias_acc, exact, sp, cp, cs, accs)
         out = finish_accumulators(cfg, accs.reshape(n, o, 1))
+    elif path == "ordered" or (path == "direct" and cfg.shift < 0):
+        plan = step_plan(cfg, order_free=path == "direct")
+        accs = np.empty((n, o), np.int64)
+        ks = np.arange(x.shape[1], dtype=np.int64) if order is None else order
+        plan.dense(x, np.ascontiguousarray(w.T), bias_acc, ks, *plan.step_args(), accs)
+        if path == "direct":  # bias + sum of rounded products, wrapped once (mod 2^W)
+            out = finish_sums(cfg, accs.reshape(n, o, 1), np.zeros(o, np.int64), shift=0)
+        else:
+            out = finish_accumulators(cfg, accs.reshape(n, o, 1))
     else:
         if path == "direct":
             sums = np.empty((n, o), np.int64)
@@ -57,6 +74,17 @@ def dense(x, weight, bias, cfg: MacConfig, *, method: str = "auto", return_metho
         out = finish_sums(cfg, np.ascontiguousarray(sums).reshape(n, o, 1), bias_acc)
     out = out.reshape(n, o)
     return (out, path) if return_method else out
+
+
+def _order(order, k: int):
+    """The term order as an int64 permutation of 0..k-1, or None for the contract's."""
+    if order is None:
+        return None
+    arr = np.asarray(order)
+    if (arr.shape != (k,) or arr.dtype.kind not in "iu"
+            or not np.array_equal(np.sort(arr), np.arange(k))):
+        raise InputError(f"order must be a permutation of 0..{k - 1}, got {order!r}")
+    return arr.astype(np.int64)
 
 
 def dense_float(x, weight, bias=None) -> np.ndarray:

@@ -3,31 +3,43 @@
 :class:`MacConfig` is the ``CONFIG_T`` of one conv2d/dense layer: its input, weight, bias,
 accumulator and result formats plus the datapath switches.  The layers compute, per
 output, ``acc = A(bias)``, then one step per term in the contract's order, then the
-result stage.  Three evaluation paths give the same bits:
+result stage.  Four evaluation paths give the same bits:
 
-- ``"sequential"``: the contract's steps literally, in order (any formats, any modes);
-- ``"direct"``: exact int64 sums of products in any order, then ``bias + (sum << s)``;
-- ``"gemm"``: the same exact sums from a float64 GEMM of the mantissas.
+- ``"sequential"``: the contract's steps literally, one output at a time (the reference);
+- ``"ordered"``: the same steps in each output's contract order, applied term by term to
+  a vector of accumulators, with A's modes compiled into the kernel (any format);
+- ``"direct"``: order-free sums: exact int64 products, or, when A wraps (N = 0) and
+  products are rounded into it, A's rounding of each product; then ``bias + sum``;
+- ``"gemm"``: the exact sums from a float64 GEMM of the mantissas.
 
 The order-free paths are used only when :func:`order_free_reason` finds no reason
-against them for the actual data: no product is rounded (``F_acc >= F_prod``), and the
-accumulator either wraps (AP_WRAP, N = 0: arithmetic modulo 2^W is a ring) or provably
-never leaves its range; "gemm" also needs every partial sum below 2^53.
+against them for the actual data: either the accumulator wraps (AP_WRAP, N = 0:
+arithmetic modulo 2^W is a ring), or no product is rounded (``F_acc >= F_prod``) and the
+accumulator provably never leaves its range; "gemm" also needs unrounded products and
+every partial sum below 2^53.  Everything else runs "ordered".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 
+from .._validate import check_choice
 from ..errors import FormatError, InputError
 from ..fixed import FixedType, check_raw, convert, product_type, sum_type
 from ..fixed.format import Overflow
 from . import _kernels as K
-from .convert import descriptor
+from . import _ordered as O
+from .convert import FAST, SYM_MIN, SYM_RULE, descriptor
 
-METHODS = ("auto", "sequential", "direct", "gemm")
+METHODS = ("auto", "sequential", "ordered", "direct", "gemm")
+PRODUCTS = ("to_accum", "exact")
+SUM_ORDERS = ("ci_kh_kw", "kh_kw_ci")
+ACTIVATIONS = ("linear", "relu", "leaky_relu")
+ACTIVATION_ON = ("result", "accum")
 _ACT_CODES = {"linear": 0, "relu": 1, "leaky_relu": 2}
 
 
@@ -45,6 +57,20 @@ class MacConfig:
     activation : "linear" | "relu" | "leaky_relu"
     alpha_raw : int, alpha_format : FixedType   (leaky_relu only)
     activation_on : "result" | "accum"
+
+    Raises
+    ------
+    InputError
+        An option outside its choices (naming the closest), a format that is not a
+        FixedType, leaky_relu without an alpha_format.
+    FormatError
+        ``product="exact"`` with an accumulator whose grid is coarser than the product's.
+
+    >>> MacConfig(FixedType(8, 4), FixedType(8, 2), None, FixedType(16, 8), FixedType(8, 4),
+    ...           product="exakt")
+    Traceback (most recent call last):
+    ...
+    fixsim.errors.InputError: unknown product 'exakt' (did you mean 'exact'?); choose from to_accum, exact
     """
 
     in_format: FixedType
@@ -52,12 +78,30 @@ class MacConfig:
     bias: FixedType | None
     accum: FixedType
     result: FixedType
-    product: str = "to_accum"
-    sum_order: str = "ci_kh_kw"
-    activation: str = "linear"
+    product: Literal["to_accum", "exact"] = "to_accum"
+    sum_order: Literal["ci_kh_kw", "kh_kw_ci"] = "ci_kh_kw"
+    activation: Literal["linear", "relu", "leaky_relu"] = "linear"
     alpha_raw: int = 0
     alpha_format: FixedType | None = None
-    activation_on: str = "result"
+    activation_on: Literal["result", "accum"] = "result"
+
+    def __post_init__(self):
+        for name in ("in_format", "weight", "accum", "result"):
+            if not isinstance(getattr(self, name), FixedType):
+                raise InputError(f"MacConfig.{name} must be a FixedType, got {getattr(self, name)!r}")
+        for name in ("bias", "alpha_format"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, FixedType):
+                raise InputError(f"MacConfig.{name} must be a FixedType or None, got {value!r}")
+        check_choice("product", self.product, PRODUCTS)
+        check_choice("sum_order", self.sum_order, SUM_ORDERS)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("activation_on", self.activation_on, ACTIVATION_ON)
+        if self.activation == "leaky_relu" and self.alpha_format is None:
+            raise InputError("MacConfig: leaky_relu needs an alpha_format")
+        if self.product == "exact" and self.shift < 0:
+            raise FormatError(f"product 'exact' needs an accumulator at least as fine as the "
+                              f"product {self.product_format}, got {self.accum}")
 
     @property
     def product_format(self) -> FixedType:
@@ -69,6 +113,7 @@ class MacConfig:
         return self.accum.frac_bits - self.product_format.frac_bits
 
 
+@lru_cache(maxsize=256)
 def _stage_descriptors(cfg: MacConfig):
     acc, res = cfg.accum, cfg.result
     cr = descriptor(acc, res)
@@ -94,6 +139,17 @@ def bias_in_accum(cfg: MacConfig, bias, n_out: int) -> np.ndarray:
     return convert(b, cfg.bias, cfg.accum).astype(np.int64)
 
 
+def rounded_sum_ok(cfg: MacConfig) -> bool:
+    """True when products rounded into A can be summed in any order (then wrapped once).
+
+    to_accum with ``F_acc < F_prod`` into an AP_WRAP accumulator with N = 0:
+    ``A(x*w)`` is elementwise and the sums modulo 2^W are order-free.
+    """
+    acc = cfg.accum
+    return (cfg.product == "to_accum" and cfg.shift < 0 and acc.overflow == Overflow.AP_WRAP
+            and acc.sat_bits == 0 and bool(descriptor(cfg.product_format, acc)[FAST]))
+
+
 def order_free_reason(cfg: MacConfig, xmax: int, w2d: np.ndarray, bias_acc: np.ndarray,
                       need_float: bool) -> str | None:
     """Why the order-free paths would differ from the contract's steps, or None.
@@ -101,12 +157,14 @@ def order_free_reason(cfg: MacConfig, xmax: int, w2d: np.ndarray, bias_acc: np.n
     Parameters
     ----------
     xmax : max |input raw| actually present;  w2d : (O, K) raw weights;
-    bias_acc : (O,) accumulator start values;  need_float : also check the 2^53 bound.
+    bias_acc : (O,) accumulator start values;  need_float : the float64 GEMM path.
     """
     acc = cfg.accum
     if cfg.shift < 0:
-        return (f"products ({cfg.product_format}) are rounded into the accumulator "
-                f"({acc}) at every step")
+        if need_float or not rounded_sum_ok(cfg):
+            return (f"products ({cfg.product_format}) are rounded into the accumulator "
+                    f"({acc}) at every step")
+        return None
     # Bound on |every partial sum| (any order) on the product grid, in exact integers.
     psum = _l1_max(w2d) * int(xmax)
     if need_float and psum >= 2 ** 53:
@@ -131,22 +189,60 @@ def _l1_max(w2d: np.ndarray) -> int:
 
 def resolve_method(cfg: MacConfig, method: str, xmax: int, w2d: np.ndarray,
                    bias_acc: np.ndarray, preferred: str) -> str:
-    """Pick the path: ``preferred`` order-free path when exact, else ``"sequential"``."""
-    if method not in METHODS:
-        raise InputError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
-    if method == "sequential":
+    """Pick the path: ``preferred`` order-free path (then "direct") when exact, else
+    "ordered"; "sequential" and "ordered" are exact for every configuration."""
+    check_choice("method", method, METHODS)
+    if method in ("sequential", "ordered"):
         return method
     if method == "auto":
         for cand in ((preferred, "direct") if preferred == "gemm" else (preferred,)):
             if order_free_reason(cfg, xmax, w2d, bias_acc, cand == "gemm") is None:
                 return cand
-        return "sequential"
+        return "ordered"
     reason = order_free_reason(cfg, xmax, w2d, bias_acc, method == "gemm")
     if reason:
         raise FormatError(f"method {method!r} is not provably exact here: {reason}")
     return method
 
 
+@dataclass(frozen=True)
+class StepPlan:
+    """The compiled step of one layer: the kernel kind, its kernels and their step arguments
+    (``shift, lo, hi, sh_wrap, signed, q, sym_min, rule_p, rule_s, cp, cs``; see
+    :func:`fixsim.layers._ordered.kernels`)."""
+
+    kind: str  # "clamp" (A's semantic modes compiled in), "generic" (descriptors), "sum"
+    conv: object
+    dense: object
+    args: tuple
+
+    def step_args(self):
+        return self.args
+
+
+@lru_cache(maxsize=256)
+def step_plan(cfg: MacConfig, order_free: bool = False) -> StepPlan:
+    """The kernel for the "ordered" path (or, with ``order_free``, the rounded-product
+    sum of the "direct" path; requires :func:`rounded_sum_ok`)."""
+    acc = cfg.accum
+    exact, sp, cp, cs = step_descriptors(cfg)
+    round_p = not exact and cfg.shift < 0
+    if order_free:
+        assert rounded_sum_ok(cfg)
+        kind = "sum"
+    elif cs[FAST] and (exact or cp[FAST]):
+        kind = "clamp"
+    else:
+        kind = "generic"
+    conv, dense = O.kernels(O.KINDS[kind], int(acc.quantization), int(acc.overflow), exact,
+                            round_p and kind != "generic")
+    shift = sp if (exact or kind == "generic") else cfg.shift
+    return StepPlan(kind, conv, dense, (int(shift), acc.raw_min, acc.raw_max, 64 - acc.width,
+                                        acc.signed, int(acc.quantization), bool(cs[SYM_MIN]),
+                                        bool(cp[SYM_RULE]), bool(cs[SYM_RULE]), cp, cs))
+
+
+@lru_cache(maxsize=256)
 def step_descriptors(cfg: MacConfig):
     """(exact, sp, cp, cs) for the sequential kernels' ``_step``."""
     acc, pt = cfg.accum, cfg.product_format
@@ -155,20 +251,27 @@ def step_descriptors(cfg: MacConfig):
     return False, 0, descriptor(pt, acc), descriptor(sum_type(acc, acc), acc)
 
 
-def finish_sums(cfg: MacConfig, sums: np.ndarray, bias_acc: np.ndarray) -> np.ndarray:
-    """Result stage after an order-free path: sums (N, C, P) int64 exact (mod 2^64)."""
+def finish_sums(cfg: MacConfig, sums: np.ndarray, bias_acc: np.ndarray, *,
+                shift: int | None = None) -> np.ndarray:
+    """Result stage after an order-free path: sums (N, C, P) int64 exact (mod 2^64).
+
+    ``acc = bias + (sums << shift)`` (default shift: F_acc - F_prod; 0 for sums already on
+    A's grid), wrapped when A wraps, then the result conversion and activation.
+    """
     acc = cfg.accum
     cr, ca, act, alpha, on_acc = _stage_descriptors(cfg)
     out = np.empty(sums.shape, np.int64)
     wrap = acc.overflow == Overflow.AP_WRAP
-    K._finish(sums, cfg.shift, bias_acc, wrap, acc.width, acc.signed, cr, act, alpha, ca,
-              on_acc, out)
+    K._finish(sums, cfg.shift if shift is None else shift, bias_acc, wrap, acc.width,
+              acc.signed, cr, act, alpha, ca, on_acc, out)
     return out
 
 
 def finish_accumulators(cfg: MacConfig, accs: np.ndarray) -> np.ndarray:
-    """Result stage after the sequential path: accs (N, C, P) accumulator raw values."""
+    """Result stage after a contract-order path: accs (N, C, P) accumulator raw values."""
     cr, ca, act, alpha, on_acc = _stage_descriptors(cfg)
     out = np.empty(accs.shape, np.int64)
-    K._finish_acc(accs, cr, act, alpha, ca, on_acc, out)
+    # acc = 0 + (accs << 0), never wrapped: the values are A's already.
+    K._finish(accs, 0, np.zeros(accs.shape[1], np.int64), False, cfg.accum.width,
+              cfg.accum.signed, cr, act, alpha, ca, on_acc, out)
     return out

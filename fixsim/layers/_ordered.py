@@ -1,0 +1,174 @@
+"""Mode-specialized MAC kernels for conv2d and dense (private; docs/datapath.md section 6).
+
+One loop structure serves three kinds of accumulation, each compiled per combination of
+modes with the modes as closure constants (plain ints and bools, so Numba's disk cache
+keys on them and the dead branches fold away):
+
+- ``SUM``: ``acc += R(p)``, no overflow handling: the order-free path for a wrapping
+  accumulator (AP_WRAP, N = 0) whose products are rounded (``R`` = A's rounding of the
+  product onto A's grid); the caller wraps once at the end.
+- ``CLAMP``: ``acc = A(acc + A(p))`` (to_accum) or ``acc = A(acc + p)`` (exact) with A's
+  semantic modes (SAT, SAT_ZERO, SAT_SYM, or WRAP with N = 0), step by step.
+- ``GENERIC``: the same step through conversion descriptors (any mode, including WRAP
+  with N > 0 and AP_WRAP_SM, via the port of the headers' ``operator=``).
+
+Loop order (the same for all kinds): per image and output channel and output row, a
+vector of accumulators (one per output column; for dense, one per output feature) takes
+term ``t`` before term ``t + 1``, so each output sees its terms in exactly the given order
+while the innermost loop runs over independent accumulators (vectorizable; no divisions).
+The term order is a parameter: ``terms`` (T, 3) rows ``(ci, kh, kw)`` for conv2d,
+``order`` (T,) input indices for dense.  Zero-padding taps are skipped through per-``kh``
+row checks and per-``kw`` column ranges (``acc + 0`` is ``acc`` in every mode).
+Every kernel is serial and releases the GIL.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from numba import njit
+
+from ..fixed.format import Quantization
+from ..fixed.specialized import _clamp, _round_shift, _variant
+from . import _kernels as K
+
+SUM, CLAMP, GENERIC = 0, 1, 2
+KINDS = {"sum": SUM, "clamp": CLAMP, "generic": GENERIC}
+
+
+def _jit(fn):
+    return njit(cache=True, nogil=True)(_variant(fn, "_nogil"))
+
+
+@njit(cache=True, inline="always")
+def _step(kind, q, o, exact, round_p, acc, p, shift, lo, hi, sh_wrap, s, qr, sym_min, rule_p,
+          rule_s, cp, cs):
+    """One accumulation step of ``kind``.
+
+    ``kind``, ``q``, ``o``, ``exact``, ``round_p`` are compile-time constants (``q`` < 0:
+    the rounding mode is the run-time ``qr``); the rest are run-time values.
+    """
+    if kind == GENERIC:
+        return K._step(acc, p, exact, shift, cp, cs)
+    if round_p:
+        r = _round_shift(q if q >= 0 else qr, p, -shift)
+    else:
+        r = p << shift
+    if kind == SUM:
+        return acc + r
+    if not exact:
+        r = _clamp(o, sym_min, rule_p, r, lo, hi, sh_wrap, s, 0)
+    return _clamp(o, sym_min, rule_s, acc + r, lo, hi, sh_wrap, s, 0)
+
+
+#: Rounding modes compiled into their own kernels; the others share one (mode at run time).
+COMPILED_Q = (int(Quantization.AP_TRN), int(Quantization.AP_RND), int(Quantization.AP_RND_CONV))
+
+
+def kernels(kind: int, q: int = -1, o: int = 0, exact: bool = False, round_p: bool = False):
+    """(conv_kernel, dense_kernel) for one kind and mode combination.
+
+    The arguments are canonicalized first so that combinations that compile to the same
+    code share one kernel: ``q`` only matters when products are rounded (``round_p``) and
+    only the common modes (:data:`COMPILED_Q`) get their own; ``o`` does not matter to
+    SUM; GENERIC reads everything from its descriptors.
+    """
+    if not round_p or kind == GENERIC:
+        q = -1
+    elif int(q) not in COMPILED_Q:
+        q = -1
+    if kind != CLAMP:
+        o = 0
+    return _kernels(int(kind), int(q), int(o), bool(exact), bool(round_p))
+
+
+@lru_cache(maxsize=None)
+def _kernels(kind, q, o, exact, round_p):
+    """Build the pair.  Step arguments shared by both kernels: ``shift`` = F_acc - F_prod
+    (a right shift of ``-shift`` bits with rounding when ``round_p``, else a left shift),
+    ``lo``, ``hi`` the accumulator's raw range, ``sh_wrap`` = 64 - W_acc, ``s`` its
+    signedness, ``qr`` the run-time rounding mode, ``sym_min`` (AP_SAT_SYM on a signed A),
+    ``rule_p``/``rule_s`` (the AP_SAT_SYM minimum rule applies to the product / sum
+    conversion into A), ``cp``/``cs`` the step descriptors (GENERIC only; see
+    :func:`fixsim.layers.mac.step_descriptors`).
+    """
+
+    def conv(x, w, bias_acc, terms, ow_lo, ow_hi, sh, sw, ph, pw, shift, lo, hi, sh_wrap, s, qr,
+             sym_min, rule_p, rule_s, cp, cs, out):
+        n_n, _, n_h, _ = x.shape
+        n_co = w.shape[0]
+        n_oh, n_ow = out.shape[2], out.shape[3]
+        n_t = terms.shape[0]
+        acc = np.empty(n_ow, np.int64)
+        for job in range(n_n * n_co):
+            n = job // n_co
+            co = job - n * n_co
+            for oh in range(n_oh):
+                b = bias_acc[co]
+                for i in range(n_ow):
+                    acc[i] = b
+                for t in range(n_t):
+                    ci, kh, kw = terms[t, 0], terms[t, 1], terms[t, 2]
+                    ih = oh * sh - ph + kh
+                    if ih < 0 or ih >= n_h:
+                        continue
+                    wv = np.int64(w[co, ci, kh, kw])
+                    a, e = ow_lo[kw], ow_hi[kw]
+                    # zero-based loops over views: no negative-index checks, vectorizable
+                    av = acc[a:e]
+                    if sw == 1:  # contiguous
+                        xv = x[n, ci, ih, a + kw - pw:e + kw - pw]
+                        for i in range(e - a):
+                            av[i] = _step(kind, q, o, exact, round_p, av[i], xv[i] * wv, shift,
+                                          lo, hi, sh_wrap, s, qr, sym_min, rule_p, rule_s, cp,
+                                          cs)
+                    elif e > a:
+                        xs = x[n, ci, ih, a * sw + kw - pw:(e - 1) * sw + kw - pw + 1:sw]
+                        for i in range(e - a):
+                            av[i] = _step(kind, q, o, exact, round_p, av[i], xs[i] * wv, shift,
+                                          lo, hi, sh_wrap, s, qr, sym_min, rule_p, rule_s, cp,
+                                          cs)
+                for i in range(n_ow):
+                    out[n, co, oh, i] = acc[i]
+
+    def dense(x, wt, bias_acc, order, shift, lo, hi, sh_wrap, s, qr, sym_min, rule_p, rule_s,
+              cp, cs, out):
+        n_n = x.shape[0]
+        n_o = wt.shape[1]
+        n_t = order.shape[0]
+        acc = np.empty(n_o, np.int64)
+        for n in range(n_n):
+            for i in range(n_o):
+                acc[i] = bias_acc[i]
+            for t in range(n_t):
+                k = order[t]
+                xk = np.int64(x[n, k])
+                row = wt[k]
+                for i in range(n_o):
+                    acc[i] = _step(kind, q, o, exact, round_p, acc[i], xk * row[i], shift, lo,
+                                   hi, sh_wrap, s, qr, sym_min, rule_p, rule_s, cp, cs)
+            for i in range(n_o):
+                out[n, i] = acc[i]
+
+    return _jit(conv), _jit(dense)
+
+
+def column_ranges(n_w: int, n_kw: int, sw: int, pw: int, n_ow: int):
+    """Per kw, the output columns whose input column ``ow*sw - pw + kw`` is inside 0..W-1."""
+    lo = np.zeros(n_kw, np.int64)
+    hi = np.zeros(n_kw, np.int64)
+    for kw in range(n_kw):
+        first = max(0, -(-(pw - kw) // sw))  # ceil((pw - kw) / sw)
+        last = (n_w - 1 + pw - kw) // sw  # floor
+        lo[kw], hi[kw] = first, max(first, min(n_ow, last + 1))
+    return lo, hi
+
+
+def conv_terms(n_c: int, n_kh: int, n_kw: int, sum_order: str) -> np.ndarray:
+    """The (T, 3) term order (ci, kh, kw) of a conv2d sum order (docs/datapath.md 3)."""
+    ci, kh, kw = np.meshgrid(np.arange(n_c), np.arange(n_kh), np.arange(n_kw), indexing="ij")
+    terms = np.stack([ci.ravel(), kh.ravel(), kw.ravel()], axis=1)  # ci_kh_kw
+    if sum_order == "kh_kw_ci":
+        terms = terms[np.lexsort((terms[:, 0], terms[:, 2], terms[:, 1]))]
+    return np.ascontiguousarray(terms, dtype=np.int64)
