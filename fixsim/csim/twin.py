@@ -6,7 +6,8 @@ cached by content; weights are read at run time (per-tensor files, or a weight i
 :mod:`fixsim.vectors.weight_image` that the C++ checks: magic, CRC32, spec hash, formats),
 so one binary serves any weights of its architectures.  :func:`run` writes the inputs and
 weights, runs the binary and reads every layer's output back with the shapes
-:func:`fixsim.network.run` returns:
+:func:`fixsim.network.run` returns (the doctests skip the run: it needs g++ and a first
+build; tests/rtl/test_specklenn.py runs it):
 
 >>> from fixsim.network import load_spec
 >>> spec = load_spec("specklenn-snl")
@@ -266,7 +267,8 @@ def serve_args(tb: Testbench, network: str, weights, workdir) -> list[str]:
     the program loads them at start-up and then answers INFER requests (one raw input
     frame, (c, h, w) order) with the last layer's raw output, and WEIGHTS requests (a
     weight image) by replacing its weights, as the csim device protocol of
-    :mod:`fixsim.hil.csim` defines.
+    :mod:`fixsim.hil.csim` defines.  Skipped by the doctests (it needs a built test bench;
+    tests/vectors/test_csim_image.py runs it):
 
     >>> proc = CsimProcess(tb.exe, serve_args(tb, "specklenn_snl", w, d)).start()  # doctest: +SKIP
     """

@@ -2,8 +2,10 @@
 
 >>> from fixsim.hil.server import DeviceServer
 >>> import numpy as np
->>> with DeviceServer(lambda w: (w * 2, 10)) as srv:   # doctest: +SKIP
+>>> with DeviceServer(lambda w: (w * 2, 10)) as srv:
 ...     host, port = srv.address
+>>> host
+'127.0.0.1'
 
 Each connection gets a thread that reads length-prefixed frames, passes them to a
 shared :class:`~fixsim.hil.device.DeviceCore` and writes the replies back.  All loops

@@ -1,11 +1,15 @@
 """A HIL device model that is the Python twin: :func:`fixsim.network.run` behind the
 device protocol of :mod:`fixsim.hil` (INFER one raw frame, WEIGHTS a weight image).
 
->>> from fixsim.hil import make_backend, run_vectors                   # doctest: +SKIP
->>> vs = load_vector_set("vectors/specklenn-snl-default")              # doctest: +SKIP
->>> dev = NetworkDevice(vs.spec)                                        # doctest: +SKIP
->>> run_vectors(make_backend("loopback", model=dev), vs.inputs, vs.outputs,
-...             word_bytes=2, weights=vs.weight_image_path.read_bytes())   # doctest: +SKIP
+>>> from fixsim.hil import make_backend, run_vectors
+>>> from fixsim.vectors.vectorset import load_vector_set
+>>> from fixsim.verify.defaults import default_vectors
+>>> vs = load_vector_set(default_vectors())
+>>> dev = NetworkDevice(vs.spec)
+>>> report = run_vectors(make_backend("loopback", model=dev), vs.inputs, vs.outputs,
+...                      word_bytes=2, weights=vs.weight_image_path.read_bytes())
+>>> report.passed, report.n_ok
+(True, 16)
 """
 
 from __future__ import annotations

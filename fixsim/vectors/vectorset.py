@@ -14,8 +14,9 @@ Raw files are little-endian integers of the narrowest type holding their format
 (:func:`fixsim.vectors.storage.storage_dtype`, recorded per file in the manifest;
 version 1 sets: all int64).  :func:`load_vector_set` returns int64 either way.
 
->>> vs = load_vector_set("vectors/specklenn-snl-default")      # doctest: +SKIP
->>> vs.taps["fc2"].shape                                        # doctest: +SKIP
+>>> from fixsim.verify.defaults import default_vectors   # vectors/specklenn-snl-default
+>>> vs = load_vector_set(default_vectors())
+>>> vs.taps["fc2"].shape
 (16, 50)
 """
 
