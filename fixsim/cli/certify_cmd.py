@@ -42,7 +42,7 @@ def _positive(kind):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
         if not (0 < v <= 2**63 - 1):  # also refuses nan, inf and what int64 cannot hold
-            raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
         return v
     return parse
 
@@ -100,6 +100,10 @@ def check_inputs(args) -> None:
     from ..errors import InputError
     from ..hls.parts import part_resources
 
+    for opt in ("report", "cosim", "hw", "golden", "vectors"):
+        value = getattr(args, opt)
+        if value is not None and not Path(value).exists():
+            raise InputError(f"--{opt} {value!r} does not exist")
     if args.part.lower() != "none":
         part_resources(args.part)
     if args.top is not None and not (args.report or args.cosim):

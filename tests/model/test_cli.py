@@ -76,9 +76,15 @@ def test_train_then_evaluate_end_to_end(tiny_h5, tmp_path, capsys):
     assert set(report["per_class_accuracy"]) == {"single_hit", "multi_hit", "no_hit",
                                                  "non_sample_hit"}
     assert report["fluence"]["source"] == "fluence_per_a2"
-    # an accuracy bar nothing can reach -> exit 1
+    # an accuracy bar the model misses -> exit 1; a bar outside [0, 1] -> input error
+    if report["overall_accuracy"] < 1:
+        assert main(["evaluate", "--model", str(out), "--data", str(tiny_h5),
+                     "--support-per-class", "2", "--rule", "mean", "--min-accuracy",
+                     "1"]) == 1
+    capsys.readouterr()
     assert main(["evaluate", "--model", str(out), "--data", str(tiny_h5),
-                 "--support-per-class", "2", "--min-accuracy", "1.01"]) == 1
+                 "--support-per-class", "2", "--min-accuracy", "5"]) == 2
+    assert "min accuracy must be a finite number >= 0 and <= 1, got 5" in capsys.readouterr().err
     # too many supports for the data -> a clean input error
     assert main(["evaluate", "--model", str(out), "--data", str(tiny_h5),
                  "--support-per-class", "50"]) == 2

@@ -83,7 +83,7 @@ def test_bad_input_exits_2_and_leaves_out_untouched(files, capsys, change, messa
     for k, v in args.items():
         if v is not None:
             argv += [k, str(files / v) if k in ("--weights", "--inputs") else v]
-    assert _run(*argv) == 2
+    assert _run(*argv, "--force") == 2  # --force: replacing is allowed, bad input is not
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert (out / "marker").read_text() == "old"

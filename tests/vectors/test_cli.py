@@ -86,7 +86,7 @@ def test_image_command_and_hdf5(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["gen", "--n", "0", "--out", "x"], "--n 0"),
+    (["gen", "--n", "0", "--out", "x"], "--n must be an integer >= 1, got 0"),
     (["gen", "--n", "2", "--model", "specklenn-snk", "--out", "x"], "specklenn-snl"),
     (["gen", "--n", "2", "--source", "nope.h5", "--out", "x", "--weights", "random"], "neither"),
     (["gen", "--n", "2", "--weights", "nope.npz", "--out", "x"], "does not exist"),

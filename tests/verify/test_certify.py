@@ -62,27 +62,31 @@ def test_without_latency_evidence_it_is_incomplete(tmp_path, tiny_set, need_gxx,
 
 
 def test_hardware_cycles_within_budget_pass(tmp_path, tiny_set, need_gxx, need_golden):
+    from fixsim.vectors import load_vector_set
+
+    out = np.asarray(load_vector_set(tiny_set).outputs)  # latency only with bit-exact outputs
     cap = tmp_path / "hw.npz"
-    np.savez(cap, cycles=np.array([8950, 8990, 9000, 8999]))
+    np.savez(cap, outputs=out, cycles=np.array([8950, 8990, 9000, 8999]), cycle_source="firmware")
     code, cert, _ = _run(tmp_path, tiny_set, "--hw", str(cap))
     assert code == 0 and cert["verdict"] == "PASS", cert["reasons"]
     assert _by_name(cert)["hw_max"]["measured"] == 9000
-    np.savez(cap, cycles=np.array([8950, 9001]))
+    np.savez(cap, outputs=out[:2], cycles=np.array([8950, 9001]), cycle_source="firmware")
     code, cert, _ = _run(tmp_path, tiny_set, "--hw", str(cap), name="slow_hw")
     assert code == 1 and cert["verdict"] == "FAIL"
     assert _by_name(cert)["hw_max"]["status"] == FAIL
 
 
 def test_reports_decide_latency_and_resources(tmp_path, tiny_set, need_gxx, need_golden):
-    code, cert, _ = _run(tmp_path, tiny_set, "--report", str(SLOW_REPORT))
+    # --top: these foreign reports stand in for the design's own (recorded as declared)
+    code, cert, _ = _run(tmp_path, tiny_set, "--report", str(SLOW_REPORT), "--top", "gaussian")
     assert code == 1 and cert["verdict"] == "FAIL"
     assert _by_name(cert)["latency"]["measured"] == 262673 * 2  # 10 ns clock -> 5 ns cycles
     code, cert, _ = _run(tmp_path, tiny_set, "--report", str(FAST_REPORT), "--part", "none",
-                         name="fast")
+                         "--top", "myproject", name="fast")
     assert code == 0 and cert["verdict"] == "PASS", cert["reasons"]
     assert _by_name(cert)["resource_LUT"]["status"] == PASS
     code, cert, _ = _run(tmp_path, tiny_set, "--report", str(FAST_REPORT), "--part", "none",
-                         "--max-util", "50", name="lut")
+                         "--top", "myproject", "--max-util", "50", name="lut")
     assert code == 1 and _by_name(cert)["resource_LUT"]["status"] == FAIL  # 79.7% of the LUTs
 
 
@@ -121,7 +125,7 @@ def test_default_thresholds_on_the_golden_design(tmp_path, tiny_set, need_gxx, n
     (["--seed", "1"], "golden model's own data"),
     (["--seed", "-3"], "seed must be"),
     (["--report", "/nonexistent.xml"], "does not exist"),
-    (["--n-eval", "0"], "positive number"),
+    (["--n-eval", "0"], "positive"),
     (["--min-accuracy", "1.5"], "[0, 1]"),
 ])
 def test_bad_input_exit_2_and_nothing_written(tmp_path, tiny_set, need_golden, extra, match,
@@ -129,7 +133,8 @@ def test_bad_input_exit_2_and_nothing_written(tmp_path, tiny_set, need_golden, e
     out = tmp_path / "cert"
     out.mkdir()
     (out / "certificate.json").write_text("old")
-    args = ["certify", "--vectors", str(tiny_set), "--out", str(out)] + TINY + extra
+    # --force: replacing the certificate is allowed, so the bad input alone must stop it
+    args = ["certify", "--vectors", str(tiny_set), "--out", str(out), "--force"] + TINY + extra
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) >= 1 and match in err[-1]
@@ -137,7 +142,7 @@ def test_bad_input_exit_2_and_nothing_written(tmp_path, tiny_set, need_golden, e
     assert (out / "certificate.json").read_text() == "old"
 
 
-def test_modelled_hardware_cycles_are_refused(tmp_path, tiny_set, need_golden, capsys):
+def test_modelled_hardware_cycles_are_refused(tmp_path, tiny_set, need_gxx, need_golden, capsys):
     rep = tmp_path / "hil.json"
     rep.write_text(json.dumps({"verdict": "pass", "n_frames": 4, "cycle_source": "model",
                                "clock_mhz": 200.0,
@@ -146,7 +151,9 @@ def test_modelled_hardware_cycles_are_refused(tmp_path, tiny_set, need_golden, c
     f.write_text("x")
     assert main(["certify", "--vectors", str(tiny_set), "--out", str(f)] + TINY) == 2
     assert "not a directory" in capsys.readouterr().err
+    # modelled cycles are evidence of nothing: a FAIL naming the cycle source
     assert main(["certify", "--vectors", str(tiny_set), "--hw", str(rep), "--out",
-                 str(tmp_path / "c")] + TINY) == 2
-    assert "not measured by firmware" in capsys.readouterr().err
-    assert not (tmp_path / "c").exists()
+                 str(tmp_path / "c")] + TINY) == 1
+    cert = json.loads((tmp_path / "c" / "certificate.json").read_text())
+    assert cert["verdict"] == "FAIL" and _by_name(cert)["hw_cycle_source"]["status"] == FAIL
+    assert "'model'" in _by_name(cert)["hw_cycle_source"]["detail"]
