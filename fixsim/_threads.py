@@ -16,7 +16,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-from .errors import InputError
+from ._validate import check_int
 
 _local = threading.local()
 _lock = threading.Lock()
@@ -29,9 +29,7 @@ def resolve_threads(threads) -> int:
     if threads is None:
         return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                    else (os.cpu_count() or 1))
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise InputError(f"threads must be a positive integer, got {threads!r}")
-    return threads
+    return check_int("threads", threads, minimum=1)
 
 
 def _mark_worker() -> None:

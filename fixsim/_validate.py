@@ -32,14 +32,19 @@ def _rule(kind: str, minimum, maximum, exclusive_min: bool = False) -> str:
     return f"{kind} " + " and ".join(parts) if parts else kind
 
 
-def check_int(name: str, value, minimum: "int | None" = None, maximum: "int | None" = None) -> int:
-    """Return ``value`` as an int, or raise naming the rule and the value."""
+def check_int(name: str, value, minimum: "int | None" = None, maximum: "int | None" = None,
+              error: type = InputError) -> int:
+    """Return ``value`` as an int, or raise ``error`` naming the rule and the value.
+
+    ``error`` is :class:`InputError` for values given by the user, :class:`FormatError`
+    for the fields of a fixed-point format.
+    """
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if ok:
         value = int(value)
         ok = (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
     if not ok:
-        raise InputError(f"{name} must be {_rule('an integer', minimum, maximum)}, got {value!r}")
+        raise error(f"{name} must be {_rule('an integer', minimum, maximum)}, got {value!r}")
     return value
 
 

@@ -17,6 +17,7 @@ import enum
 import re
 from dataclasses import dataclass
 
+from .._validate import check_int
 from ..errors import FormatError, closest
 
 #: Widest stored value: raw mantissas live in 64-bit machine words.
@@ -101,9 +102,7 @@ class FixedType:
         object.__setattr__(self, "quantization", Quantization(self.quantization))
         object.__setattr__(self, "overflow", Overflow(self.overflow))
         for name in ("width", "int_bits", "sat_bits"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise FormatError(f"{name} must be an integer, got {value!r}")
+            object.__setattr__(self, name, check_int(name, getattr(self, name), error=FormatError))
         if not isinstance(self.signed, bool):
             raise FormatError(f"signed must be True or False, got {self.signed!r}")
         if not 1 <= self.width <= MAX_WIDTH:

@@ -15,6 +15,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from .._validate import check_int
 from ..errors import FixsimError
 from . import frame as fr
 from .errors import FrameError, InputError
@@ -37,8 +38,7 @@ class ConstantLatency:
     def __init__(self, base: int = 0, per_input_word: int = 1, per_output_word: int = 1):
         for k, v in (("base", base), ("per_input_word", per_input_word),
                      ("per_output_word", per_output_word)):
-            if int(v) < 0:
-                raise InputError(f"cycle model {k} {v!r} must be >= 0")
+            check_int(f"cycle model {k}", v, minimum=0)
         self.base, self.per_in, self.per_out = int(base), int(per_input_word), int(per_output_word)
 
     def __call__(self, n_in: int, n_out: int) -> int:

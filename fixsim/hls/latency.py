@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import Optional
 
+from .._validate import check_int
 from ..errors import InputError
 from .model import RESOURCE_KEYS, CosimReport, SynthReport
 from .parts import DEFAULT_PART, device_of, part_resources
@@ -29,9 +30,7 @@ _CLOCK_TOL_NS = 1e-6
 
 
 def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InputError(f"{name} must be a positive integer number of cycles, got {value!r}")
-    return value
+    return check_int(name, value, minimum=1)
 
 
 @dataclass(frozen=True)
@@ -64,9 +63,10 @@ class Budget:
     max_utilization: float = 100.0
 
     def __post_init__(self):
-        _positive_int(self.cycles, "budget cycles")
+        object.__setattr__(self, "cycles", _positive_int(self.cycles, "budget cycles"))
         if self.interval_cycles is not None:
-            _positive_int(self.interval_cycles, "budget interval")
+            object.__setattr__(self, "interval_cycles",
+                               _positive_int(self.interval_cycles, "budget interval cycles"))
         if not (isinstance(self.clock_mhz, (int, float)) and math.isfinite(self.clock_mhz)
                 and self.clock_mhz > 0):
             raise InputError(f"clock must be a positive frequency in MHz, got {self.clock_mhz!r}")
@@ -284,8 +284,7 @@ def certify(budget: Budget = Budget(), synth: Optional[SynthReport] = None,
     for name, value in (("hw_p99", hw_p99_cycles), ("hw_max", hw_max_cycles)):
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InputError(f"{name} must be a non-negative integer cycle count, got {value!r}")
+        value = check_int(f"{name} cycle count", value, minimum=0)
         checks.append(_bound(name, value, budget.cycles, f"hardware {name[3:]} latency",
                              budget))
     if not checks:

@@ -27,6 +27,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Optional, Sequence
 
+from .._validate import check_int
 from ..errors import InputError, closest
 
 #: SpeckleNN inference model (min-speckle LeNetSmallInference, 64,660 parameters).
@@ -110,10 +111,7 @@ def _int(layer: dict, key: str, default=None, minimum: int = 1) -> int:
     value = layer.get(key, default)
     if value is None:
         raise InputError(f"layer {layer.get('name', layer['kind'])!r}: missing {key!r}")
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InputError(f"layer {layer.get('name', layer['kind'])!r}: {key} must be an "
-                         f"integer >= {minimum}, got {value!r}")
-    return value
+    return check_int(f"layer {layer.get('name', layer['kind'])!r}: {key}", value, minimum=minimum)
 
 
 def _pair(layer: dict, key: str, default=None) -> tuple:
@@ -267,8 +265,7 @@ def predict(layers: Sequence[dict] = SPECKLENN_LAYERS, *, input_shape: Optional[
     if shape is None:
         raise InputError("the first layer needs 'in_shape' ([H, W, C] or [N])")
     shape = tuple(_int({"kind": "input", "name": "input", "s": s}, "s") for s in shape)
-    if isinstance(input_ii, bool) or not isinstance(input_ii, int) or input_ii < 1:
-        raise InputError(f"input_ii must be an integer >= 1, got {input_ii!r}")
+    input_ii = check_int("input_ii", input_ii, minimum=1)
     if not (clock_mhz > 0 and math.isfinite(clock_mhz)):
         raise InputError(f"clock must be a positive frequency in MHz, got {clock_mhz!r}")
     beats = math.prod(shape[:2]) if len(shape) == 3 else 1

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validate import check_int
 from ..errors import FormatError, InputError, UndefinedInHeaders, closest
 from ..fixed import FixedType, convert, product_type, quantize, sum_type
 from ..layers.pool import pool_out
@@ -126,9 +127,7 @@ def _choice(value, choices, what: str, where: str) -> str:
 
 
 def _int(value, what: str, where: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InputError(f"{where}: {what} must be an integer >= {minimum}, got {value!r}")
-    return value
+    return check_int(f"{where}: {what}", value, minimum=minimum)
 
 
 def _pair(value, what: str, where: str, minimum: int = 1) -> tuple[int, int]:

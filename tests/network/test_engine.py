@@ -194,5 +194,5 @@ def test_bits_do_not_depend_on_threads(weights, frames, monkeypatch):
     assert used["conv1"] == "direct"
     for name in one:
         assert_bits_equal(one[name], many[name], context=name)
-    with pytest.raises(InputError, match="threads must be a positive integer"):
+    with pytest.raises(InputError, match="threads must be an integer >= 1, got 0"):
         run(SPEC, weights, frames, threads=0)

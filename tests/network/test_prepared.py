@@ -103,7 +103,7 @@ def test_errors(golden_like):
         model.run(np.zeros((2, 65, 65)))
     with pytest.raises(InputError, match="outside the raw range"):
         model.run(np.full((1, 1, 65, 65), 2 ** 20))
-    with pytest.raises(InputError, match="threads must be a positive integer"):
+    with pytest.raises(InputError, match="threads must be an integer >= 1, got 0"):
         model.run(np.zeros((1, 1, 65, 65)), threads=0)
     with pytest.raises(InputError, match="prepared Model"):
         run(SPEC, model, np.zeros((1, 1, 65, 65)), method="sequential")
