@@ -248,10 +248,13 @@ def test_run_header_names_the_tools():
     import numba
     import numpy
 
-    from conftest import _run_environment
     from fixsim.csim.headers import find_ap_types
 
-    text = "\n".join(_run_environment())
+    # the root conftest as pytest loaded it (``import conftest`` may find a sub-directory's)
+    root_conftest = Path(__file__).with_name("conftest.py")
+    (mod,) = [m for m in list(sys.modules.values())
+              if getattr(m, "__file__", None) and Path(m.__file__) == root_conftest]
+    text = "\n".join(mod._run_environment())
     assert f"numpy {numpy.__version__}" in text and f"numba {numba.__version__}" in text
     assert "g++: " in text
     d = find_ap_types(required=False)
