@@ -9,8 +9,10 @@ Hello: right after accepting a connection a server sends one length-prefixed mes
 its cycle counts come from (:data:`fixsim.hil.backend.CYCLE_SOURCES`).  The client reports
 what the server declares; a server that sends no hello (within ``hello_timeout``), or
 declares anything else, has cycle source "unknown", which never certifies latency.
-``fixsim hil serve`` (:class:`fixsim.hil.server.DeviceServer`) always declares "model".  Only loopback hosts are accepted unless ``allow_test_host`` is
-set (the CLI's ``--test-host``): this is a test harness, not a network service.
+``fixsim hil serve`` (:class:`fixsim.hil.server.DeviceServer`) always declares "model".
+
+Only loopback hosts are accepted unless ``allow_test_host`` is set (the CLI's
+``--test-host``): this is a test harness, not a network service.
 """
 
 from __future__ import annotations

@@ -12,15 +12,24 @@ Formats (documented in docs/compare_certify.md):
   simulator's own output) is ignored.
 - **hardware capture** ``.npz``: ``outputs`` (N, ...) raw integers of the last layer (or
   of ``layer``), and/or ``tap_<layer>`` arrays; optional ``frame_ids`` (N,), ``cycles``
-  (N,), ``cycle_source`` ("firmware" default, or "model"), ``spec`` (name).
+  (N,), ``cycle_source`` ("firmware", "model"; missing or anything else is "unknown"),
+  ``spec`` (name), ``vectors_manifest_sha256`` and ``weights_sha256`` (what ran).  Raw
+  values outside their layer's format are refused.
 - **HIL report** ``.json`` written by ``fixsim hil run --out``: no per-frame outputs, but
-  the run's verdict and the firmware cycle statistics.
+  the run's verdict, the firmware cycle statistics, and what it ran (vector-set manifest,
+  weight image and output sha256, backend, cycle source).
+
+As latency evidence for ``fixsim certify --hw`` (:func:`hw_evidence`) either kind must be
+bound to the design being certified: its outputs bit-exact against the certified vector
+set, cycle counts only for frames with outputs, counted by firmware; every mismatch is
+named (a FAIL), never silently accepted.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -182,9 +191,10 @@ def read_hw_npz(path, source: str, spec=None) -> Result:
     if not taps:
         raise InputError(f"{str(path)!r} holds neither 'outputs' nor 'tap_<layer>' arrays")
     _tap_names(spec, taps, str(path))
-    source_kind = str(data["cycle_source"]) if "cycle_source" in data else "firmware"
-    if source_kind not in ("firmware", "model"):
-        raise InputError(f"{path}: cycle_source must be 'firmware' or 'model', got {source_kind!r}")
+    for name, arr in taps.items():
+        _check_raw(arr, spec.input_format if name == "input" else spec.layer(name).out_format,
+                   f"{path}: {name!r}")
+    source_kind = _label(data.get("cycle_source"))
     cycles = data.get("cycles")
     return Result(source, "hw", spec, taps, True, frame_ids=data.get("frame_ids"),
                   cycles=cycles, cycle_source=source_kind if cycles is not None else None,
@@ -234,7 +244,7 @@ def hw_latency(path) -> dict:
 
         z = read_npz(path, "hardware capture")  # never unpickles; one-line errors
         cycles = z["cycles"] if "cycles" in z else None
-        kind = str(z["cycle_source"]) if "cycle_source" in z else "firmware"
+        kind = _label(z.get("cycle_source"))
         if cycles is None or cycles.ndim != 1 or cycles.dtype.kind not in "iu" or not len(cycles):
             raise InputError(f"{path}: the capture holds no 'cycles' array of integers")
         c = np.sort(cycles.astype(np.int64))
@@ -247,7 +257,7 @@ def hw_latency(path) -> dict:
         if not lat:
             raise InputError(f"{path}: the HIL report holds no firmware latency")
         out = {"p99": int(lat["p99"]), "max": int(lat["max"]), "n": int(lat.get("n", 0)),
-               "cycle_source": hil.get("cycle_source"), "clock_mhz": hil.get("clock_mhz"),
+               "cycle_source": _label(hil.get("cycle_source")), "clock_mhz": hil.get("clock_mhz"),
                "verdict": hil.get("verdict")}
     if out["cycle_source"] != "firmware":
         raise InputError(f"{path}: cycle counts are {out['cycle_source']!r}, not measured by "
@@ -256,5 +266,248 @@ def hw_latency(path) -> dict:
     return out
 
 
+# --------------------------------------------------------------------------- certify --hw
+
+def _label(value) -> str:
+    """A cycle-source label: "firmware", "model", else "unknown" (missing or garbage)."""
+    from ..hil.backend import cycle_source_label
+
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "US":
+        value = str(value)
+    return cycle_source_label(value)
+
+
+def _check_raw(arr: np.ndarray, fmt, what: str) -> None:
+    """Integer raw values inside ``fmt``'s range, else InputError naming the first outlier."""
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in "iu":
+        raise InputError(f"{what} must hold raw integers, got dtype {arr.dtype}")
+    if arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < fmt.raw_min or hi > fmt.raw_max:
+            raise InputError(f"{what}: raw value {lo if lo < fmt.raw_min else hi} is outside "
+                             f"{fmt} [{fmt.raw_min}, {fmt.raw_max}]")
+
+
+def _p99_max(cycles) -> tuple[int, int]:
+    c = np.sort(np.asarray(cycles, dtype=np.int64))
+    return int(c[max(0, int(np.ceil(0.99 * len(c))) - 1)]), int(c[-1])  # nearest rank
+
+
+@dataclass
+class Certified:
+    """What ``certify`` certifies, for binding hardware evidence to it.
+
+    ``expected`` is the certified vector set's last-layer raw outputs (N, ...) or None
+    (no vector set); the sha256 fields are the manifest's and the weight image's.
+    """
+
+    spec: object
+    expected: np.ndarray | None
+    manifest_sha256: str | None
+    weights_sha256: str | None
+    clock_mhz: float
+
+
+@dataclass
+class HwEvidence:
+    """A hardware result read for ``certify --hw``.
+
+    ``problems`` lists ``(check name, detail)`` for every way the evidence is not the
+    certified design's (each becomes a FAIL); ``p99``/``max`` certify latency only when
+    there is none.  ``record`` is what the certificate stores.
+    """
+
+    kind: str
+    cycle_source: str
+    p99: int | None
+    max: int | None
+    n_cycles: int
+    clock_mhz: float | None
+    problems: list = field(default_factory=list)
+    record: dict = field(default_factory=dict)
+
+
+def _first_diff(got: np.ndarray, want: np.ndarray, ids: np.ndarray) -> tuple[int, str]:
+    bad = np.flatnonzero((got != want).any(axis=1))
+    if not bad.size:
+        return 0, ""
+    r = int(bad[0])
+    i = int(np.flatnonzero(got[r] != want[r])[0])
+    return int(bad.size), (f"first: frame {int(ids[r])} index {i}: expected {int(want[r, i])}, "
+                           f"got {int(got[r, i])}")
+
+
+def _capture_evidence(path: Path, target: Certified) -> HwEvidence:
+    from .._files import read_npz
+
+    z = read_npz(path, "hardware capture")
+    spec = target.spec
+    out = spec.layers[-1]
+    problems = []
+    if "spec" in z and str(z["spec"]) != spec.name:
+        problems.append(("hw_design", f"the capture is of spec {str(z['spec'])!r}, the "
+                         f"certified design is {spec.name!r}"))
+    cycles = z.get("cycles")
+    if cycles is None or cycles.ndim != 1 or cycles.dtype.kind not in "iu" or not len(cycles):
+        raise InputError(f"{path}: the capture holds no 'cycles' array of integers")
+    if int(cycles.min()) < 0:
+        raise InputError(f"{path}: negative cycle count {int(cycles.min())}")
+    source = _label(z.get("cycle_source"))
+    outputs = z.get("outputs")
+    if "layer" in z and str(z["layer"]) != out.name:
+        problems.append(("hw_outputs", f"the capture's outputs are of layer {str(z['layer'])!r}, "
+                         f"not the output layer {out.name!r}"))
+        outputs = None
+    n_out = 0
+    if outputs is None:
+        problems.append(("hw_outputs", f"the capture holds no outputs: its {len(cycles)} cycle "
+                         f"counts are bound to no result (latency is certified only with "
+                         f"bit-exact outputs)"))
+    else:
+        size = int(np.prod(out.out_shape))
+        if outputs.ndim < 1 or outputs.size != len(outputs) * size:
+            raise InputError(f"{path}: outputs of shape {outputs.shape}, expected (N, "
+                             f"{', '.join(map(str, out.out_shape))}) of layer {out.name!r}")
+        _check_raw(outputs, out.out_format, f"{path}: 'outputs'")
+        n_out = len(outputs)
+        got = outputs.reshape(n_out, size).astype(np.int64)
+        ids = z.get("frame_ids")
+        if ids is None:
+            ids = np.arange(n_out)
+        elif ids.shape != (n_out,) or ids.dtype.kind not in "iu":
+            raise InputError(f"{path}: frame_ids must be {n_out} integers, one per output, got "
+                             f"{ids.dtype} {ids.shape}")
+        ids = ids.astype(np.int64)
+        if len(cycles) != n_out:
+            problems.append(("hw_frames", f"the capture holds cycle counts for {len(cycles)} "
+                             f"frames but outputs for {n_out}: every frame with a cycle count "
+                             f"needs its outputs"))
+        if len(np.unique(ids)) != n_out:
+            problems.append(("hw_frames", "the capture repeats frame ids"))
+        if target.expected is None:
+            problems.append(("hw_outputs", "no vector set to check the capture's outputs "
+                             "against (give --vectors)"))
+        elif n_out and (ids.min() < 0 or ids.max() >= len(target.expected)):
+            problems.append(("hw_frames", f"frame ids {int(ids.min())}..{int(ids.max())} are not "
+                             f"all frames of the certified vector set (0..{len(target.expected) - 1})"))
+        else:
+            want = np.asarray(target.expected).reshape(len(target.expected), -1)[ids]
+            n_bad, first = _first_diff(got, want.astype(np.int64), ids)
+            if n_bad:
+                problems.append(("hw_outputs", f"{n_bad} of {n_out} captured frames differ from "
+                                 f"the certified vector set's expected outputs; {first}"))
+    for key, want, what in (("vectors_manifest_sha256", target.manifest_sha256, "vector set"),
+                            ("weights_sha256", target.weights_sha256, "weight image")):
+        if key in z and str(z[key]) != want:
+            problems.append(("hw_vector_set" if key.startswith("vectors") else "hw_weights",
+                             f"the capture ran {what} sha256 {str(z[key])[:12]}..., the "
+                             f"certified one is {str(want)[:12]}..."))
+    p99, mx = _p99_max(cycles)
+    record = {"n_cycles": int(len(cycles)), "n_outputs": n_out, "cycle_source": source,
+              "cycle_source_declared_by": "capture" if "cycle_source" in z else "nobody",
+              "spec": str(z["spec"]) if "spec" in z else None}
+    return HwEvidence("hw-capture", source, p99, mx, int(len(cycles)), None, problems, record)
+
+
+def _report_evidence(path: Path, target: Certified) -> HwEvidence:
+    from .._files import read_text
+    from ..hil.run import outputs_sha256
+
+    try:
+        rep = json.loads(read_text(path, "HIL report"))
+    except ValueError as exc:
+        raise InputError(f"{str(path)!r} is not a JSON HIL report ({exc})") from None
+    if not isinstance(rep, dict) or "verdict" not in rep or "n_frames" not in rep:
+        raise InputError(f"{str(path)!r} is not a fixsim hil report (no verdict/n_frames)")
+    problems = []
+    backend = rep.get("backend") if isinstance(rep.get("backend"), dict) else {}
+    name = backend.get("name", "?")
+    source = _label(rep.get("cycle_source"))
+    by = rep.get("cycle_source_declared_by") or "nobody"
+    vset = rep.get("vector_set") if isinstance(rep.get("vector_set"), dict) else {}
+    sums = rep.get("sha256") if isinstance(rep.get("sha256"), dict) else {}
+    manifest = vset.get("manifest_sha256") or sums.get("manifest.json")
+    if manifest != target.manifest_sha256:
+        problems.append(("hw_vector_set", f"the HIL run used vector set manifest sha256 "
+                         f"{str(manifest)[:12]}..., the certified vector set's is "
+                         f"{str(target.manifest_sha256)[:12]}..." if manifest else
+                         "the HIL report names no vector set (manifest sha256)"))
+    w = rep.get("weights_sha256")
+    if w != target.weights_sha256:
+        problems.append(("hw_weights", f"the HIL run loaded weight image sha256 {str(w)[:12]}..., "
+                         f"the certified weight image is {str(target.weights_sha256)[:12]}..."
+                         if w else "the HIL report names no weight image (weights_sha256)"))
+    n = rep.get("n_frames")
+    n_want = None if target.expected is None else len(target.expected)
+    if not isinstance(n, int) or isinstance(n, bool) or n != n_want or rep.get("n_ok") != n:
+        problems.append(("hw_frames", f"the HIL run checked {rep.get('n_ok')!r} of {n!r} frames "
+                         f"bit-exact; the certified vector set has {n_want} frames"))
+    if rep.get("verdict") != "pass" or rep.get("failures"):
+        fails = rep.get("failures") or []
+        problems.append(("hw_run", f"the HIL run did not pass (verdict {rep.get('verdict')!r}"
+                         + (f"; {fails[0]}" if fails else "") + ")"))
+    got = rep.get("outputs_sha256")
+    want = None if target.expected is None else outputs_sha256(target.expected)
+    if got is None or got != want:
+        problems.append(("hw_outputs", "the HIL report's outputs sha256 "
+                         f"{str(got)[:12]}... is not the certified expected outputs' "
+                         f"{str(want)[:12]}..." if got else
+                         "the HIL report holds no outputs sha256 (not every frame came back intact)"))
+    clock = rep.get("clock_mhz")
+    if clock != target.clock_mhz:
+        problems.append(("hw_clock", f"cycles counted at {clock!r} MHz, the budget is at "
+                         f"{target.clock_mhz:g} MHz"))
+    lat = rep.get("firmware_latency_cycles")
+    p99 = mx = None
+    n_cycles = 0
+    if isinstance(lat, dict) and all(isinstance(lat.get(k), (int, float)) and lat[k] >= 0
+                                     for k in ("p99", "max")):
+        p99, mx, n_cycles = int(lat["p99"]), int(lat["max"]), int(lat.get("n") or 0)
+    else:
+        problems.append(("hw_cycles", "the HIL report holds no cycle counts"))
+    record = {"backend": name, "cycle_source": source, "cycle_source_declared_by": by,
+              "n_frames": n, "n_ok": rep.get("n_ok"), "verdict": rep.get("verdict"),
+              "vector_set_manifest_sha256": manifest, "weights_sha256": w,
+              "outputs_sha256": got, "clock_mhz": clock,
+              "fixsim_version": rep.get("fixsim_version")}
+    return HwEvidence("hil-report", source, p99, mx, n_cycles, clock, problems, record)
+
+
+def hw_evidence(path, target: Certified) -> HwEvidence:
+    """Read a hardware result for ``certify --hw`` and bind it to ``target``.
+
+    Parameters
+    ----------
+    path : path
+        A ``fixsim hil run --out`` report (.json) or a capture (.npz).
+    target : Certified
+        The design being certified.
+
+    Returns
+    -------
+    HwEvidence
+        With a problem for each mismatch: outputs not bit-exact (or absent), cycle counts
+        without outputs, another vector set or weight image, too few frames, a failed run,
+        another clock, cycles not counted by firmware.
+
+    Raises
+    ------
+    InputError
+        Unreadable or malformed file, no cycle counts in a capture, raw outputs outside
+        their format's range.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"hardware result {str(path)!r} is not a file")
+    ev = (_capture_evidence if path.suffix == ".npz" else _report_evidence)(path, target)
+    if ev.cycle_source != "firmware":
+        by = ev.record.get("cycle_source_declared_by")
+        ev.problems.insert(0, ("hw_cycle_source", f"cycle counts are {ev.cycle_source!r} "
+                               f"(declared by {by}), not counted by firmware: they never "
+                               f"certify latency"))
+    return ev
+
+
 __all__ = ["read_tap_dir", "read_cosim_log", "read_hw_npz", "read_hil_report", "hw_latency",
-           "COSIM_HEADER", "COSIM_TAP"]
+           "hw_evidence", "HwEvidence", "Certified", "COSIM_HEADER", "COSIM_TAP"]

@@ -25,6 +25,42 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _short(h) -> str:
+    return f"`{h[:16]}...`" if isinstance(h, str) and len(h) > 16 else _fmt(h)
+
+
+def _design_lines(cert: dict) -> list[str]:
+    d = cert["design"]
+    git = cert.get("fixsim_git") or {}
+    out = []
+    if "top" in d:
+        out.append(f"- top function: {' or '.join(f'`{t}`' for t in d['top']['names'])} "
+                   f"(from {d['top']['from']})")
+    if "weight_image_sha256" in d:
+        vs = d.get("vector_set") or {}
+        out.append(f"- weight image sha256 {_short(d['weight_image_sha256'])}; vector set "
+                   f"`{vs.get('path')}` manifest sha256 {_short(vs.get('manifest_sha256'))}")
+    rtl = d.get("rtl_sources")
+    if rtl:
+        out.append(f"- rtl/ sources of the C simulation: {len(rtl['files'])} files, sha256 "
+                   f"{_short(rtl['sha256'])}")
+    if git:
+        out.append(f"- fixsim git commit `{git.get('commit')}`"
+                   + (" (uncommitted changes)" if git.get("dirty") else ""))
+    return out
+
+
+def _evidence_lines(evidence: list) -> list[str]:
+    if not evidence:
+        return []
+    lines = ["", "## Evidence", "", "| file | kind | sha256 | top | part | clock MHz |",
+             "|---|---|---|---|---|---|"]
+    for e in evidence:
+        lines.append(f"| `{e.get('path')}` | {e.get('kind')} | {_short(e.get('sha256'))} | "
+                     f"{_fmt(e.get('top'))} | {_fmt(e.get('part'))} | {_fmt(e.get('clock_mhz'))} |")
+    return lines
+
+
 def markdown(cert: dict) -> str:
     """The human-readable certificate."""
     d, acc, lat = cert["design"], cert["accuracy"], cert["latency"]
@@ -35,8 +71,9 @@ def markdown(cert: dict) -> str:
              f"- created {cert['created_utc']} by fixsim {cert['fixsim_version']} in "
              f"{cert['run_seconds']} s; g++: {cert['tools'].get('g++') or 'not found'}",
              f"- held-out seed {cert['seeds']['held_out']}, {acc['held_out']['n']} frames",
-             "", "## Reasons", ""]
+             *_design_lines(cert), "", "## Reasons", ""]
     lines += [f"- {r}" for r in cert["reasons"]]
+    lines += _evidence_lines(cert.get("evidence") or [])
     lines += ["", "## Checks", "", "| section | check | status | measured | threshold | detail |",
               "|---|---|---|---|---|---|"]
     for c in cert["checks"]:

@@ -19,6 +19,16 @@
    the analytical prediction of :mod:`fixsim.hls.latency_model` is shown as information.
 4. **resources** - against the part, when a synthesis report is given.
 
+Evidence is bound to what is certified (section ``evidence``): a synthesis or cosim
+report's top function must be the design's top (:func:`design_tops`, from the rtl
+codegen naming, or ``top`` given explicitly and recorded), its part and target clock are
+compared with the budget's; a hardware result must have run the certified vector set and
+weight image, return its expected outputs bit for bit, and count cycles in firmware
+(:func:`fixsim.verify.capture.hw_evidence`).  Each mismatch is a FAIL naming it.  The
+certificate records the spec, weight image, vector-set manifest and rtl/ source hashes,
+the fixsim version and git commit, and the sha256, kind, top, part and clock of every
+evidence file.
+
 Verdict: FAIL if any check fails; else INCOMPLETE if any required check could not be
 made (latency not measured, undecidable report fields); else PASS.
 """
@@ -27,6 +37,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import os
 import platform
 import shutil
 import subprocess
@@ -38,7 +49,7 @@ import numpy as np
 
 from .._version import __version__
 from .._files import sha256_file
-from ..errors import InputError
+from ..errors import FixsimError, InputError
 from .defaults import default_vectors, golden_dir
 
 PASS, FAIL, NOT_MEASURED = "pass", "fail", "not_measured"
@@ -119,6 +130,66 @@ def _tools() -> dict:
     except ImportError:
         tools["torch"] = None
     return tools
+
+
+def _rel(path) -> str | None:
+    """``path`` relative to the working directory where possible (else as given, absolute)."""
+    if path is None:
+        return None
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(p.resolve()) if p.exists() else str(p)
+
+
+def _git_commit() -> dict | None:
+    """The git commit of the fixsim source tree (None when not a checkout or no git)."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run([git, "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run([git, "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": head.stdout.strip(),
+            "dirty": bool(dirty.stdout.strip()) if dirty.returncode == 0 else None}
+
+
+def design_tops(spec) -> tuple[str, ...]:
+    """The names a report may give the design's top function.
+
+    The rtl codegen (:mod:`fixsim.csim.codegen`) writes ``void top(...)`` in namespace
+    :func:`~fixsim.csim.codegen.namespace_of` of the spec name: the tool reports ``top``,
+    or ``<ns>::top`` when ``set_top`` was given the qualified name.
+    """
+    from ..csim.codegen import namespace_of
+
+    return ("top", f"{namespace_of(spec.name)}::top")
+
+
+def rtl_sources_record(spec) -> dict | None:
+    """sha256 of every rtl/ source the C simulation of ``spec`` is built from (and of all)."""
+    from ..csim.codegen import generate_testbench
+
+    try:
+        sources = generate_testbench([spec])
+    except FixsimError:
+        return None
+    total = hashlib.sha256()
+    files = {}
+    for name in sorted(sources):
+        data = sources[name].encode()
+        files[name] = hashlib.sha256(data).hexdigest()
+        total.update(name.encode() + b"\0" + data + b"\0")
+    return {"sha256": total.hexdigest(), "files": files,
+            "rule": "sha256 over sorted (name NUL text NUL) of the generated test-bench sources"}
 
 
 # --------------------------------------------------------------------------- golden
@@ -205,7 +276,7 @@ def accuracy(cfg: CertifyConfig, spec, golden: dict, log) -> tuple[dict, list, d
                      "classes": meta["classes"], "counts": np.bincount(labels, minlength=len(names)).tolist(),
                      "frames_sha256": hashlib.sha256(np.ascontiguousarray(frames).tobytes()).hexdigest()},
         "rule": "nearest support, L2-normalized embeddings",
-        "support": {"source": str(golden["dir"] / "support.npz"), "n": int(len(s_labels)),
+        "support": {"source": _rel(golden["dir"] / "support.npz"), "n": int(len(s_labels)),
                     "per_class": int(np.bincount(s_labels).min())},
         "float": {"engine": engine, **acc_f},
         "fixed": {"engine": f"fixsim.network.run ({spec.name}, golden weights quantized)", **acc_q},
@@ -244,25 +315,61 @@ def _exact_check(name: str, cmp, detail: str) -> tuple[Check, dict]:
     return Check("bit_exactness", name, PASS if ok else FAIL, total, 0, text), rec
 
 
-def bit_exactness(cfg: CertifyConfig, held_out: dict, spec, log, csim_run=None) -> tuple[dict, list]:
-    """Section 2: vector set expected vs fixsim, fixsim vs C-sim (vector set and held-out)."""
+def load_design(cfg: CertifyConfig, spec, log=lambda m: None) -> dict:
+    """What is certified besides the golden model: the vector set (loaded and verified
+    once), its manifest and weight-image sha256, the rtl/ sources, the expected top.
+
+    Raises
+    ------
+    InputError
+        An unreadable vector set, or one made for another spec.
+    """
+    from .sources import SourceOptions, load_vector_set
+
+    vdir = Path(cfg.vectors) if cfg.vectors is not None else default_vectors()
+    vs = None
+    if cfg.vectors is not None or vdir.is_dir():
+        vs = load_vector_set(vdir, SourceOptions(log=log))
+        if vs.spec.spec_hash() != spec.spec_hash():
+            raise InputError(f"vector set {vdir} is for spec {vs.spec.name!r}, not {spec.name!r}")
+    manifest = vdir / "manifest.json"
+    return {
+        "vdir": vdir, "vs": vs,
+        "manifest_sha256": sha256_file(manifest) if vs is not None and manifest.is_file() else None,
+        "weight_image_sha256": sha256_file(vs.weight_image_path) if vs is not None else None,
+        "tops": (cfg.top,) if cfg.top is not None else design_tops(spec),
+        "top_declared_by": "--top (user)" if cfg.top is not None else "rtl codegen naming",
+        "rtl_sources": rtl_sources_record(spec),
+    }
+
+
+def bit_exactness(cfg: CertifyConfig, held_out: dict, spec, log, csim_run=None,
+                  design: dict | None = None) -> tuple[dict, list]:
+    """Section 2: vector set expected vs fixsim, fixsim vs C-sim (vector set and held-out);
+    the vector set's weights must be the golden model's, quantized to the spec."""
     from ..csim import twin
     from ..network import run
     from .compare import compare
     from .result import Result
-    from .sources import SourceOptions, load_vector_set
 
     csim_run = csim_run or twin.run
+    design = design if design is not None else load_design(cfg, spec, log)
     record, checks = {}, []
-    vdir = Path(cfg.vectors) if cfg.vectors is not None else default_vectors()
-    if cfg.vectors is None and not vdir.is_dir():
+    vdir, vs = design["vdir"], design["vs"]
+    if vs is None:
         checks.append(Check("bit_exactness", "vector_set", NOT_MEASURED, None, 0,
                             f"default vector set {vdir} is missing: vectors not checked"))
         record["vector_set"] = None
     else:
-        vs = load_vector_set(vdir, SourceOptions(log=log))
-        if vs.spec.spec_hash() != spec.spec_hash():
-            raise InputError(f"vector set {vdir} is for spec {vs.spec.name!r}, not {spec.name!r}")
+        wq = held_out["weights"]
+        differ = sorted(k for k in set(wq) | set(vs.weights)
+                        if k not in wq or k not in vs.weights
+                        or not np.array_equal(np.asarray(wq[k]), np.asarray(vs.weights[k])))
+        checks.append(Check("bit_exactness", "vector_set_weights", FAIL if differ else PASS,
+                            len(differ), 0,
+                            f"the vector set's weights differ from the golden model's "
+                            f"(quantized to {spec.name}) in {differ[:4]}" if differ else
+                            "the vector set's weights are the golden model's, quantized"))
         log(f"fixsim on the vector set ({len(vs.inputs)} frames)")
         fx = Result("fixsim", "fixsim", vs.spec, run(vs.spec, vs.weights, vs.inputs,
                                                       threads=cfg.threads), True)
@@ -274,9 +381,9 @@ def bit_exactness(cfg: CertifyConfig, held_out: dict, spec, log, csim_run=None) 
         c2, r2 = _exact_check("fixsim_vs_csim", compare(fx, cs, threads=cfg.threads),
                               "fixsim vs C simulation on the vector set")
         checks += [c1, c2]
-        record["vector_set"] = {"path": str(vdir), "frames": int(len(vs.inputs)),
-                                "manifest_sha256": sha256_file(vdir / "manifest.json")
-                                if (vdir / "manifest.json").is_file() else None,
+        record["vector_set"] = {"path": _rel(vdir), "frames": int(len(vs.inputs)),
+                                "manifest_sha256": design["manifest_sha256"],
+                                "weight_image_sha256": design["weight_image_sha256"],
                                 "vectors_vs_fixsim": r1, "fixsim_vs_csim": r2}
     n = min(CSIM_HELD_OUT, len(held_out["frames"]))
     x, w = held_out["frames"][:n], held_out["weights"]
@@ -312,35 +419,102 @@ def _reports(cfg: CertifyConfig):
     return synth, cosim
 
 
-def load_evidence(cfg: CertifyConfig) -> tuple:
-    """(synth, cosim, hw) latency evidence, read and validated before any long step."""
-    from .capture import hw_latency
+def _certified(cfg: CertifyConfig, spec, design: dict):
+    from .capture import Certified
 
-    budget = cfg.budget
+    vs = design["vs"]
+    return Certified(spec, None if vs is None else np.asarray(vs.outputs),
+                     design["manifest_sha256"], design["weight_image_sha256"],
+                     cfg.budget.clock_mhz)
+
+
+def load_evidence(cfg: CertifyConfig, spec=None, design: dict | None = None) -> tuple:
+    """(synth, cosim, hw) latency evidence, read and validated before any long step.
+
+    ``hw`` is a :class:`fixsim.verify.capture.HwEvidence` bound to the design (its
+    problems become FAILs in :func:`latency_and_resources`).
+    """
+    from ..network import load_spec
+    from .capture import hw_evidence
+
+    spec = spec if spec is not None else load_spec(cfg.model)
+    design = design if design is not None else load_design(cfg, spec)
     synth, cosim = _reports(cfg)
-    hw = hw_latency(cfg.hw) if cfg.hw is not None else None
-    if hw is not None and hw.get("clock_mhz") not in (None, budget.clock_mhz):
-        raise InputError(f"--hw {cfg.hw}: cycles counted at {hw['clock_mhz']} MHz, the budget "
-                         f"is at {budget.clock_mhz:g} MHz")
+    hw = hw_evidence(cfg.hw, _certified(cfg, spec, design)) if cfg.hw is not None else None
     return synth, cosim, hw
 
 
-def latency_and_resources(cfg: CertifyConfig, evidence: tuple) -> tuple[dict, list]:
-    """Sections 3 and 4 from the evidence of :func:`load_evidence` (none: not measured)."""
+def _report_record(rep, kind: str) -> dict:
+    path = rep.source or None
+    clock = getattr(rep, "target_clock_ns", None)
+    return {"path": _rel(path), "kind": kind,
+            "sha256": sha256_file(path) if path and Path(path).is_file() else None,
+            "top": rep.top, "part": getattr(rep, "part", None),
+            "clock_mhz": None if not clock else round(1000.0 / clock, 6),
+            "clock_ns": clock}
+
+
+def _top_check(rep, what: str, design: dict) -> Check:
+    tops, by = design["tops"], design["top_declared_by"]
+    name = f"{what}_top"
+    if rep.top is None:
+        return Check("evidence", name, FAIL, None, list(tops),
+                     f"the {what} report {rep.source or ''} names no top function: it cannot "
+                     f"be bound to the design (top {' or '.join(tops)}, from {by})")
+    ok = rep.top in tops
+    return Check("evidence", name, PASS if ok else FAIL, rep.top, list(tops),
+                 f"{what} report top function {rep.top!r} "
+                 f"{'is' if ok else 'is not'} the design's top {' or '.join(map(repr, tops))} "
+                 f"(from {by})")
+
+
+def latency_and_resources(cfg: CertifyConfig, evidence: tuple,
+                          design: dict | None = None) -> tuple[dict, list]:
+    """Sections 3 and 4 from the evidence of :func:`load_evidence` (none: not measured),
+    with the evidence bound to the design (its top; the hardware's vector set, weights,
+    outputs and cycle source)."""
     from ..hls import certify as hls_certify
     from ..hls import predict
 
     budget = cfg.budget
     synth, cosim, hw = evidence
+    if design is None:
+        from ..network import load_spec
+
+        design = load_design(cfg, load_spec(cfg.model))
+    records, checks = [], []
+    bound = {"synth": None, "cosim": None}
+    for rep, what in ((synth, "synth"), (cosim, "cosim")):
+        if rep is None:
+            continue
+        records.append(_report_record(rep, rep.kind))
+        c = _top_check(rep, what, design)
+        checks.append(c)
+        if c.status == PASS:
+            bound[what] = rep
+    hw_ok = None
+    if hw is not None:
+        records.append({"path": _rel(cfg.hw), "kind": hw.kind, "sha256": sha256_file(cfg.hw),
+                        "top": None, "part": None, "clock_mhz": hw.clock_mhz, **hw.record,
+                        "problems": [f"{n}: {d}" for n, d in hw.problems]})
+        for name, detail in hw.problems:
+            checks.append(Check("evidence", name, FAIL, None, None, f"--hw {cfg.hw}: {detail}"))
+        if not hw.problems:
+            checks.append(Check("evidence", "hw_bound", PASS, hw.n_cycles, None,
+                                f"--hw {cfg.hw}: {hw.kind} of the certified vector set and "
+                                f"weight image, outputs bit-exact, cycles counted by firmware "
+                                f"({hw.record.get('cycle_source_declared_by')})"))
+            hw_ok = hw
     record = {"budget": {"cycles": budget.cycles, "clock_mhz": budget.clock_mhz,
                          "describe": budget.describe(), "part": budget.part,
                          "max_utilization_pct": budget.max_utilization},
-              "evidence": {"report": None if cfg.report is None else str(cfg.report),
-                           "cosim": None if cfg.cosim is None else str(cfg.cosim),
-                           "hw": hw}}
-    checks = []
-    if synth is None and cosim is None and hw is None:
+              "evidence": records}
+    synth, cosim = bound["synth"], bound["cosim"]
+    if synth is None and cosim is None and hw_ok is None:
+        rejected = bool(records)
         checks.append(Check("latency", "latency", NOT_MEASURED, None, budget.cycles,
+                            "latency not measured: the evidence given is not the certified "
+                            "design's (see the evidence checks)" if rejected else
                             "latency not measured: give --report (csynth), --cosim or --hw"))
         pred = predict()
         record["prediction"] = {
@@ -348,20 +522,18 @@ def latency_and_resources(cfg: CertifyConfig, evidence: tuple) -> tuple[dict, li
                     "assumptions; information only, NOT a measurement",
             "latency_cycles": pred.latency_cycles, "latency_us": pred.latency_us}
     else:
-        verdict = hls_certify(budget, synth, cosim, None if hw is None else hw["p99"],
-                              None if hw is None else hw["max"])
+        verdict = hls_certify(budget, synth, cosim, None if hw_ok is None else hw_ok.p99,
+                              None if hw_ok is None else hw_ok.max)
         record["hls_verdict"] = verdict.to_dict()
         status = {"pass": PASS, "fail": FAIL, "unknown": NOT_MEASURED}
         for c in verdict.checks:
             section = "resources" if c.name.startswith("resource_") else "latency"
             checks.append(Check(section, c.name, status[c.status], c.measured, c.threshold,
                                 c.detail))
-        if hw is not None and hw.get("verdict") not in (None, "pass"):
-            checks.append(Check("bit_exactness", "hardware_run", FAIL, hw["verdict"], "pass",
-                                f"the hardware run {cfg.hw} did not pass (verdict {hw['verdict']})"))
     if synth is None:
         checks.append(Check("resources", "resources", NOT_MEASURED, None, None,
-                            "no synthesis report: resources not checked", required=False))
+                            "no synthesis report of the design: resources not checked",
+                            required=False))
     return record, checks
 
 
@@ -409,10 +581,11 @@ def certify(cfg: CertifyConfig | None = None, *, log: Callable[[str], None] = la
     started = datetime.datetime.now(datetime.timezone.utc)
     spec = load_spec(cfg.model)
     golden = _golden(cfg)
-    evidence = load_evidence(cfg)
+    design = load_design(cfg, spec, log)
+    evidence = load_evidence(cfg, spec, design)
     acc, checks, held = accuracy(cfg, spec, golden, log)
-    exact, c2 = bit_exactness(cfg, held, spec, log, csim_run)
-    lat, c3 = latency_and_resources(cfg, evidence)
+    exact, c2 = bit_exactness(cfg, held, spec, log, csim_run, design)
+    lat, c3 = latency_and_resources(cfg, evidence, design)
     checks += c2 + c3
     verdict, reasons = verdict_of(checks)
     finished = datetime.datetime.now(datetime.timezone.utc)
@@ -420,13 +593,21 @@ def certify(cfg: CertifyConfig | None = None, *, log: Callable[[str], None] = la
         "format": FORMAT, "verdict": verdict, "reasons": reasons,
         "created_utc": finished.isoformat(timespec="seconds"),
         "run_seconds": round((finished - started).total_seconds(), 2),
-        "fixsim_version": __version__, "tools": _tools(),
+        "fixsim_version": __version__, "fixsim_git": _git_commit(), "tools": _tools(),
+        "working_directory": os.getcwd(),
         "exit_codes": {"0": "PASS", "1": "FAIL or INCOMPLETE", "2": "bad input"},
         "design": {"spec": spec.name, "spec_sha256": spec.spec_hash(),
-                   "golden": {"path": str(golden["dir"]), "manifest_sha256": golden["manifest_sha256"],
+                   "top": {"names": list(design["tops"]), "from": design["top_declared_by"]},
+                   "weight_image_sha256": design["weight_image_sha256"],
+                   "vector_set": {"path": _rel(design["vdir"]) if design["vs"] is not None else None,
+                                  "manifest_sha256": design["manifest_sha256"]},
+                   "rtl_sources": design["rtl_sources"],
+                   "golden": {"path": _rel(golden["dir"]),
+                              "manifest_sha256": golden["manifest_sha256"],
                               "weights_sha256": golden["weights_sha256"],
                               "support_sha256": golden["support_sha256"],
                               "seeds_used_by_golden": golden["seeds_used"]}},
+        "evidence": lat["evidence"],
         "seeds": {"held_out": cfg.seed},
         "accuracy": acc, "bit_exactness": exact, "latency": lat,
         "checks": [asdict(c) for c in checks],
@@ -434,4 +615,5 @@ def certify(cfg: CertifyConfig | None = None, *, log: Callable[[str], None] = la
 
 
 __all__ = ["certify", "CertifyConfig", "Check", "verdict_of", "accuracy", "bit_exactness",
-           "latency_and_resources", "load_evidence", "PASS", "FAIL", "NOT_MEASURED", "FORMAT"]
+           "latency_and_resources", "load_evidence", "load_design", "design_tops",
+           "rtl_sources_record", "PASS", "FAIL", "NOT_MEASURED", "FORMAT"]

@@ -124,7 +124,7 @@ def test_default_thresholds_on_the_golden_design(tmp_path, tiny_set, need_gxx, n
 @pytest.mark.parametrize("extra,match", [
     (["--seed", "1"], "golden model's own data"),
     (["--seed", "-3"], "seed must be"),
-    (["--report", "/nonexistent.xml"], "does not exist"),
+    (["--report", "/nonexistent.xml"], "/nonexistent.xml"),
     (["--n-eval", "0"], "positive"),
     (["--min-accuracy", "1.5"], "[0, 1]"),
 ])

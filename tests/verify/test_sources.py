@@ -153,6 +153,9 @@ def test_hardware_capture_npz(tmp_path, tiny_set):
     p = tmp_path / "cap.npz"
     np.savez(p, outputs=vs.taps["fc2"][order], frame_ids=order,
              cycles=np.array([8100, 8050, 8200, 8000]), spec="specklenn-snl")
+    assert load_source(f"hw:{p}").cycle_source == "unknown"  # no label: never "firmware"
+    np.savez(p, outputs=vs.taps["fc2"][order], frame_ids=order,
+             cycles=np.array([8100, 8050, 8200, 8000]), spec="specklenn-snl", cycle_source="firmware")
     hw = load_source(f"hw:{p}")
     assert hw.layer_names == ["fc2"] and hw.cycle_source == "firmware"
     c = compare(vs, hw)
