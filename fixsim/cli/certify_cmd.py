@@ -20,7 +20,9 @@ from ._args import number, seed
 EPILOG = """\
 verdict: PASS if every check passes; FAIL if any fails; INCOMPLETE if none fails but a
 required check could not be made (latency is never assumed: without --report, --cosim or
---hw it is 'not measured').
+--hw it is 'not measured'). Evidence must be the design's: a report of another top,
+part or clock, or a hardware result of other weights, another vector set, other outputs
+or modelled cycles FAILs naming the mismatch.
 exit codes: 0 PASS, 1 FAIL or INCOMPLETE, 2 bad input (one-line error).
 docs: docs/compare_certify.md"""
 
@@ -75,8 +77,10 @@ def register(subparsers) -> None:
     p.add_argument("--report", metavar="PATH", help="HLS csynth report or solution directory")
     p.add_argument("--cosim", metavar="PATH", help="HLS cosim report (cosim.rpt)")
     p.add_argument("--hw", metavar="PATH", help="hardware result: fixsim hil report (.json) or "
-                   "capture (.npz) with firmware cycle counts")
-    p.add_argument("--top", help="top function (to pick reports in a solution directory)")
+                   "capture (.npz) of the certified vector set and weights, with bit-exact "
+                   "outputs and firmware cycle counts")
+    p.add_argument("--top", help="the design's top function, replacing the rtl codegen's 'top' "
+                   "(recorded); also picks reports in a solution directory")
     p.add_argument("--clock-mhz", type=_positive(float), default=200.0, help="default 200")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--budget-us", type=_positive(float), default=45.0, help="default 45")
