@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import Optional
 
-from .._validate import check_int
+from .._validate import check_int, check_number
 from ..errors import InputError
 from .model import RESOURCE_KEYS, CosimReport, SynthReport
 from .parts import DEFAULT_PART, device_of, part_resources
@@ -67,21 +67,15 @@ class Budget:
         if self.interval_cycles is not None:
             object.__setattr__(self, "interval_cycles",
                                _positive_int(self.interval_cycles, "budget interval cycles"))
-        if not (isinstance(self.clock_mhz, (int, float)) and math.isfinite(self.clock_mhz)
-                and self.clock_mhz > 0):
-            raise InputError(f"clock must be a positive frequency in MHz, got {self.clock_mhz!r}")
-        if not (0 < self.max_utilization <= 100):
-            raise InputError(f"max utilization must be in (0, 100] percent, got "
-                             f"{self.max_utilization!r}")
+        check_number("clock (MHz)", self.clock_mhz, minimum=0, exclusive_min=True)
+        check_number("max utilization (%)", self.max_utilization, minimum=0, maximum=100,
+                     exclusive_min=True)
 
     @classmethod
     def from_time(cls, microseconds: float, clock_mhz: float = 200.0, **kwargs) -> "Budget":
         """The budget of ``microseconds`` at ``clock_mhz``: floor(us * MHz) cycles, exactly."""
-        if not (isinstance(microseconds, (int, float)) and math.isfinite(microseconds)
-                and microseconds > 0):
-            raise InputError(f"budget time must be positive microseconds, got {microseconds!r}")
-        if not (isinstance(clock_mhz, (int, float)) and math.isfinite(clock_mhz) and clock_mhz > 0):
-            raise InputError(f"clock must be a positive frequency in MHz, got {clock_mhz!r}")
+        check_number("budget time (us)", microseconds, minimum=0, exclusive_min=True)
+        check_number("clock (MHz)", clock_mhz, minimum=0, exclusive_min=True)
         cycles = math.floor(Fraction(str(microseconds)) * Fraction(str(clock_mhz)))
         if cycles <= 0:
             raise InputError(f"{microseconds} us at {clock_mhz} MHz is less than one cycle")

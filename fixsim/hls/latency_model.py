@@ -27,7 +27,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Optional, Sequence
 
-from .._validate import check_int
+from .._validate import check_int, check_number
 from ..errors import InputError, closest
 
 #: SpeckleNN inference model (min-speckle LeNetSmallInference, 64,660 parameters).
@@ -266,8 +266,7 @@ def predict(layers: Sequence[dict] = SPECKLENN_LAYERS, *, input_shape: Optional[
         raise InputError("the first layer needs 'in_shape' ([H, W, C] or [N])")
     shape = tuple(_int({"kind": "input", "name": "input", "s": s}, "s") for s in shape)
     input_ii = check_int("input_ii", input_ii, minimum=1)
-    if not (clock_mhz > 0 and math.isfinite(clock_mhz)):
-        raise InputError(f"clock must be a positive frequency in MHz, got {clock_mhz!r}")
+    check_number("clock (MHz)", clock_mhz, minimum=0, exclusive_min=True)
     beats = math.prod(shape[:2]) if len(shape) == 3 else 1
     arrival = [j * input_ii for j in range(beats)]
     estimates, sequential = [], beats * input_ii
