@@ -261,3 +261,69 @@ def test_run_header_names_the_tools():
     if d is not None:
         from fixsim._files import sha256_file
         assert str(d) in text and sha256_file(d / "ap_fixed_base.h") in text
+
+
+# --- one place for each rule: integer checks go through fixsim._validate ---------------
+
+#: Packages whose integer checks were folded into fixsim._validate (the CLI, data, train and
+#: vectors packages keep argparse types and their own readers).
+FOLDED = ["fixsim/network", "fixsim/hls", "fixsim/fixed", "fixsim/_threads.py",
+          "fixsim/hil/device.py"]
+
+
+def _inline_int_checks(path: Path) -> list[int]:
+    """Lines of ``isinstance(v, bool) or not isinstance(v, int)``: the hand-written check."""
+    import ast
+
+    hits = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+            text = ast.unparse(node)
+            if re.search(r"isinstance\((\w+), bool\) or not isinstance\(\1, int\)", text):
+                hits.append(node.lineno)
+    return hits
+
+
+def test_no_inline_integer_checks_in_folded_packages():
+    found = {}
+    for entry in FOLDED:
+        p = REPO / entry
+        for path in ([p] if p.is_file() else sorted(p.rglob("*.py"))):
+            if lines := _inline_int_checks(path):
+                found[path.relative_to(REPO).as_posix()] = lines
+    assert not found, f"use fixsim._validate.check_int: {found}"
+
+
+def test_inline_check_detector_sees_the_pattern(tmp_path):
+    p = tmp_path / "m.py"
+    p.write_text("def f(v):\n    if isinstance(v, bool) or not isinstance(v, int) or v < 1:\n"
+                 "        raise ValueError(v)\n")
+    assert _inline_int_checks(p) == [2]
+
+
+def test_folded_checks_read_alike():
+    import numpy as np
+
+    from fixsim import FixedType, FormatError, InputError
+    from fixsim._threads import resolve_threads
+    from fixsim._validate import check_int
+    from fixsim.hil.device import ConstantLatency
+    from fixsim.hls.latency import Budget
+    from fixsim.hls.latency_model import predict
+
+    cases = [(lambda: resolve_threads(0), InputError, "threads must be an integer >= 1, got 0"),
+             (lambda: Budget(cycles=0), InputError, "budget cycles must be an integer >= 1, got 0"),
+             (lambda: ConstantLatency(-1), InputError,
+              "cycle model base must be an integer >= 0, got -1"),
+             (lambda: predict(input_ii=0), InputError, "input_ii must be an integer >= 1, got 0"),
+             (lambda: FixedType(8.0, 4), FormatError, "width must be an integer, got 8.0"),
+             (lambda: check_int("W", "8", error=FormatError), FormatError,
+              "W must be an integer, got '8'")]
+    for call, error, message in cases:
+        with pytest.raises(error) as e:
+            call()
+        assert str(e.value) == message
+    assert not issubclass(FormatError, InputError)  # the format field keeps its own class
+    t = FixedType(np.int64(8), np.int32(4))           # numpy integers are integers, stored as int
+    assert t == FixedType(8, 4) and type(t.width) is int and str(t) == "ap_fixed<8,4>"
+    assert type(Budget(cycles=np.int64(90)).cycles) is int
