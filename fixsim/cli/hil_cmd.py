@@ -38,9 +38,12 @@ def register(sub) -> None:
     r.add_argument("--vectors", required=True, metavar="DIR", help="vector-set directory (manifest.json)")
     r.add_argument("--clock-mhz", type=number("--clock-mhz", 0, 10_000, exclusive_min=True),
                    default=200.0, help="firmware clock (default 200)")
-    r.add_argument("--timeout", type=number("--timeout", 0, 3600, exclusive_min=True), default=5.0, help="seconds of silence before frames time out")
-    r.add_argument("--window", type=integer("--window", 1, 65536), default=32, help="samples in flight (default 32)")
-    r.add_argument("--max-cycles", type=integer("--max-cycles", 1), default=None, help="latency budget in cycles (fail above)")
+    r.add_argument("--timeout", type=number("--timeout", 0, 3600, exclusive_min=True), default=5.0,
+                   help="seconds of silence before frames time out")
+    r.add_argument("--window", type=integer("--window", 1, 65536), default=32,
+                   help="samples in flight (default 32)")
+    r.add_argument("--max-cycles", type=integer("--max-cycles", 1), default=None,
+                   help="latency budget in cycles (fail above)")
     r.add_argument("--allow-reorder", action="store_true", help="do not fail on out-of-order results")
     r.add_argument("--cycle-source", choices=("firmware", "model"), default=None,
                    help="declare where the device's cycle counts come from (recorded as a user "
