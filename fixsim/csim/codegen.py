@@ -33,7 +33,7 @@ from .._version import __version__
 from ..errors import InputError
 from ..fixed import FixedType
 
-#: rtl/ of the source tree (``$FIXSIM_RTL`` overrides, e.g. for an installed package).
+#: The hand-written files of rtl/ (found by :func:`rtl_dir`).
 RTL_FILES = ("fixsim_common.h", "fixsim_input.h", "fixsim_conv2d.h", "fixsim_maxpool2d.h",
              "fixsim_activation.h", "fixsim_flatten.h", "fixsim_dense.h", "fixsim_tap.h",
              "fixsim_layers.h", "tb/fixsim_tb.h", "tb/tb_main.cpp")
@@ -47,11 +47,10 @@ _ORDER = {"chw": "fixsim::FLATTEN_CHW", "hwc": "fixsim::FLATTEN_HWC"}
 
 
 def rtl_dir() -> Path:
-    """The directory holding the layer templates (``rtl/``)."""
-    import os
+    """The directory holding the layer templates (``rtl/``; rule: :mod:`fixsim._bundle`)."""
+    from .._bundle import rtl_dir as locate
 
-    override = os.environ.get("FIXSIM_RTL")
-    d = Path(override) if override else Path(__file__).resolve().parents[2] / "rtl"
+    d = locate()
     if not (d / "fixsim_layers.h").is_file():
         raise InputError(f"rtl templates not found in {str(d)!r}; set FIXSIM_RTL to the rtl/ "
                          "directory of the fixsim source tree")

@@ -282,6 +282,8 @@ class Model:
                     pdst = self._dst(outs, i + 1, sl, len(cur), keep)
                     self._conv_pool(step, cur, acc_dt, dst, pdst, layers[i + 1], keep)
                     used[layer.name] = "direct"
+                    self._store(outs, layer.name, sl, dst)
+                    self._store(outs, layers[i + 1].name, sl, pdst)
                     cur, i = pdst, i + 2
                     continue
                 else:
@@ -304,6 +306,7 @@ class Model:
                                       act.alpha_format)
             else:  # pragma: no cover - the spec loader knows every type
                 raise InputError(f"layer type {layer.type!r} is not implemented")
+            self._store(outs, layer.name, sl, dst)
             cur = dst
             i += 1
 
@@ -311,9 +314,19 @@ class Model:
              scratch: int | None = None) -> np.ndarray:
         """Where layer i writes: its tap's rows, else a narrow scratch (of ``scratch`` images)."""
         layer = self.spec.layers[i]
-        if keep or i == len(self.spec.layers) - 1:
+        kept = keep or i == len(self.spec.layers) - 1
+        if kept and self._carry[i] == np.int64:
             return outs[layer.name][sl]
-        return np.empty((scratch or n, *layer.out_shape), self._carry[i])
+        # Outputs are int64, but the kernels write the narrow carry dtype whether or not
+        # taps are kept (_store copies): fewer compiled specializations, a faster first run.
+        return np.empty((n if kept else scratch or n, *layer.out_shape), self._carry[i])
+
+    @staticmethod
+    def _store(outs: dict, name: str, sl: slice, res: np.ndarray) -> None:
+        """Copy a layer's narrow result into its int64 output (if it has one)."""
+        out = outs.get(name)
+        if out is not None and not np.may_share_memory(out, res):
+            out[sl] = res
 
     def _generic_mac(self, step: _Mac, cur):
         layer = step.layer
