@@ -207,7 +207,8 @@ class FrameSimulator:
         from concurrent.futures import ThreadPoolExecutor
 
         window = 4 * workers      # frames in flight: bounded memory for any range
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
             pending = []
             for i in range(start, stop):
                 pending.append(pool.submit(one, i))
@@ -215,6 +216,13 @@ class FrameSimulator:
                     yield pending.pop(0).result()
             for fut in pending:
                 yield fut.result()
+        except BaseException:
+            # Ctrl-C/SIGTERM (or the consumer stopping): queued frames never start, so
+            # the command stops after at most one frame per worker.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True)
 
 
 def default_workers() -> int:
