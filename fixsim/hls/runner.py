@@ -24,6 +24,7 @@ from typing import Optional, Sequence
 
 from .._version import __version__
 from .._files import sha256_file, write_text_atomic
+from .._validate import check_number
 from ..errors import InputError, ToolError, closest
 from .model import CosimReport, SynthReport
 from .parts import DEFAULT_PART
@@ -126,8 +127,7 @@ class HlsProject:
                 raise InputError(f"{name} must be a plain directory name, got {value!r}")
         if not self.sources:
             raise InputError("no source files given (--src)")
-        if not (isinstance(self.clock_mhz, (int, float)) and 0 < self.clock_mhz < 2000):
-            raise InputError(f"clock must be in (0, 2000) MHz, got {self.clock_mhz!r}")
+        check_number("clock (MHz)", self.clock_mhz, minimum=0, maximum=2000, exclusive_min=True)
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", self.part or ""):
             raise InputError(f"part must be a part name such as {DEFAULT_PART!r}, "
                              f"got {self.part!r}")

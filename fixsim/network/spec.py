@@ -15,14 +15,13 @@ code generators need, and still loads back (the derived fields are checked).
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from pathlib import Path
 
 import numpy as np
 
-from .._validate import check_int
+from .._validate import check_int, check_number
 from ..errors import FormatError, InputError, UndefinedInHeaders, closest
 from ..fixed import FixedType, convert, product_type, quantize, sum_type
 from ..layers.pool import pool_out
@@ -164,8 +163,7 @@ def _alpha(alpha, alpha_format, where: str) -> Activation:
             alpha = float(alpha)
         except ValueError:
             raise InputError(f"{where}: leaky_relu alpha must be a number, got {alpha!r}") from None
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
-        raise InputError(f"{where}: leaky_relu alpha must be a finite number, got {alpha!r}")
+    check_number(f"{where}: leaky_relu alpha", alpha)  # validated only: the spec keeps its value
     if alpha_format is None:
         raise InputError(f"{where}: leaky_relu needs an 'alpha_format' (e.g. 'ap_fixed<16,1,AP_RND,AP_SAT>')")
     fmt = _format(alpha_format, "alpha_format", where)
