@@ -80,9 +80,10 @@ def iter_cxi(path: "str | os.PathLike", *, dataset: str = DEFAULT_DATASET,
 
     The file is opened and every argument validated before the first chunk is read.
     """
-    for name, v in (("crop", crop), ("bin", bin), ("chunk", chunk)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise InputError(f"{name} must be a positive integer, got {v!r}")
+    from .._validate import check_int
+
+    crop, bin, chunk = (check_int(name, v, minimum=1)
+                        for name, v in (("crop", crop), ("bin", bin), ("chunk", chunk)))
     if crop % bin:
         raise InputError(f"crop {crop} is not a multiple of bin {bin}")
     if mask_semantics not in _MASK_SEMANTICS:

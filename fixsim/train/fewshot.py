@@ -43,8 +43,9 @@ def select_support(labels: np.ndarray, k: int, seed: int, n_classes: int) -> np.
         If ``k < 1`` or a class has fewer than ``k`` examples.
     """
     labels = np.asarray(labels)
-    if k < 1:
-        raise InputError(f"support per class must be >= 1, got {k!r}")
+    from .._validate import check_int
+
+    k = check_int("support per class", k, minimum=1)
     rng = np.random.default_rng(seed)
     chosen = []
     for c in range(n_classes):

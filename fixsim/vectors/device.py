@@ -40,10 +40,10 @@ class NetworkDevice:
 
         self.spec = load_spec(spec)
         self.weights = None if weights is None else check_weights(self.spec, weights)
-        if not callable(cycles) and (isinstance(cycles, bool) or not isinstance(cycles, int)
-                                     or cycles < 0):
-            raise InputError("cycles must be a non-negative integer or a cycle model, "
-                             f"got {cycles!r}")
+        if not callable(cycles):
+            from .._validate import check_int
+
+            cycles = check_int("cycles (a constant; or give a cycle model)", cycles, minimum=0)
         self.cycles = cycles
 
     def load_weights(self, image: bytes) -> None:

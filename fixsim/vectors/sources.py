@@ -74,9 +74,9 @@ def read_source(spec: ModelSpec, source, n: int, seed: int, progress=None) -> So
     """
     frames = labels = class_names = None
     raw = None
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InputError(f"number of frames must be a positive integer, got {n!r}")
-    n = int(n)
+    from .._validate import check_int
+
+    n = check_int("number of frames", n, minimum=1)
     if source == "simulated":
         if tuple(spec.input_shape) != (1, 65, 65):
             raise InputError(f"the simulated source makes (1, 65, 65) frames; spec "

@@ -207,8 +207,9 @@ def generate_vector_set(out_dir, model="specklenn-snl", n: int = 64, source="sim
     from .sources import read_source
     from .weight_io import load_weights
 
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    from .._validate import check_int
+
+    check_int("seed", seed, minimum=0)
     out = Path(out_dir)
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
