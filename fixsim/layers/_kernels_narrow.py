@@ -51,11 +51,34 @@ def _result(s, b, shift, wrap_acc, acc_w, acc_s, d, lo, hi, q, o, sym_min, sym_r
 
 
 @njit(cache=True, inline="always")
-def _finish_row(acc, b, shift, wrap_acc, acc_w, acc_s, cr, relu, out):
-    """out[i] = result stage of acc[i] (the RND/SAT pair specialized)."""
+def _finish_row(acc, b, shift, wrap_acc, acc_w, acc_s, cr, relu, fin32, out):
+    """out[i] = result stage of acc[i] (the RND/SAT pair specialized).
+
+    AP_RND into AP_SAT from a non-wrapping accumulator of at most 62 bits is
+    ``clamp((v + 2^(d-1)) >> d)``: the floor plus the first dropped bit, which is
+    _requant's RND rule, and ``v + 2^(d-1)`` cannot overflow (|v| < 2^61, d <= 61);
+    written branch-free so that LLVM vectorizes it.  ``fin32``: the caller proved that
+    the shift is 0, the accumulator never wraps, ``|bias| + |sum| + 2^(d-1) < 2^31`` and
+    the result fits int32, so the same formula runs in 32-bit lanes (AVX2 has no 64-bit
+    arithmetic right shift).
+    """
     d, lo, hi, q, o = cr[D], cr[LO], cr[HI], cr[Q], cr[O]
     sym_min, sym_rule, w, sg = cr[SYM_MIN] != 0, cr[SYM_RULE] != 0, cr[W], cr[S] != 0
-    if q == _RND and o == _SAT:
+    if fin32 and q == _RND and o == _SAT and 1 <= d <= 30:
+        bh = np.int32(b + (np.int64(1) << (d - 1)))
+        d32 = np.int32(d)
+        lo32 = np.int32(max(lo, np.int64(0)) if relu else lo)
+        hi32 = np.int32(hi)
+        for i in range(out.shape[0]):
+            y = np.int32(np.int32(np.int32(acc[i]) + bh) >> d32)
+            out[i] = np.int32(min(np.int32(max(y, lo32)), hi32))
+    elif q == _RND and o == _SAT and not wrap_acc and acc_w <= 62 and 1 <= d <= 61:
+        half = np.int64(1) << (d - 1)
+        floor = lo if not relu else max(lo, np.int64(0))
+        for i in range(out.shape[0]):
+            y = (b + (np.int64(acc[i]) << shift) + half) >> d
+            out[i] = min(max(y, floor), hi)
+    elif q == _RND and o == _SAT:
         for i in range(out.shape[0]):
             out[i] = _result(acc[i], b, shift, wrap_acc, acc_w, acc_s, d, lo, hi, _RND, _SAT,
                              sym_min, sym_rule, w, sg, relu)
@@ -66,8 +89,36 @@ def _finish_row(acc, b, shift, wrap_acc, acc_w, acc_s, cr, relu, out):
 
 
 @njit(cache=True, inline="always")
+def _add32(acc, r, w0, w1, w2, w3, w4, cnt):
+    """acc[ow] += sum over j < cnt of w_j * r[ow + j] in int32 lanes (cnt = 1..5, unrolled)."""
+    if cnt == 5:
+        for ow in range(acc.shape[0]):
+            acc[ow] = np.int32(acc[ow] + np.int32(w0 * r[ow]) + np.int32(w1 * r[ow + 1])
+                               + np.int32(w2 * r[ow + 2]) + np.int32(w3 * r[ow + 3])
+                               + np.int32(w4 * r[ow + 4]))
+    elif cnt == 4:
+        for ow in range(acc.shape[0]):
+            acc[ow] = np.int32(acc[ow] + np.int32(w0 * r[ow]) + np.int32(w1 * r[ow + 1])
+                               + np.int32(w2 * r[ow + 2]) + np.int32(w3 * r[ow + 3]))
+    elif cnt == 3:
+        for ow in range(acc.shape[0]):
+            acc[ow] = np.int32(acc[ow] + np.int32(w0 * r[ow]) + np.int32(w1 * r[ow + 1])
+                               + np.int32(w2 * r[ow + 2]))
+    elif cnt == 2:
+        for ow in range(acc.shape[0]):
+            acc[ow] = np.int32(acc[ow] + np.int32(w0 * r[ow]) + np.int32(w1 * r[ow + 1]))
+    else:
+        for ow in range(acc.shape[0]):
+            acc[ow] = np.int32(acc[ow] + np.int32(w0 * r[ow]))
+
+
+@njit(cache=True, inline="always")
 def _conv_row(x, n, w, co, oh, sh, sw, acc):
-    """acc[ow] = sum over (ci, kh, kw) of x[n, ci, oh*sh+kh, ow*sw+kw] * w[co, ci, kh, kw]."""
+    """acc[ow] = sum over (ci, kh, kw) of x[n, ci, oh*sh+kh, ow*sw+kw] * w[co, ci, kh, kw].
+
+    Stride 1 with int32 sums takes up to five kw taps per pass over the row (one load
+    and store of acc per five multiply-adds).
+    """
     n_c = x.shape[1]
     n_kh, n_kw = w.shape[2], w.shape[3]
     n_ow = acc.shape[0]
@@ -75,12 +126,18 @@ def _conv_row(x, n, w, co, oh, sh, sw, acc):
     for ci in range(n_c):
         for kh in range(n_kh):
             row = x[n, ci, oh * sh + kh]
+            wr = w[co, ci, kh]
+            if acc.itemsize == 4 and sw == 1:
+                for k0 in range(0, n_kw, 5):
+                    cnt = min(5, n_kw - k0)
+                    r = row[k0:]
+                    _add32(acc, r, np.int32(wr[k0]), np.int32(wr[min(k0 + 1, n_kw - 1)]),
+                           np.int32(wr[min(k0 + 2, n_kw - 1)]), np.int32(wr[min(k0 + 3, n_kw - 1)]),
+                           np.int32(wr[min(k0 + 4, n_kw - 1)]), cnt)
+                continue
             for kw in range(n_kw):
-                wv = w[co, ci, kh, kw]
-                if acc.itemsize == 4 and sw == 1:  # 32-bit lanes; the casts keep them narrow
-                    for ow in range(n_ow):
-                        acc[ow] = np.int32(acc[ow] + np.int32(wv * row[ow + kw]))
-                elif acc.itemsize == 4:
+                wv = wr[kw]
+                if acc.itemsize == 4:
                     for ow in range(n_ow):
                         acc[ow] = np.int32(acc[ow] + np.int32(wv * row[ow * sw + kw]))
                 elif sw == 1:
@@ -92,13 +149,13 @@ def _conv_row(x, n, w, co, oh, sh, sw, acc):
 
 
 @njit(cache=True, inline="always")
-def _conv_image(x, n, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, acc, out):
+def _conv_image(x, n, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, fin32, acc, out):
     """One image's conv + result stage into out (Cout, OH, OW)."""
     for co in range(w.shape[0]):
         b = bias_acc[co]
         for oh in range(out.shape[1]):
             _conv_row(x, n, w, co, oh, sh, sw, acc)
-            _finish_row(acc, b, shift, wrap_acc, acc_w, acc_s, cr, relu, out[co, oh])
+            _finish_row(acc, b, shift, wrap_acc, acc_w, acc_s, cr, relu, fin32, out[co, oh])
 
 
 @njit(cache=True, inline="always")
@@ -120,7 +177,12 @@ def _pool_image(x, n_kh, n_kw, sh, sw, rowmax, out):
                 for iw in range(n_w):
                     rowmax[iw] = max(rowmax[iw], r[iw])
             o = out[c, oh]
-            for ow in range(n_ow):
+            first = 0
+            if n_kw == 2 and sw == 2:  # the common 2x2 window: pairs, vectorized
+                first = min(n_ow, (n_w - 2) // 2 + 1)
+                for ow in range(first):
+                    o[ow] = max(rowmax[2 * ow], rowmax[2 * ow + 1])
+            for ow in range(first, n_ow):
                 w0 = ow * sw
                 m = rowmax[w0]
                 for iw in range(w0 + 1, min(w0 + n_kw, n_w)):
@@ -129,15 +191,15 @@ def _pool_image(x, n_kh, n_kw, sh, sw, rowmax, out):
 
 
 @njit(cache=True, nogil=True)
-def _conv(x, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, acc, out):
+def _conv(x, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, fin32, acc, out):
     """Conv2D + result stage of a batch: x padded (N, C, H, W), out (N, Cout, OH, OW)."""
     for n in range(x.shape[0]):
-        _conv_image(x, n, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, acc,
+        _conv_image(x, n, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, fin32, acc,
                     out[n])
 
 
 @njit(cache=True, nogil=True)
-def _conv_pool(x, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, acc, conv_out,
+def _conv_pool(x, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, fin32, acc, conv_out,
                keep, p_kh, p_kw, p_sh, p_sw, rowmax, pool_out):
     """Conv2D + result stage + max pool, image by image.
 
@@ -146,7 +208,7 @@ def _conv_pool(x, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, 
     """
     for n in range(x.shape[0]):
         cm = conv_out[n] if keep else conv_out[0]
-        _conv_image(x, n, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, acc, cm)
+        _conv_image(x, n, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, fin32, acc, cm)
         _pool_image(cm, p_kh, p_kw, p_sh, p_sw, rowmax, pool_out[n])
 
 
@@ -158,7 +220,7 @@ def _maxpool(x, n_kh, n_kw, sh, sw, rowmax, out):
 
 
 @njit(cache=True, nogil=True)
-def _dense(x, w, bias_acc, shift, wrap_acc, acc_w, acc_s, cr, relu, acc, out):
+def _dense(x, w, bias_acc, shift, wrap_acc, acc_w, acc_s, cr, relu, fin32, acc, out):
     """Dense + result stage: x (N, K), w (O, K), out (N, O); sums in acc's dtype (acc (O,))."""
     n_k = x.shape[1]
     for n in range(x.shape[0]):

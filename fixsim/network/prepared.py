@@ -102,24 +102,42 @@ class _Mac:
     free_any_input: bool   # order-free for every input of the format
     int32_any_input: bool  # int32 sums exact for every input of the format
     cr: np.ndarray | None  # result descriptor (accumulator -> result)
+    static: tuple | None = None  # narrow_acc for every input, when the formats prove it
 
     def narrow_acc(self, x: np.ndarray):
-        """The scratch dtype for the narrow kernel on input ``x``, or None (layer function)."""
+        """``(sum dtype, fin32)`` for the narrow kernels on input ``x``, or None.
+
+        None: not provably exact here, the layer functions run.  int32 sums when
+        ``l1 * max|x| < 2^31``; ``fin32`` (result stage in 32-bit lanes) under the
+        conditions of ``_kernels_narrow._finish_row``.
+        """
         if not self.narrow:
             return None
-        if self.free_any_input and self.int32_any_input:
-            return np.int32
+        if self.static is not None:
+            return self.static
         xmax = int(np.abs(x).max()) if x.size else 0
         if not self.free_any_input and order_free_reason(
                 self.cfg, xmax, self.w.reshape(len(self.w), -1), self.bias_acc, False):
             return None
-        return np.int32 if self.l1 * xmax <= _INT32_LIMIT else np.int64
+        return self._sums(xmax)
 
-    def finish_args(self):
+    def _sums(self, xmax: int):
+        cfg = self.cfg
+        psum = self.l1 * xmax
+        if psum > _INT32_LIMIT:
+            return np.int64, False
+        d = cfg.accum.frac_bits - cfg.result.frac_bits
+        total = psum + (int(np.abs(self.bias_acc).max()) if self.bias_acc.size else 0)
+        fin32 = (cfg.shift == 0 and 1 <= d <= 30 and total + (1 << (d - 1)) <= _INT32_LIMIT
+                 and total <= cfg.accum.raw_max and -total >= cfg.accum.raw_min
+                 and cfg.result.width <= 32)
+        return np.int32, fin32
+
+    def finish_args(self, fin32: bool):
         acc = self.cfg.accum
         wrap = acc.overflow == Overflow.AP_WRAP
         return (self.cfg.shift, wrap, acc.width, acc.signed, self.cr,
-                self.cfg.activation == "relu")
+                self.cfg.activation == "relu", fin32)
 
 
 _SEMANTIC = (Overflow.AP_SAT, Overflow.AP_SAT_ZERO, Overflow.AP_SAT_SYM)
@@ -165,9 +183,12 @@ def _prepare_mac(layer, raw: dict, method: str) -> _Mac:
               and w2d.size > 0 and int(np.abs(w2d).max()) <= _INT32_LIMIT)
     xbound = _max_abs_raw(cfg.in_format)
     free = order_free_reason(cfg, xbound, w2d, bias_acc, False) is None
-    return _Mac(layer=layer, cfg=cfg, method=method, w=w, bias=bias, bias_acc=bias_acc,
+    step = _Mac(layer=layer, cfg=cfg, method=method, w=w, bias=bias, bias_acc=bias_acc,
                 narrow=narrow, wn=w.astype(np.int32) if narrow else None, l1=l1,
                 free_any_input=free, int32_any_input=l1 * xbound <= _INT32_LIMIT, cr=cr)
+    if narrow and free and step.int32_any_input:
+        step.static = step._sums(xbound)
+    return step
 
 
 class Model:
@@ -272,22 +293,22 @@ class Model:
             dst = self._dst(outs, i, sl, len(cur), keep,
                             1 if fused and step.narrow and not keep else None)
             if isinstance(step, _Mac):
-                acc_dt = None if step.method not in ("auto", "direct") else step.narrow_acc(cur)
-                if acc_dt is None:
+                plan = None if step.method not in ("auto", "direct") else step.narrow_acc(cur)
+                if plan is None:
                     res, used[layer.name] = self._generic_mac(step, cur)
                     if len(dst) != len(res):  # the fused path's one-image scratch
                         dst = self._dst(outs, i, sl, len(cur), keep)
                     dst[...] = res
                 elif fused:
                     pdst = self._dst(outs, i + 1, sl, len(cur), keep)
-                    self._conv_pool(step, cur, acc_dt, dst, pdst, layers[i + 1], keep)
+                    self._conv_pool(step, cur, plan, dst, pdst, layers[i + 1], keep)
                     used[layer.name] = "direct"
                     self._store(outs, layer.name, sl, dst)
                     self._store(outs, layers[i + 1].name, sl, pdst)
                     cur, i = pdst, i + 2
                     continue
                 else:
-                    self._narrow_mac(step, cur, acc_dt, dst)
+                    self._narrow_mac(step, cur, plan, dst)
                     used[layer.name] = "direct"
             elif isinstance(layer, MaxPool2D):
                 rowmax = np.empty(cur.shape[3], cur.dtype)
@@ -335,23 +356,25 @@ class Model:
                           padding=layer.padding, method=step.method, return_method=True)
         return dense(cur, step.w, step.bias, step.cfg, method=step.method, return_method=True)
 
-    def _narrow_mac(self, step: _Mac, cur, acc_dt, dst) -> None:
+    def _narrow_mac(self, step: _Mac, cur, plan, dst) -> None:
         layer = step.layer
+        acc_dt, fin32 = plan
         if isinstance(layer, Dense):
             acc = np.empty(len(step.wn), acc_dt)
-            KN._dense(cur, step.wn, step.bias_acc, *step.finish_args(), acc, dst)
+            KN._dense(cur, step.wn, step.bias_acc, *step.finish_args(fin32), acc, dst)
             return
         xp = _padded(cur, layer.padding)
         acc = np.empty(layer.out_shape[2], acc_dt)
-        KN._conv(xp, step.wn, step.bias_acc, *layer.stride, *step.finish_args(), acc, dst)
+        KN._conv(xp, step.wn, step.bias_acc, *layer.stride, *step.finish_args(fin32), acc, dst)
 
-    def _conv_pool(self, step: _Mac, cur, acc_dt, dst, pdst, pool: MaxPool2D, keep) -> None:
+    def _conv_pool(self, step: _Mac, cur, plan, dst, pdst, pool: MaxPool2D, keep) -> None:
         layer = step.layer
+        acc_dt, fin32 = plan
         xp = _padded(cur, layer.padding)
         acc = np.empty(layer.out_shape[2], acc_dt)
         conv_out = dst  # the conv tap's rows, or one image's scratch
         rowmax = np.empty(layer.out_shape[2], dst.dtype)
-        KN._conv_pool(xp, step.wn, step.bias_acc, *layer.stride, *step.finish_args(), acc,
+        KN._conv_pool(xp, step.wn, step.bias_acc, *layer.stride, *step.finish_args(fin32), acc,
                       conv_out, keep, *pool.kernel, *pool.stride, rowmax, pdst)
 
 
