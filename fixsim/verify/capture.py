@@ -443,10 +443,10 @@ def _report_evidence(path: Path, target: Certified) -> HwEvidence:
     if not isinstance(n, int) or isinstance(n, bool) or n != n_want or rep.get("n_ok") != n:
         problems.append(("hw_frames", f"the HIL run checked {rep.get('n_ok')!r} of {n!r} frames "
                          f"bit-exact; the certified vector set has {n_want} frames"))
-    if rep.get("verdict") != "pass" or rep.get("failures"):
-        fails = rep.get("failures") or []
+    fails = rep.get("failures") if isinstance(rep.get("failures"), list) else [rep.get("failures")]
+    if rep.get("verdict") != "pass" or any(fails):
         problems.append(("hw_run", f"the HIL run did not pass (verdict {rep.get('verdict')!r}"
-                         + (f"; {fails[0]}" if fails else "") + ")"))
+                         + (f"; {fails[0]}" if fails and fails[0] else "") + ")"))
     got = rep.get("outputs_sha256")
     want = None if target.expected is None else outputs_sha256(target.expected)
     if got is None or got != want:

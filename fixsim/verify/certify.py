@@ -53,7 +53,7 @@ from ..errors import FixsimError, InputError
 from .defaults import default_vectors, golden_dir
 
 PASS, FAIL, NOT_MEASURED = "pass", "fail", "not_measured"
-FORMAT = "fixsim-certificate/1"
+FORMAT = "fixsim-certificate/2"  # 2: design binding, evidence records (issue 9)
 #: Held-out frames also run through the C simulation with the golden weights.
 CSIM_HELD_OUT = 32
 

@@ -396,3 +396,49 @@ def test_a_firmware_capture_certifies_end_to_end(tmp_path, tiny_set, need_gxx, n
     assert code == 0 and cert["verdict"] == "PASS", cert["reasons"]
     ev = cert["evidence"][0]
     assert ev["kind"] == "hw-capture" and ev["cycle_source"] == "firmware" and len(ev["sha256"]) == 64
+
+
+# --------------------------------------------------------------------------- hostile evidence
+
+@pytest.mark.parametrize("doc", [
+    {"verdict": "pass", "n_frames": 4},
+    {"verdict": "pass", "n_frames": "4", "n_ok": 4.0, "failures": "none", "backend": "x",
+     "vector_set": [], "sha256": None, "clock_mhz": "200", "cycle_source": ["firmware"],
+     "firmware_latency_cycles": {"p99": "1", "max": None}},
+    {"verdict": None, "n_frames": True, "failures": [None], "firmware_latency_cycles": []},
+])
+def test_malformed_hil_report_fields_fail_never_crash(tmp_path, tiny_set, need_golden, doc):
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(doc))
+    verdict, checks, _ = judge(tiny_set, hw=p)
+    bad = failed(checks)
+    assert verdict == "FAIL" and {"hw_cycle_source", "hw_vector_set", "hw_weights"} <= set(bad)
+    assert "hw_max" not in checks
+
+
+@pytest.mark.parametrize("arrays,match", [
+    ({"outputs": np.zeros((4, 50))}, "no 'cycles'"),
+    ({"cycles": np.array([[1, 2]])}, "no 'cycles'"),
+    ({"cycles": np.array([-5])}, "negative cycle count"),
+    ({"cycles": np.array([1]), "outputs": np.zeros((1, 50), np.float32)}, "raw integers"),
+    ({"cycles": np.array([1]), "outputs": np.zeros((1, 49), np.int64)}, "expected \\(N, 50\\)"),
+    ({"cycles": np.array([1]), "outputs": np.zeros((1, 50), np.int64),
+      "frame_ids": np.array([0.5])}, "frame_ids must be"),
+])
+def test_malformed_captures_are_input_errors(tmp_path, tiny_set, need_golden, arrays, match):
+    cap = capture(tmp_path / "c.npz", tiny_set, **arrays)
+    with pytest.raises(InputError, match=match):
+        judge(tiny_set, hw=cap)
+
+
+def test_git_commit_and_relative_paths(tmp_path, monkeypatch):
+    from fixsim.verify import certify as certify_mod
+
+    info = certify_mod._git_commit()
+    assert info is None or len(info["commit"]) == 40
+    monkeypatch.setattr(certify_mod.shutil, "which", lambda name: None)
+    assert certify_mod._git_commit() is None  # no git: recorded as null, never a failure
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    assert certify_mod._rel(tmp_path / "sub" / "f.json") == "sub/f.json"
+    assert certify_mod._rel("/nonexistent/x") == "/nonexistent/x"
