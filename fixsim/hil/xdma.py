@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import stat
 import time
 from collections import deque
 from pathlib import Path
@@ -152,6 +153,12 @@ class XdmaBackend(FramedBackend):
                     raise DeviceError(f"card did not acknowledge RESET within {self.send_timeout} s")
                 time.sleep(self.poll_s)
             self._regs.write(REG_CONTROL, CONTROL_RUN)
+            # A card's device files are character devices; regular files are a simulation
+            # (SimulatedXdmaCard): its cycle counts are not a firmware counter's.
+            if all(stat.S_ISCHR(os.stat(p).st_mode) for p in self.paths.values()):
+                self.cycle_source, self.cycle_source_declared_by = "firmware", "backend"
+            else:
+                self.cycle_source, self.cycle_source_declared_by = "unknown", "backend"
         except OSError as exc:
             self._close()
             raise DeviceError(f"cannot open XDMA device: {exc}") from None

@@ -127,3 +127,14 @@ def test_report_names_what_ran(tmp_path, demo_vectors, capsys):
     assert rep.weights_sha256 == hashlib.sha256(w).hexdigest() and rep.cycle_source == "model"
     assert not rep.passed and rep.mismatches
     assert rep.outputs_sha256 is not None and rep.outputs_sha256 != rep.expected_sha256
+
+
+def test_xdma_on_simulated_files_is_not_firmware(tmp_path, demo_vectors):
+    """Regular files standing in for /dev/xdma0_* are a simulation: 'unknown', not 'firmware'."""
+    from fixsim.hil.xdma_card import SimulatedXdmaCard
+
+    x, y = demo_vectors
+    with SimulatedXdmaCard(tmp_path, DotModel(cycles=99)):
+        rep = run_vectors(make_backend("xdma", device_dir=tmp_path, poll_s=1e-4), x[:2], y[:2],
+                          word_bytes=2)
+    assert rep.passed and (rep.cycle_source, rep.cycle_source_declared_by) == ("unknown", "backend")
