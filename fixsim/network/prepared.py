@@ -21,6 +21,7 @@ runs the layer functions of :mod:`fixsim.layers` (same bits; their own path choi
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -281,55 +282,80 @@ class Model:
                 outs[layer.name] = np.empty((n, *layer.out_shape), np.int64)
         return outs
 
-    def _forward(self, x, sl: slice, outs: dict, keep: bool, used: dict) -> None:
-        steps, layers = self._steps, self.spec.layers
-        last = len(layers) - 1
+    def layer_seconds(self, x, *, taps: bool = False, repeat: int = 3) -> dict[str, float]:
+        """Seconds per layer for the batch ``x`` in this thread (min over ``repeat`` runs).
+
+        A conv2d fused with the max pool after it is one stage, named ``"conv+pool"``
+        (e.g. ``"conv1+pool1"``); the input quantization is ``"input"``.
+        """
+        best: dict[str, float] = {}
+        for _ in range(max(1, repeat)):
+            t = time.perf_counter()
+            xr = self.input_raw(x)
+            clock = {"input": time.perf_counter() - t}
+            n = len(xr)
+            self._forward(xr, slice(0, n), self._outputs(n, taps), taps, {}, clock)
+            for k, v in clock.items():
+                best[k] = min(best.get(k, v), v)
+        return best
+
+    def _forward(self, x, sl: slice, outs: dict, keep: bool, used: dict,
+                 clock: dict | None = None) -> None:
+        last = len(self.spec.layers) - 1
         cur = x.astype(self._in_carry) if self._in_carry != np.int64 else x
         i = 0
         while i <= last:
-            layer, step = layers[i], steps[i]
-            fused = (isinstance(step, _Mac) and isinstance(layer, Conv2D) and i < last
-                     and isinstance(layers[i + 1], MaxPool2D))
-            dst = self._dst(outs, i, sl, len(cur), keep,
-                            1 if fused and step.narrow and not keep else None)
-            if isinstance(step, _Mac):
-                plan = None if step.method not in ("auto", "direct") else step.narrow_acc(cur)
-                if plan is None:
-                    res, used[layer.name] = self._generic_mac(step, cur)
-                    if len(dst) != len(res):  # the fused path's one-image scratch
-                        dst = self._dst(outs, i, sl, len(cur), keep)
-                    dst[...] = res
-                elif fused:
-                    pdst = self._dst(outs, i + 1, sl, len(cur), keep)
-                    self._conv_pool(step, cur, plan, dst, pdst, layers[i + 1], keep)
-                    used[layer.name] = "direct"
-                    self._store(outs, layer.name, sl, dst)
-                    self._store(outs, layers[i + 1].name, sl, pdst)
-                    cur, i = pdst, i + 2
-                    continue
-                else:
-                    self._narrow_mac(step, cur, plan, dst)
-                    used[layer.name] = "direct"
-            elif isinstance(layer, MaxPool2D):
-                rowmax = np.empty(cur.shape[3], cur.dtype)
-                KN._maxpool(cur, *layer.kernel, *layer.stride, rowmax, dst)
-            elif isinstance(layer, Flatten):
-                if layer.order == "chw":
-                    flat = cur.reshape(len(cur), -1)
-                    if (keep and i == 0) or (not keep and i == last):
-                        dst[...] = flat  # otherwise the tap is a view of its input's
-                    dst = flat
-                else:
-                    dst[...] = flatten(cur, layer.order)
-            elif isinstance(layer, ActivationLayer):
-                act = layer.activation
-                dst[...] = activation(cur, layer.in_format, act.kind, act.alpha_raw or 0,
-                                      act.alpha_format)
-            else:  # pragma: no cover - the spec loader knows every type
-                raise InputError(f"layer type {layer.type!r} is not implemented")
-            self._store(outs, layer.name, sl, dst)
-            cur = dst
-            i += 1
+            t0 = time.perf_counter() if clock is not None else 0.0
+            cur, j = self._step(i, cur, sl, outs, keep, used)
+            if clock is not None:
+                clock["+".join(l.name for l in self.spec.layers[i:j])] = time.perf_counter() - t0
+            i = j
+
+    def _step(self, i: int, cur, sl: slice, outs: dict, keep: bool, used: dict):
+        """Run layer i (and the pool fused after it); returns (its output, next layer index)."""
+        steps, layers = self._steps, self.spec.layers
+        last = len(layers) - 1
+        layer, step = layers[i], steps[i]
+        fused = (isinstance(step, _Mac) and isinstance(layer, Conv2D) and i < last
+                 and isinstance(layers[i + 1], MaxPool2D))
+        dst = self._dst(outs, i, sl, len(cur), keep,
+                        1 if fused and step.narrow and not keep else None)
+        if isinstance(step, _Mac):
+            plan = None if step.method not in ("auto", "direct") else step.narrow_acc(cur)
+            if plan is None:
+                res, used[layer.name] = self._generic_mac(step, cur)
+                if len(dst) != len(res):  # the fused path's one-image scratch
+                    dst = self._dst(outs, i, sl, len(cur), keep)
+                dst[...] = res
+            elif fused:
+                pdst = self._dst(outs, i + 1, sl, len(cur), keep)
+                self._conv_pool(step, cur, plan, dst, pdst, layers[i + 1], keep)
+                used[layer.name] = "direct"
+                self._store(outs, layer.name, sl, dst)
+                self._store(outs, layers[i + 1].name, sl, pdst)
+                return pdst, i + 2
+            else:
+                self._narrow_mac(step, cur, plan, dst)
+                used[layer.name] = "direct"
+        elif isinstance(layer, MaxPool2D):
+            rowmax = np.empty(cur.shape[3], cur.dtype)
+            KN._maxpool(cur, *layer.kernel, *layer.stride, rowmax, dst)
+        elif isinstance(layer, Flatten):
+            if layer.order == "chw":
+                flat = cur.reshape(len(cur), -1)
+                if (keep and i == 0) or (not keep and i == last):
+                    dst[...] = flat  # otherwise the tap is a view of its input's
+                dst = flat
+            else:
+                dst[...] = flatten(cur, layer.order)
+        elif isinstance(layer, ActivationLayer):
+            act = layer.activation
+            dst[...] = activation(cur, layer.in_format, act.kind, act.alpha_raw or 0,
+                                  act.alpha_format)
+        else:  # pragma: no cover - the spec loader knows every type
+            raise InputError(f"layer type {layer.type!r} is not implemented")
+        self._store(outs, layer.name, sl, dst)
+        return dst, i + 1
 
     def _dst(self, outs: dict, i: int, sl: slice, n: int, keep: bool,
              scratch: int | None = None) -> np.ndarray:

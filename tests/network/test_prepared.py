@@ -216,3 +216,11 @@ def test_random_narrow_networks_equal_sequential(case):
         _assert_taps_equal(ref, model.run(x, threads=2, chunk=1), "taps")
         last = spec.layers[-1].name
         assert_bits_equal(ref[last], model.run(x, taps=False)[last], context="output only")
+
+
+def test_layer_seconds_names_every_stage(golden_like):
+    secs = prepare(SPEC, golden_like).layer_seconds(np.zeros((2, 1, 65, 65)), repeat=2)
+    assert set(secs) == {"input", "conv1+pool1", "conv2+pool2", "flatten", "fc1", "fc2"}
+    assert all(v >= 0 for v in secs.values())
+    generic = prepare(SPEC, golden_like, method="sequential")  # nothing fused
+    assert "pool1" in generic.layer_seconds(np.zeros((1, 1, 65, 65)), repeat=1)
