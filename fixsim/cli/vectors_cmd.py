@@ -80,7 +80,16 @@ def _progress(total: int, enabled: bool):
 
 
 def gen_cmd(args) -> int:
-    from ..vectors.vectorset import _command, generate_vector_set
+    from ..vectors.vectorset import MANIFEST, _command, generate_vector_set
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {args.out!r} exists and is not a directory")
+    # Checked before the work: an existing directory that is not a vector set is replaced
+    # only with --force (an identical set is kept, a different one needs --force too).
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file() and not args.force:
+        raise InputError(f"--out {args.out!r} exists and holds other files; pass --force to "
+                         "replace it")
 
     # Simulation and the network each report every frame once.
     bar, update = _progress(2 * args.n if args.source == "simulated" else args.n, not args.json)

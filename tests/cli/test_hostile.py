@@ -173,6 +173,11 @@ def make_corpus(root: Path, rng: random.Random) -> dict[str, list[str]]:
         "nanweights.npz": _npz_bytes(**{k: np.full(v.shape, np.nan)
                                         for k, v in np.load(root / "w.npz").items()}),
     }
+    if LONG:  # more truncation points of every format
+        for k in range(4):
+            for src, ext in (("w.npz", "npz"), ("x.npy", "npy"), ("good.h5", "h5")):
+                blob = (root / src).read_bytes()
+                files[f"trunc{k}.{ext}"] = blob[: rng.randrange(1, len(blob))]
     for name, data in files.items():
         (root / "hostile" / name).write_bytes(data)
     for d in ("emptydir", "badvec", "nonutf8vec", "truncvec"):
@@ -185,6 +190,8 @@ def make_corpus(root: Path, rng: random.Random) -> dict[str, list[str]]:
     h = "hostile/"
     common = [h + "garbage.bin", h + "empty.bin", h + "nonutf8.json", h + "emptydir",
               "missing/nothing.bin", h + "emptydir/absent.bin"]
+    extra = {ext: [h + f"trunc{k}.{ext}" for k in range(4)] if LONG else []
+             for ext in ("npz", "npy", "h5")}
     return {
         "int": ["-1", str(10**30), "x", "1.5", "nan"],
         "float": ["-1", "nan", "inf", "1e400", "x"],
@@ -195,11 +202,11 @@ def make_corpus(root: Path, rng: random.Random) -> dict[str, list[str]]:
         "json": common + [h + "trunc.json", h + "list.json", h + "nan.json", h + "garbage.json"],
         "npz": common + [h + "empty.npz", h + "garbage.npz", h + "trunc.npz", h + "pickle.npz",
                          h + "wrongkeys.npz", h + "emptyarchive.npz", h + "nanweights.npz",
-                         "x.npy"],
+                         "x.npy"] + extra["npz"],
         "npy": common + [h + "empty.npy", h + "garbage.npy", h + "trunc.npy", h + "object.npy",
                          h + "complex.npy", h + "strings.npy", h + "shape.npy", h + "zero.npy",
-                         h + "huge.npy", "w.npz"],
-        "h5": common + [h + "garbage.h5", h + "empty.h5", h + "trunc.h5", "x.npy"],
+                         h + "huge.npy", "w.npz"] + extra["npy"],
+        "h5": common + [h + "garbage.h5", h + "empty.h5", h + "trunc.h5", "x.npy"] + extra["h5"],
         "report": common + [h + "garbage.xml", h + "trunc.xml", h + "empty.rpt"],
         "vecdir": ["missing/dir", h + "garbage.bin", h + "emptydir", h + "badvec",
                    h + "nonutf8vec", h + "truncvec"],
