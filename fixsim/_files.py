@@ -178,7 +178,9 @@ def _unreadable(path: Path, what: str, kind: str, exc: BaseException) -> InputEr
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if _unsafe_advice(str(exc)):
         # Never pass on numpy's or torch's advice to load a file unsafely.
-        text = "it holds pickled Python objects, which fixsim never loads"
+        text = ("it holds objects other than tensors, which fixsim never unpickles"
+                if kind == "PyTorch" else
+                "it holds pickled Python objects, which fixsim never loads")
     return InputError(f"{what} {str(path)!r} is not a readable {kind} file ({text})")
 
 

@@ -123,7 +123,7 @@ def test_chunked_iteration_matches_one_read(cxi):
     (dict(crop=10, bin=5, mask="/nope"), "no dataset '/nope'"),
     (dict(crop=10, bin=5, mask_semantics="ok"), "mask_semantics 'ok'"),
     (dict(crop=10, bin=5, start=3, stop=9), "frame range 3:9"),
-    (dict(crop=0), "crop must be a positive integer"),
+    (dict(crop=0), "crop must be an integer >= 1"),
 ])
 def test_clear_errors(cxi, kwargs, message):
     with pytest.raises(InputError, match=message) as info:

@@ -65,7 +65,7 @@ def test_resume_refuses_a_different_run(small_set, one_epoch, tmp_path):
     with pytest.raises(InputError, match="already holds a training run"):
         train(small_set, out, TrainConfig(epochs=2, **CFG), progress=False)
     (tmp_path / "bad.pt").write_bytes(b"garbage")
-    with pytest.raises(InputError, match="cannot read checkpoint"):
+    with pytest.raises(InputError, match="checkpoint .* is not a readable PyTorch file"):
         load_checkpoint(tmp_path / "bad.pt")
     with pytest.raises(InputError, match="does not exist"):
         load_checkpoint(tmp_path / "none.pt")

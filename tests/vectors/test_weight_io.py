@@ -23,7 +23,7 @@ def test_npz_float_and_raw(tmp_path, small_spec):
     raw2, _ = load_weights(small_spec, tmp_path / "r.npz")
     assert all(np.array_equal(raw2[k], want[k]) for k in want)
     (tmp_path / "bad.npz").write_bytes(b"junk")
-    with pytest.raises(InputError, match="not a readable .npz"):
+    with pytest.raises(InputError, match="not a readable .npy/.npz"):
         load_weights(small_spec, tmp_path / "bad.npz")
 
 
@@ -39,7 +39,7 @@ def test_pytorch_checkpoint(tmp_path, small_spec):
     with pytest.raises(InputError, match="bn.running_mean"):
         load_weights(small_spec, tmp_path / "x.pt")
     (tmp_path / "j.pt").write_bytes(b"junk")
-    with pytest.raises(InputError, match="not a PyTorch checkpoint"):
+    with pytest.raises(InputError, match="not a readable PyTorch file"):
         load_weights(small_spec, tmp_path / "j.pt")
 
 
