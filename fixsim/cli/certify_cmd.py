@@ -185,7 +185,12 @@ def run_command(args) -> int:
             return
         print(f"[certify {time.perf_counter() - t0:6.1f} s] {msg}", file=sys.stderr, flush=True)
 
-    cert = certify(cfg, log=log)
+    from ..csim import twin
+    from ..csim.build import background_build
+
+    # The g++ build of the C simulation (first run only) overlaps the Numba compilation.
+    with background_build(lambda: twin.build(cfg.model)):
+        cert = certify(cfg, log=log)
     paths = write_certificate(cert, out)
     if args.json:
         print(json.dumps(cert, indent=2, default=str))

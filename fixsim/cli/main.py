@@ -70,7 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     terminated = threading.Event()
-    with _sigterm_as_interrupt(terminated), _warnings_as_lines(args.command):
+    from .._firstrun import first_run_notices
+
+    with _sigterm_as_interrupt(terminated), _warnings_as_lines(args.command), \
+            first_run_notices(args.command):
         try:
             return int(args.func(args) or 0)
         except FixsimError as exc:
