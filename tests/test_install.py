@@ -246,3 +246,51 @@ def test_background_build_left_early_is_stopped_and_cleaned(need_gxx, tmp_path, 
             assert build._live, "the background build never started g++"
             raise KeyboardInterrupt  # e.g. Ctrl-C or SIGTERM while g++ runs
     assert list(tmp_path.iterdir()) == [], "the stopped build left files in the cache"
+
+
+# --------------------------------------------------------------------------- weights
+
+def _vectors(capsys, *argv):
+    from fixsim.cli.main import main
+
+    rc = main(["vectors", *argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_vectors_gen_refuses_missing_golden_weights(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("FIXSIM_GOLDEN", str(tmp_path / "no-golden"))
+    out = tmp_path / "v"
+    rc, _, err = _vectors(capsys, "gen", "--n", "2", "--out", str(out))
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert "golden weights" in err and "--weights random" in err and "Traceback" not in err
+    assert not out.exists()
+    rc, _, err = _vectors(capsys, "image", "--out", str(tmp_path / "w.img"))
+    assert rc == 2 and "--weights random" in err and not (tmp_path / "w.img").exists()
+    rc, text, err = _vectors(capsys, "gen", "--n", "2", "--seed", "3", "--weights", "random",
+                             "--out", str(out))
+    assert rc == 0, err
+    assert "weights random (seed 3)" in text
+
+
+def test_golden_weights_of_another_architecture_are_refused(tmp_path, monkeypatch):
+    import numpy as np
+
+    from fixsim.errors import InputError
+    from fixsim.vectors.weight_io import load_weights
+
+    np.savez(tmp_path / "weights_folded.npz", other=np.zeros(3))
+    monkeypatch.setenv("FIXSIM_GOLDEN", str(tmp_path))
+    for source in (None, "golden"):
+        with pytest.raises(InputError, match="do not fit spec 'specklenn-snl'.*--weights random"):
+            load_weights("specklenn-snl", source)
+
+
+def test_vectors_gen_names_the_golden_weights_it_used(capsys, tmp_path):
+    from fixsim._bundle import golden_dir
+    from fixsim._files import sha256_file
+
+    rc, text, err = _vectors(capsys, "gen", "--n", "2", "--seed", "1", "--out", str(tmp_path / "v"))
+    assert rc == 0, err
+    digest = sha256_file(golden_dir() / "weights_folded.npz")
+    assert f"weights golden golden/weights_folded.npz (sha256 {digest[:16]}...)" in text
