@@ -117,7 +117,8 @@ def _conv_row(x, n, w, co, oh, sh, sw, acc):
     """acc[ow] = sum over (ci, kh, kw) of x[n, ci, oh*sh+kh, ow*sw+kw] * w[co, ci, kh, kw].
 
     Stride 1 with int32 sums takes up to five kw taps per pass over the row (one load
-    and store of acc per five multiply-adds).
+    and store of acc per five multiply-adds).  acc may be longer than OW (whole vectors;
+    the caller pads x to match): the result stage reads only the first OW sums.
     """
     n_c = x.shape[1]
     n_kh, n_kw = w.shape[2], w.shape[3]

@@ -389,24 +389,37 @@ class Model:
             acc = np.empty(len(step.wn), acc_dt)
             KN._dense(cur, step.wn, step.bias_acc, *step.finish_args(fin32), acc, dst)
             return
-        xp = _padded(cur, layer.padding)
-        acc = np.empty(layer.out_shape[2], acc_dt)
+        xp, acc = _conv_operands(cur, layer, acc_dt)
         KN._conv(xp, step.wn, step.bias_acc, *layer.stride, *step.finish_args(fin32), acc, dst)
 
     def _conv_pool(self, step: _Mac, cur, plan, dst, pdst, pool: MaxPool2D, keep) -> None:
         layer = step.layer
         acc_dt, fin32 = plan
-        xp = _padded(cur, layer.padding)
-        acc = np.empty(layer.out_shape[2], acc_dt)
+        xp, acc = _conv_operands(cur, layer, acc_dt)
         conv_out = dst  # the conv tap's rows, or one image's scratch
         rowmax = np.empty(layer.out_shape[2], dst.dtype)
         KN._conv_pool(xp, step.wn, step.bias_acc, *layer.stride, *step.finish_args(fin32), acc,
                       conv_out, keep, *pool.kernel, *pool.stride, rowmax, pdst)
 
 
-def _padded(x, padding) -> np.ndarray:
-    ph, pw = padding
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if (ph or pw) else x
+#: Output rows are computed in multiples of this many columns (whole AVX2 vectors of int32).
+_LANES = 8
+
+
+def _conv_operands(x, layer: Conv2D, acc_dt):
+    """The zero-padded input and the sum row of the narrow conv kernel.
+
+    With stride 1 and int32 sums the row is widened to a multiple of :data:`_LANES` and
+    the input gets as many extra zero columns on the right: the extra sums are computed
+    and never read (only the first OW enter the result stage), and the loop has no
+    scalar remainder.
+    """
+    ph, pw = layer.padding
+    ow = layer.out_shape[2]
+    extra = (-ow) % _LANES if (layer.stride[1] == 1 and acc_dt == np.int32) else 0
+    if ph or pw or extra:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw + extra)))
+    return x, np.empty(ow + extra, acc_dt)
 
 
 def prepare(spec, weights: dict, *, method="auto") -> Model:
