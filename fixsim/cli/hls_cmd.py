@@ -13,9 +13,16 @@ from pathlib import Path
 from ._args import integer, number
 
 
-_positive_float = number("value", 0, exclusive_min=True)
-_positive_int = integer("value", 1)
-_nonneg_int = integer("value", 0)
+def _positive_float(name: str):
+    return number(name, 0, exclusive_min=True)
+
+
+def _positive_int(name: str):
+    return integer(name, 1)
+
+
+def _nonneg_int(name: str):
+    return integer(name, 0)
 
 
 def _check_part(part: str) -> None:
@@ -148,20 +155,20 @@ def _certify(args) -> int:
 
 
 def _add_budget(p, part_default):
-    p.add_argument("--clock-mhz", type=_positive_float, default=200.0,
+    p.add_argument("--clock-mhz", type=_positive_float("--clock-mhz"), default=200.0,
                    help="budget clock in MHz (default 200)")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--budget-us", type=_positive_float, default=45.0,
+    group.add_argument("--budget-us", type=_positive_float("--budget-us"), default=45.0,
                        help="latency budget in microseconds (default 45)")
-    group.add_argument("--budget-cycles", type=_positive_int,
+    group.add_argument("--budget-cycles", type=_positive_int("--budget-cycles"),
                        help="latency budget in cycles of the budget clock")
     if part_default:
         p.add_argument("--part", default=part_default,
                        help=f"part the design must target (default {part_default}; 'none' "
                             f"skips the check)")
-        p.add_argument("--interval-cycles", type=_positive_int,
+        p.add_argument("--interval-cycles", type=_positive_int("--interval-cycles"),
                        help="largest allowed interval (default: the latency budget)")
-        p.add_argument("--max-util", type=_positive_float, default=100.0,
+        p.add_argument("--max-util", type=_positive_float("--max-util"), default=100.0,
                        help="largest allowed use of each resource, percent (default 100)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
@@ -172,7 +179,7 @@ def _add_project(p, with_run: bool):
     p.add_argument("--src", required=True, nargs="+", action="extend", help="design sources")
     p.add_argument("--tb", nargs="+", action="extend", help="test bench sources (with main)")
     p.add_argument("--part", default=DEFAULT_PART, help=f"FPGA part (default {DEFAULT_PART})")
-    p.add_argument("--clock-mhz", type=_positive_float, default=200.0,
+    p.add_argument("--clock-mhz", type=_positive_float("--clock-mhz"), default=200.0,
                    help="target clock in MHz (default 200)")
     p.add_argument("--cflags", default="", help="compiler flags for the design sources")
     p.add_argument("--tb-cflags", default="", help="compiler flags for the test bench")
@@ -185,7 +192,8 @@ def _add_project(p, with_run: bool):
     if with_run:
         p.add_argument("--tool", choices=("vitis-run", "vitis_hls", "vivado_hls"),
                        help="force one tool (default: the newest installed)")
-        p.add_argument("--timeout", type=_positive_float, help="seconds before stopping the tool")
+        p.add_argument("--timeout", type=_positive_float("--timeout"),
+                       help="seconds before stopping the tool")
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
@@ -209,7 +217,7 @@ def register(sub):
     pred = hs.add_parser("predict", help="analytical latency of a streaming CNN "
                                          "(default: SpeckleNN) against the budget")
     pred.add_argument("--layers", help="JSON list of layer dicts (default: built-in SpeckleNN)")
-    pred.add_argument("--input-ii", type=_positive_int, default=1,
+    pred.add_argument("--input-ii", type=_positive_int("--input-ii"), default=1,
                       help="cycles between input pixels (default 1)")
     pred.add_argument("--no-dataflow", action="store_true",
                       help="run layers one after another (no overlap)")
@@ -219,8 +227,8 @@ def register(sub):
     cert = hs.add_parser("certify", help="certify reports (and hardware counts) against a "
                                          "latency budget")
     cert.add_argument("paths", nargs="+", help="csynth report, cosim.rpt and/or solution dir")
-    cert.add_argument("--hw-p99", type=_nonneg_int, help="hardware p99 latency, cycles")
-    cert.add_argument("--hw-max", type=_nonneg_int, help="hardware max latency, cycles")
+    cert.add_argument("--hw-p99", type=_nonneg_int("--hw-p99"), help="hardware p99 latency, cycles")
+    cert.add_argument("--hw-max", type=_nonneg_int("--hw-max"), help="hardware max latency, cycles")
     from ..hls.parts import DEFAULT_PART
     _add_budget(cert, part_default=DEFAULT_PART)
     cert.set_defaults(func=_certify)

@@ -38,6 +38,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line with exit code 2."""
 
     def error(self, message):  # pragma: no cover - exercised through main()
+        opt, sep, rest = message.partition(": ")
+        if sep and opt.startswith("argument ") and rest.startswith(opt[len("argument "):] + " "):
+            message = rest  # "argument --n: --n must be ..." -> "--n must be ..."
         self.exit(2, f"fixsim: error: {message}\n")
 
 
