@@ -135,21 +135,21 @@ def _write_taps(tmp: Path, spec: ModelSpec, weights: dict, inputs: np.ndarray, p
     def job(start: int) -> list:
         res = run(spec, weights, inputs[start:start + CHUNK], threads=1)
         return [np.ascontiguousarray(res[layer.name], dtype=dt)
-                for layer, dt in zip(layers, dtypes)]
+                for layer, dt in zip(layers, dtypes, strict=True)]
 
     workers = resolve_threads(None)
     starts = iter(range(0, n, CHUNK))
     writers = [HashedFile(tmp / f"tap_{layer.name}.bin") for layer in layers]
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            pending = deque(pool.submit(job, s) for _, s in zip(range(workers + 1), starts))
+            pending = deque(pool.submit(job, s) for _, s in zip(range(workers + 1), starts, strict=False))
             try:
                 while pending:
                     parts = pending.popleft().result()
                     nxt = next(starts, None)
                     if nxt is not None:
                         pending.append(pool.submit(job, nxt))
-                    for w, arr in zip(writers, parts):
+                    for w, arr in zip(writers, parts, strict=True):
                         w.write(arr)
                     if progress is not None:
                         progress(len(parts[0]))
@@ -158,7 +158,7 @@ def _write_taps(tmp: Path, spec: ModelSpec, weights: dict, inputs: np.ndarray, p
                     f.cancel()
     finally:
         sums = [w.close() for w in writers]
-    return {f"tap_{layer.name}.bin": h for layer, h in zip(layers, sums)}
+    return {f"tap_{layer.name}.bin": h for layer, h in zip(layers, sums, strict=True)}
 
 
 def generate_vector_set(out_dir, model="specklenn-snl", n: int = 64, source="simulated",
@@ -489,7 +489,7 @@ def _taps(root: Path, man: dict, spec: ModelSpec, n: int, files: dict, verify: b
     if [e.get("layer") if isinstance(e, dict) else None for e in entries] != [e[0] for e in expect]:
         raise ManifestError(f"manifest taps must be {[e[0] for e in expect]} in this order")
     taps = {}
-    for entry, (name, shape, fmt) in zip(entries, expect):
+    for entry, (name, shape, fmt) in zip(entries, expect, strict=True):
         if entry.get("format") != str(fmt):
             raise VectorShapeError(f"tap {name!r} format {entry.get('format')!r} is not the "
                                    f"spec's {str(fmt)!r}")

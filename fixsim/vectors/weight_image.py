@@ -365,7 +365,7 @@ def check_image_spec(image: WeightImage, spec) -> None:
     if len(want) != len(got):
         raise ImageShapeError(f"weight image has {len(got)} tensors, spec {spec.name!r} has "
                               f"{len(want)}")
-    for w, g in zip(want, got):
+    for w, g in zip(want, got, strict=True):
         if w != g:
             raise ImageShapeError(f"weight image tensor {g[0]}.{g[1]} {g[3]} {g[2]} order {g[4]} "
                                   f"does not match the spec's {w[0]}.{w[1]} {w[3]} {w[2]} "
