@@ -102,8 +102,14 @@ def atomic_dir(path: "str | os.PathLike"):
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=parent))
             _LIVE.add(old)
-            os.replace(path, old / "x")
-            os.replace(tmp, path)
+            try:
+                os.replace(path, old / "x")
+                os.replace(tmp, path)
+            except BaseException:
+                # Interrupted between the two renames: put the previous output back.
+                if not path.exists() and (old / "x").exists():
+                    os.replace(old / "x", path)
+                raise
             shutil.rmtree(old, ignore_errors=True)
             _LIVE.discard(old)
         else:
