@@ -311,8 +311,14 @@ def _install(tmp: Path, out: Path, force: bool) -> None:
                          "use --force to replace it")
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
     os.rmdir(old)
-    os.rename(out, old)
-    os.rename(tmp, out)
+    try:
+        os.rename(out, old)
+        os.rename(tmp, out)
+    except BaseException:
+        # Interrupted between the two renames: put the previous set back.
+        if not out.exists() and old.exists():
+            os.rename(old, out)
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
