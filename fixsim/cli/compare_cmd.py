@@ -30,8 +30,8 @@ docs: docs/compare_certify.md"""
 #: Files fixsim.verify.report.write_plots writes (the one overwrite policy checks them).
 PLOT_FILES = ("layers.png", "embedding_l2.png")
 
-_nonneg = number("tolerance", 0)
-_threads = integer("threads", 1, 1024)
+_nonneg = number("--tolerance-lsb", 0)
+_threads = integer("--threads", 1, 1024)
 
 
 def register(subparsers) -> None:

@@ -16,7 +16,7 @@ from ._args import integer, number, seed
 DEFAULT_SUPPORT = 5
 
 
-_threads = integer("threads", 1, 1024)
+_threads = integer("--threads", 1, 1024)
 
 
 def _nonneg_float(name):
@@ -29,19 +29,19 @@ def register(sub) -> None:
                        "checkpoints and a model directory (float + folded weights).")
     p.add_argument("--data", required=True, help="labelled frames (HDF5, fixsim.data format)")
     p.add_argument("--out", required=True, help="output model directory")
-    p.add_argument("--epochs", required=True, type=integer("epochs", 1, 10**6))
+    p.add_argument("--epochs", required=True, type=integer("--epochs", 1, 10**6))
     p.add_argument("--seed", required=True, type=seed(),
                    help="seed of init, batches, augmentation")
-    p.add_argument("--margin", type=_nonneg_float("margin"), default=0.2,
+    p.add_argument("--margin", type=_nonneg_float("--margin"), default=0.2,
                    help="triplet margin (0.2)")
-    p.add_argument("--lr", type=number("lr", 0, exclusive_min=True), default=1e-3,
+    p.add_argument("--lr", type=number("--lr", 0, exclusive_min=True), default=1e-3,
                    help="AdamW learning rate (1e-3)")
-    p.add_argument("--weight-decay", type=_nonneg_float("weight decay"), default=1e-2,
+    p.add_argument("--weight-decay", type=_nonneg_float("--weight-decay"), default=1e-2,
                    help="AdamW weight decay")
-    p.add_argument("--batch", type=integer("batch", 1, 2**20), default=64,
+    p.add_argument("--batch", type=integer("--batch", 1, 2**20), default=64,
                    help="batch size, a multiple of the number of classes (64)")
     p.add_argument("--no-augment", action="store_true", help="train without augmentation")
-    p.add_argument("--val-fraction", type=number("val fraction", 0, 0.99), default=0.1,
+    p.add_argument("--val-fraction", type=number("--val-fraction", 0, 0.99), default=0.1,
                    help="fraction held out for the per-epoch few-shot accuracy (0.1)")
     p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint of the same run")
     p.add_argument("--threads", type=_threads, default=2, help="torch threads (2)")
@@ -55,7 +55,7 @@ def register(sub) -> None:
                        "classify the rest; exit 1 if below --min-accuracy.")
     e.add_argument("--model", required=True, help="model directory written by `fixsim train`")
     e.add_argument("--data", required=True, help="labelled frames to evaluate on")
-    e.add_argument("--support-per-class", type=integer("support per class", 1, 10**6),
+    e.add_argument("--support-per-class", type=integer("--support-per-class", 1, 10**6),
                    default=DEFAULT_SUPPORT)
     e.add_argument("--support-seed", type=seed("support seed"), default=0,
                    help="seed of the support choice (0)")
@@ -64,7 +64,7 @@ def register(sub) -> None:
     e.add_argument("--rule", choices=("nearest", "mean"), default="nearest")
     e.add_argument("--no-normalize", action="store_true",
                    help="compare raw embeddings instead of L2-normalized ones")
-    e.add_argument("--min-accuracy", type=number("min accuracy", 0, 1), default=0.0,
+    e.add_argument("--min-accuracy", type=number("--min-accuracy", 0, 1), default=0.0,
                    help="exit 1 if the overall accuracy is below this (0)")
     e.add_argument("--json", action="store_true", help="print the report as JSON")
     e.add_argument("--plots", metavar="DIR", help="write confusion.png and accuracy_vs_fluence.png")

@@ -467,7 +467,7 @@ def test_simulate_checks_memory_before_allocating(root, capsys, monkeypatch):
 
 @pytest.mark.parametrize("argv, fragment", [
     (["evaluate", "--model", "model", "--data", "good.h5", "--min-accuracy", "5"],
-     "min accuracy must be a finite number >= 0 and <= 1, got 5"),
+     "--min-accuracy must be a finite number >= 0 and <= 1, got 5"),
     (["hil", "run", "--backend", "loopback", "--vectors", "vec", "--max-cycles", "-1"],
      "--max-cycles must be an integer >= 1, got -1"),
     (["csim", "--model", "specklenn-snl", "--weights", "w.npz", "--inputs", "hostile/zero.npy",

@@ -84,7 +84,7 @@ def test_train_then_evaluate_end_to_end(tiny_h5, tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", "--model", str(out), "--data", str(tiny_h5),
                  "--support-per-class", "2", "--min-accuracy", "5"]) == 2
-    assert "min accuracy must be a finite number >= 0 and <= 1, got 5" in capsys.readouterr().err
+    assert "--min-accuracy must be a finite number >= 0 and <= 1, got 5" in capsys.readouterr().err
     # too many supports for the data -> a clean input error
     assert main(["evaluate", "--model", str(out), "--data", str(tiny_h5),
                  "--support-per-class", "50"]) == 2
