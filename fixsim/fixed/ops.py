@@ -184,6 +184,22 @@ def to_float(raw, fmt: "FixedType | str") -> np.ndarray:
     return np.ldexp(arr.astype(np.float64), -fmt.frac_bits)
 
 
+def check_convertible(src_fmt: "FixedType | str", dst_fmt: "FixedType | str") -> None:
+    """Check that ``dst = src`` is defined by the headers, without converting anything.
+
+    Raises
+    ------
+    UndefinedInHeaders
+        Where the headers assert instead of defining a result (see :func:`_undefined_pair`).
+    """
+    src, dst = as_format(src_fmt), as_format(dst_fmt)
+    if _undefined_pair(src, dst):
+        raise UndefinedInHeaders(
+            f"converting {src} into {dst} is undefined in the Xilinx headers: rounding "
+            f"reads bit {src.frac_bits - dst.frac_bits - 1} of a {src.width}-bit source "
+            "('Attempting to read bit beyond MSB')")
+
+
 def convert(raw, src_fmt: "FixedType | str", dst_fmt: "FixedType | str", *,
             warn: bool = False) -> np.ndarray:
     """Format-to-format conversion (``dst = src`` in C++), exact.
@@ -196,11 +212,7 @@ def convert(raw, src_fmt: "FixedType | str", dst_fmt: "FixedType | str", *,
         Raw values outside the source range.
     """
     src, dst = as_format(src_fmt), as_format(dst_fmt)
-    if _undefined_pair(src, dst):
-        raise UndefinedInHeaders(
-            f"converting {src} into {dst} is undefined in the Xilinx headers: rounding "
-            f"reads bit {src.frac_bits - dst.frac_bits - 1} of a {src.width}-bit source "
-            "('Attempting to read bit beyond MSB')")
+    check_convertible(src, dst)
     arr = check_raw(raw, src)
     flat = _flat_i64(arr)
     out = np.empty(flat.size, np.int64)
