@@ -2,7 +2,9 @@
 
 Library code stays silent: it calls :func:`notice`, which does nothing unless a handler
 is installed.  The CLI installs one for the duration of a command
-(:func:`first_run_notices`), so each compile step prints one line on stderr, e.g.::
+(:func:`first_run_notices`), so each compile step prints one line on stderr when stderr
+is a terminal (as progress bars do; ``FIXSIM_NOTICES=1`` prints them anyway, ``0`` never),
+e.g.::
 
     fixsim certify: compiling Numba kernel _conv_pool (first run only; cached on disk)
     fixsim certify: building the C simulation of rtl/ with g++ (first run only; cached in ...)
@@ -18,6 +20,7 @@ is installed.  The CLI installs one for the duration of a command
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 from typing import Callable
@@ -79,7 +82,16 @@ class _NumbaCompiles(numba_event.Listener):
 
 @contextlib.contextmanager
 def first_run_notices(command: str, stream=None):
-    """Print first-run notices as ``fixsim COMMAND: ...`` lines on ``stream`` (stderr)."""
+    """Print first-run notices as ``fixsim COMMAND: ...`` lines on ``stream``.
+
+    Without ``stream``: on stderr when it is a terminal or ``FIXSIM_NOTICES=1``, never with
+    ``FIXSIM_NOTICES=0`` (so that captured output of a command stays what it answered).
+    """
+    if stream is None:
+        forced = os.environ.get("FIXSIM_NOTICES")
+        if forced == "0" or (forced != "1" and not _isatty(sys.stderr)):
+            yield
+            return
     out = stream if stream is not None else sys.stderr
 
     def show(message: str) -> None:
@@ -92,6 +104,13 @@ def first_run_notices(command: str, stream=None):
             yield
     finally:
         numba_event.unregister("numba:compile", listener)
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 __all__ = ["notice", "handler", "first_run_notices"]

@@ -140,8 +140,10 @@ def test_wheel_install_certifies_the_bundled_defaults(wheel, tmp_path):
     _install(python, wheel, work)
     _check_installed(python, venv, work)
     r = _run([venv / "bin" / "fixsim", "certify", "--out", "cert"], cwd=work,
-             env=_clean_env(), timeout=900)
+             env=_clean_env(FIXSIM_NOTICES="1"), timeout=900)
     assert "Traceback" not in r.stderr, r.stderr[-3000:]
+    # a fresh install compiles its Numba kernels, and says so
+    assert "fixsim certify: compiling Numba kernel" in r.stderr, r.stderr[-3000:]
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr[-3000:])
     assert "fixsim certify: INCOMPLETE" in r.stdout
     cert = json.loads((work / "cert" / "certificate.json").read_text())
@@ -207,6 +209,19 @@ def test_numba_compiles_are_announced_once_per_kernel():
                               "cached on disk)\n")
     assert kernel(1.5) == 2.5  # outside the block: silent
     assert buf.getvalue().count("\n") == 1
+
+
+def test_notices_go_to_a_terminal_or_when_asked(capsys, monkeypatch):
+    from fixsim._firstrun import first_run_notices, notice
+
+    for env, shown in ((None, False), ("1", True), ("0", False)):
+        if env is None:
+            monkeypatch.delenv("FIXSIM_NOTICES", raising=False)
+        else:
+            monkeypatch.setenv("FIXSIM_NOTICES", env)
+        with first_run_notices("probe"):  # captured stderr is no terminal
+            notice("building")
+        assert (capsys.readouterr().err == "fixsim probe: building\n") is shown, env
 
 
 _PROBE = {"probe.cpp": '#include "ap_fixed.h"\n#include <cstdio>\nint main() {\n'
