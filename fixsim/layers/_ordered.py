@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit
 
 from ..fixed.format import Quantization
+from ..fixed.kernels import SAT_SYM, SAT_ZERO, WRAP
 from ..fixed.specialized import _clamp, _round_shift, _variant
 from . import _kernels as K
 
@@ -42,13 +43,34 @@ def _jit(fn):
 
 
 @njit(cache=True, inline="always")
-def _step(kind, q, o, exact, round_p, acc, p, shift, lo, hi, sh_wrap, s, qr, sym_min, rule_p,
-          rule_s, cp, cs):
+def _limit(o, sym_min, rule, y, lo, hi, sh_wrap, s):
+    """A's overflow mode on an exact value: :func:`fixsim.fixed.specialized._clamp` as
+    min/max selects (no short-circuit branches, so the loops vectorize).  AP_SAT_SYM on a
+    signed A here has W >= 2 (the 1-bit case runs the headers' port, kind GENERIC): its
+    range is [lo + 1, hi], and ``rule`` (the headers' minimum rule) also maps lo itself."""
+    if o == WRAP:
+        return _clamp(o, sym_min, rule, y, lo, hi, sh_wrap, s, 0)
+    if o == SAT_ZERO:
+        return y if (y >= lo) & (y <= hi) else y - y
+    if o == SAT_SYM and sym_min:
+        if rule:
+            return min(max(y, lo + 1), hi)
+        t = min(y, hi)
+        return lo + 1 if t < lo else t
+    return min(max(y, lo), hi)
+
+
+@njit(cache=True, inline="always")
+def _step(kind, q, o, exact, round_p, sym, acc, p, shift, lo, hi, sh_wrap, s, qr, sym_min,
+          rule_p, rule_s, cp, cs):
     """One accumulation step of ``kind``.
 
-    ``kind``, ``q``, ``o``, ``exact``, ``round_p`` are compile-time constants (``q`` < 0:
-    the rounding mode is the run-time ``qr``); the rest are run-time values.
+    ``kind``, ``q``, ``o``, ``exact``, ``round_p``, ``sym`` are compile-time constants
+    (``q`` < 0: the rounding mode is the run-time ``qr``; ``sym`` >= 0: the AP_SAT_SYM flags
+    as bits, else the run-time ``sym_min``, ``rule_p``, ``rule_s``); the rest are run-time.
     """
+    if sym >= 0:
+        sym_min, rule_p, rule_s = (sym & 1) != 0, (sym & 2) != 0, (sym & 4) != 0
     if kind == GENERIC:
         return K._step(acc, p, exact, shift, cp, cs)
     if round_p:
@@ -58,21 +80,23 @@ def _step(kind, q, o, exact, round_p, acc, p, shift, lo, hi, sh_wrap, s, qr, sym
     if kind == SUM:
         return acc + r
     if not exact:
-        r = _clamp(o, sym_min, rule_p, r, lo, hi, sh_wrap, s, 0)
-    return _clamp(o, sym_min, rule_s, acc + r, lo, hi, sh_wrap, s, 0)
+        r = _limit(o, sym_min, rule_p, r, lo, hi, sh_wrap, s)
+    return _limit(o, sym_min, rule_s, acc + r, lo, hi, sh_wrap, s)
 
 
 #: Rounding modes compiled into their own kernels; the others share one (mode at run time).
 COMPILED_Q = (int(Quantization.AP_TRN), int(Quantization.AP_RND), int(Quantization.AP_RND_CONV))
 
 
-def kernels(kind: int, q: int = -1, o: int = 0, exact: bool = False, round_p: bool = False):
+def kernels(kind: int, q: int = -1, o: int = 0, exact: bool = False, round_p: bool = False,
+            sym_flags=(False, False, False)):
     """(conv_kernel, dense_kernel) for one kind and mode combination.
 
     The arguments are canonicalized first so that combinations that compile to the same
     code share one kernel: ``q`` only matters when products are rounded (``round_p``) and
     only the common modes (:data:`COMPILED_Q`) get their own; ``o`` does not matter to
-    SUM; GENERIC reads everything from its descriptors.
+    SUM; GENERIC reads everything from its descriptors; the AP_SAT_SYM flags
+    ``sym_flags`` = (sym_min, rule_p, rule_s) are compiled in for that mode only.
     """
     if not round_p or kind == GENERIC:
         q = -1
@@ -80,11 +104,14 @@ def kernels(kind: int, q: int = -1, o: int = 0, exact: bool = False, round_p: bo
         q = -1
     if kind != CLAMP:
         o = 0
-    return _kernels(int(kind), int(q), int(o), bool(exact), bool(round_p))
+    sym = -1  # the AP_SAT_SYM flags as constants: (sym_min, rule_p, rule_s) in 3 bits
+    if kind == CLAMP and int(o) == SAT_SYM:
+        sym = int(sym_flags[0]) + 2 * int(sym_flags[1]) + 4 * int(sym_flags[2])
+    return _kernels(int(kind), int(q), int(o), bool(exact), bool(round_p), sym)
 
 
 @lru_cache(maxsize=None)
-def _kernels(kind, q, o, exact, round_p):
+def _kernels(kind, q, o, exact, round_p, sym):
     """Build the pair.  Step arguments shared by both kernels: ``shift`` = F_acc - F_prod
     (a right shift of ``-shift`` bits with rounding when ``round_p``, else a left shift),
     ``lo``, ``hi`` the accumulator's raw range, ``sh_wrap`` = 64 - W_acc, ``s`` its
@@ -100,6 +127,30 @@ def _kernels(kind, q, o, exact, round_p):
         n_co = w.shape[0]
         n_oh, n_ow = out.shape[2], out.shape[3]
         n_t = terms.shape[0]
+        n_w = x.shape[3]
+        if sh == 1 and sw == 1 and ph == 0 and pw == 0:
+            # One long vector per channel: accumulator j = oh*W + ow (ow < OW; the columns
+            # OW..W-1 of each row are scratch, never read back) takes x[ci].flat[j + kh*W + kw].
+            n_j = (n_oh - 1) * n_w + n_ow
+            accf = np.empty(n_j, np.int64)
+            for job in range(n_n * n_co):
+                n = job // n_co
+                co = job - n * n_co
+                b = bias_acc[co]
+                for j in range(n_j):
+                    accf[j] = b
+                for t in range(n_t):
+                    ci, kh, kw = terms[t, 0], terms[t, 1], terms[t, 2]
+                    wv = np.int64(w[co, ci, kh, kw])
+                    off = kh * n_w + kw
+                    xv = x[n, ci].reshape(n_h * n_w)[off:off + n_j]
+                    for j in range(n_j):
+                        accf[j] = _step(kind, q, o, exact, round_p, sym, accf[j], xv[j] * wv, shift,
+                                        lo, hi, sh_wrap, s, qr, sym_min, rule_p, rule_s, cp, cs)
+                for oh in range(n_oh):
+                    for i in range(n_ow):
+                        out[n, co, oh, i] = accf[oh * n_w + i]
+            return
         acc = np.empty(n_ow, np.int64)
         for job in range(n_n * n_co):
             n = job // n_co
@@ -120,13 +171,13 @@ def _kernels(kind, q, o, exact, round_p):
                     if sw == 1:  # contiguous
                         xv = x[n, ci, ih, a + kw - pw:e + kw - pw]
                         for i in range(e - a):
-                            av[i] = _step(kind, q, o, exact, round_p, av[i], xv[i] * wv, shift,
+                            av[i] = _step(kind, q, o, exact, round_p, sym, av[i], xv[i] * wv, shift,
                                           lo, hi, sh_wrap, s, qr, sym_min, rule_p, rule_s, cp,
                                           cs)
                     elif e > a:
                         xs = x[n, ci, ih, a * sw + kw - pw:(e - 1) * sw + kw - pw + 1:sw]
                         for i in range(e - a):
-                            av[i] = _step(kind, q, o, exact, round_p, av[i], xs[i] * wv, shift,
+                            av[i] = _step(kind, q, o, exact, round_p, sym, av[i], xs[i] * wv, shift,
                                           lo, hi, sh_wrap, s, qr, sym_min, rule_p, rule_s, cp,
                                           cs)
                 for i in range(n_ow):
@@ -146,7 +197,7 @@ def _kernels(kind, q, o, exact, round_p):
                 xk = np.int64(x[n, k])
                 row = wt[k]
                 for i in range(n_o):
-                    acc[i] = _step(kind, q, o, exact, round_p, acc[i], xk * row[i], shift, lo,
+                    acc[i] = _step(kind, q, o, exact, round_p, sym, acc[i], xk * row[i], shift, lo,
                                    hi, sh_wrap, s, qr, sym_min, rule_p, rule_s, cp, cs)
             for i in range(n_o):
                 out[n, i] = acc[i]

@@ -235,7 +235,8 @@ def step_plan(cfg: MacConfig, order_free: bool = False) -> StepPlan:
     else:
         kind = "generic"
     conv, dense = O.kernels(O.KINDS[kind], int(acc.quantization), int(acc.overflow), exact,
-                            round_p and kind != "generic")
+                            round_p and kind != "generic",
+                            (bool(cs[SYM_MIN]), bool(cp[SYM_RULE]), bool(cs[SYM_RULE])))
     shift = sp if (exact or kind == "generic") else cfg.shift
     return StepPlan(kind, conv, dense, (int(shift), acc.raw_min, acc.raw_max, 64 - acc.width,
                                         acc.signed, int(acc.quantization), bool(cs[SYM_MIN]),
