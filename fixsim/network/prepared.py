@@ -220,8 +220,8 @@ class Model:
         return (f"Model({self.spec.name!r}, {len(self.spec.layers)} layers, "
                 f"narrow={list(self.narrow_layers)})")
 
-    def input_raw(self, x) -> np.ndarray:
-        """The input batch as raw int64 mantissas (floats quantized; integers range-checked)."""
+    def _checked(self, x) -> np.ndarray:
+        """The input batch as an (N, C, H, W) array of floats or range-checked raw integers."""
         spec = self.spec
         arr = np.asarray(x)
         if arr.shape == spec.input_shape:
@@ -230,34 +230,65 @@ class Model:
             raise InputError(f"input must have shape (N, {', '.join(map(str, spec.input_shape))}) "
                              f"or {spec.input_shape}, got {arr.shape}")
         if arr.dtype.kind in "iub":
-            return check_raw(arr, spec.input_format, "input").astype(np.int64)
+            return check_raw(arr, spec.input_format, "input")
+        if arr.dtype.kind != "f":
+            raise InputError(f"input must be floats or raw integers, got dtype {arr.dtype}")
+        return arr
+
+    def _raw(self, arr: np.ndarray) -> np.ndarray:
+        """Rows of :meth:`_checked` as int64 raw (floats quantized, without the warning)."""
         if arr.dtype.kind == "f":
-            return quantize(arr, spec.input_format).astype(np.int64, copy=False)
-        raise InputError(f"input must be floats or raw integers, got dtype {arr.dtype}")
+            return quantize(arr, self.spec.input_format, warn=False).astype(np.int64, copy=False)
+        return arr.astype(np.int64)
+
+    def _warn_saturated(self, arr: np.ndarray) -> None:
+        """The quantizer's one warning for the whole batch, if any input leaves the format.
+
+        A value strictly inside (min + lsb, max - lsb) cannot round out of the range, so
+        only frames with a value outside it (or NaN) are quantized again, with the warning
+        on: its counts are those of the whole batch.
+        """
+        if arr.dtype.kind != "f" or not arr.size:
+            return
+        fmt = self.spec.input_format
+        inside = (arr > fmt.min + fmt.lsb) & (arr < fmt.max - fmt.lsb)
+        rows = np.flatnonzero(~inside.reshape(len(arr), -1).all(axis=1))
+        if rows.size:
+            quantize(arr[rows], fmt)
+
+    def input_raw(self, x) -> np.ndarray:
+        """The input batch as raw int64 mantissas (floats quantized; integers range-checked)."""
+        arr = self._checked(x)
+        self._warn_saturated(arr)
+        return self._raw(arr)
 
     def run(self, x, *, taps: bool = True, return_methods: bool = False,
             threads: int | None = None, chunk: int | None = None):
         """Bit-exact inference of a batch; same arguments and results as :func:`fixsim.network.run`.
 
         ``chunk``: images per work item (default :data:`CHUNK`); the bits never depend on
-        it nor on ``threads``.
+        it nor on ``threads``.  Each work item quantizes its own frames (serially, in
+        fixsim's pool: no second pool of threads competes with it).
 
         Returns
         -------
         dict name -> int64 array [, dict name -> method]  (narrow layers report "direct")
         """
         nthreads = resolve_threads(threads)
-        xr = self.input_raw(x)
-        n = len(xr)
-        outs = self._outputs(n, taps)
-        if taps:
-            outs["input"] = xr
+        arr = self._checked(x)
+        self._warn_saturated(arr)
+        n = len(arr)
+        outs = {"input": np.empty(arr.shape, np.int64)} if taps else {}  # dataflow order
+        outs.update(self._outputs(n, taps))
         step = max(1, min(chunk or CHUNK, -(-n // nthreads)))
         parts = [slice(i, min(i + step, n)) for i in range(0, n, step)] or [slice(0, 0)]
 
         def work(sl):
             used: dict[str, str] = {}
-            self._forward(xr[sl], sl, outs, taps, used)
+            xr = self._raw(arr[sl])
+            if taps:
+                outs["input"][sl] = xr
+            self._forward(xr, sl, outs, taps, used)
             return used
 
         if self._blas:
@@ -342,7 +373,7 @@ class Model:
             KN._maxpool(cur, *layer.kernel, *layer.stride, rowmax, dst)
         elif isinstance(layer, Flatten):
             if layer.order == "chw":
-                flat = cur.reshape(len(cur), -1)
+                flat = cur.reshape(len(cur), layer.out_shape[0])
                 if (keep and i == 0) or (not keep and i == last):
                     dst[...] = flat  # otherwise the tap is a view of its input's
                 dst = flat

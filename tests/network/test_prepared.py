@@ -95,6 +95,8 @@ def test_threads_chunks_batch_one_and_raw_input(golden_like):
     assert_bits_equal(one["fc2"], model.run(one["input"], taps=False)["fc2"])
     assert_bits_equal(one["fc2"], run(SPEC, model, x, taps=False)["fc2"])
     assert np.shares_memory(one["flatten"], one["pool2"])  # chw flatten tap is a view
+    assert list(one) == ["input", *(l.name for l in SPEC.layers)]  # dataflow order
+    assert model.run(x[:0], taps=False)["fc2"].shape == (0, 50)
 
 
 def test_errors(golden_like):
@@ -224,3 +226,17 @@ def test_layer_seconds_names_every_stage(golden_like):
     assert all(v >= 0 for v in secs.values())
     generic = prepare(SPEC, golden_like, method="sequential")  # nothing fused
     assert "pool1" in generic.layer_seconds(np.zeros((1, 1, 65, 65)), repeat=1)
+
+
+def test_quantization_per_slice_warns_once_with_whole_batch_counts(golden_like):
+    from fixsim.fixed import quantize
+
+    x = np.random.default_rng(8).standard_normal((20, 1, 65, 65)) * 2
+    x[3, 0, 5, 5], x[17, 0, 1, 1], x[9, 0, 2, 2], x[9, 0, 3, 3] = 40, -33, 32 - 2 ** -11, np.nan
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ref = quantize(x, SPEC.input_format)
+        out = prepare(SPEC, golden_like).run(x, threads=2, chunk=3)
+    assert len(caught) == 2 and str(caught[0].message) == str(caught[1].message)
+    assert "3 out of range" in str(caught[1].message)
+    assert_bits_equal(ref, out["input"])
