@@ -39,6 +39,12 @@ def _narrow(x, cfg: MacConfig):
     return x.astype(np.int32) if cfg.in_format.width <= 32 else x
 
 
+def _narrow_weight(w, cfg: MacConfig):
+    """int32 weights when they fit: with int32 inputs the product of two sign-extended
+    32-bit values compiles to one widening multiply instead of a 64-bit emulation."""
+    return w.astype(np.int32) if cfg.weight.width <= 32 else w
+
+
 def conv2d(x, weight, bias, cfg: MacConfig, *, stride=(1, 1), padding=(0, 0),
            method: str = "auto", return_method: bool = False):
     """Bit-exact Conv2D of raw mantissas as the datapath contract defines it.
@@ -84,7 +90,7 @@ def conv2d(x, weight, bias, cfg: MacConfig, *, stride=(1, 1), padding=(0, 0),
     elif path == "ordered" or (path == "direct" and cfg.shift < 0):
         plan = step_plan(cfg, order_free=path == "direct")
         accs = np.empty((n, cout, oh, ow), np.int64)
-        plan.conv(_narrow(x, cfg), w, bias_acc, conv_terms(c, kh, kw, cfg.sum_order),
+        plan.conv(_narrow(x, cfg), _narrow_weight(w, cfg), bias_acc, conv_terms(c, kh, kw, cfg.sum_order),
                   *column_ranges(wd, kw, sw, pw, ow), sh, sw, ph, pw, *plan.step_args(), accs)
         if path == "direct":  # bias + sum of rounded products, wrapped once (mod 2^W)
             out = finish_sums(cfg, accs.reshape(n, cout, -1), np.zeros(cout, np.int64), shift=0)

@@ -60,7 +60,10 @@ def dense(x, weight, bias, cfg: MacConfig, *, method: str = "auto", return_metho
         plan = step_plan(cfg, order_free=path == "direct")
         accs = np.empty((n, o), np.int64)
         ks = np.arange(x.shape[1], dtype=np.int64) if order is None else order
-        plan.dense(x, np.ascontiguousarray(w.T), bias_acc, ks, *plan.step_args(), accs)
+        # int32 operands when they fit: one widening multiply per product (conv2d._narrow)
+        xs = x.astype(np.int32) if cfg.in_format.width <= 32 else x
+        wt = np.ascontiguousarray(w.T, np.int32 if cfg.weight.width <= 32 else np.int64)
+        plan.dense(xs, wt, bias_acc, ks, *plan.step_args(), accs)
         if path == "direct":  # bias + sum of rounded products, wrapped once (mod 2^W)
             out = finish_sums(cfg, accs.reshape(n, o, 1), np.zeros(o, np.int64), shift=0)
         else:
