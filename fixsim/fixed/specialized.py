@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 from numba import njit, prange
 
-from .kernels import RND, SAT_SYM, SAT_ZERO, TRN, WRAP, _inc
+from .kernels import RND, RND_CONV, SAT_SYM, SAT_ZERO, TRN, WRAP, _inc
 
 
 def _variant(fn, suffix: str):
@@ -67,11 +67,13 @@ def _round_shift(q, v, d):
     y = v >> d
     if q == TRN:
         return y
-    qb = ((v >> (d - 1)) & 1) != 0
+    qb = (v >> (d - 1)) & 1
     if q == RND:
         return y + qb
     r = (v & ((np.int64(1) << (d - 1)) - 1)) != 0
-    return y + _inc(q, y, v < 0, qb, r)
+    if q == RND_CONV:  # ties to even, as bit operations (no short-circuit branches)
+        return y + (qb & ((y & 1) | r))
+    return y + _inc(q, y, v < 0, qb != 0, r)
 
 
 @lru_cache(maxsize=None)
