@@ -149,7 +149,9 @@ def _conv_row(x, n, w, co, oh, sh, sw, acc):
                         acc[ow] += wv * row[ow * sw + kw]
 
 
-@njit(cache=True, inline="always")
+# Per-image helpers are called, not inlined at Numba IR level: one call per image costs
+# nothing, and the fused kernel compiles about 30% faster (docs/install.md).
+@njit(cache=True, nogil=True)
 def _conv_image(x, n, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, fin32, acc, out):
     """One image's conv + result stage into out (Cout, OH, OW)."""
     for co in range(w.shape[0]):
@@ -159,7 +161,7 @@ def _conv_image(x, n, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, re
             _finish_row(acc, b, shift, wrap_acc, acc_w, acc_s, cr, relu, fin32, out[co, oh])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def _pool_image(x, n_kh, n_kw, sh, sw, rowmax, out):
     """Max over each window's valid elements of one image x (C, H, W) into out (C, OH, OW).
 
