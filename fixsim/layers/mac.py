@@ -38,7 +38,7 @@ from .convert import FAST, SYM_MIN, SYM_RULE, descriptor
 METHODS = ("auto", "sequential", "ordered", "direct", "gemm")
 PRODUCTS = ("to_accum", "exact")
 SUM_ORDERS = ("ci_kh_kw", "kh_kw_ci")
-ACTIVATIONS = ("linear", "relu", "leaky_relu")
+ACTIVATIONS = ("relu", "linear", "leaky_relu")
 ACTIVATION_ON = ("result", "accum")
 _ACT_CODES = {"linear": 0, "relu": 1, "leaky_relu": 2}
 

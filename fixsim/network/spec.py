@@ -25,16 +25,14 @@ from .._validate import check_int, check_number
 from ..errors import FormatError, InputError, UndefinedInHeaders, closest
 from ..fixed import FixedType, product_type, quantize, sum_type
 from ..fixed.ops import check_convertible
+from ..layers.mac import ACTIVATION_ON, ACTIVATIONS, SUM_ORDERS  # defined once, with MacConfig
+from ..layers.mac import PRODUCTS as PRODUCT_MODES
 from ..layers.pool import pool_out
 from .spec_types import (Activation, ActivationLayer, Conv2D, Dense, Flatten, Layer, LayerFormats,
                          MaxPool2D, ModelSpec, Options, _MacLayer)
 
 SPEC_DIR = Path(__file__).parent / "specs"
 
-PRODUCT_MODES = ("to_accum", "exact")
-SUM_ORDERS = ("ci_kh_kw", "kh_kw_ci")
-ACTIVATION_ON = ("result", "accum")
-ACTIVATIONS = ("relu", "linear", "leaky_relu")
 LAYER_TYPES = ("conv2d", "maxpool2d", "dense", "flatten", "relu", "linear", "leaky_relu")
 FLATTEN_ORDERS = ("chw", "hwc")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
