@@ -270,12 +270,14 @@ class Model:
         return self._raw(arr)
 
     def run(self, x, *, taps: bool = True, return_methods: bool = False,
-            threads: int | None = None, chunk: int | None = None):
+            threads: int | None = None, chunk: int | None = None, narrow: bool = False):
         """Bit-exact inference of a batch; same arguments and results as :func:`fixsim.network.run`.
 
         ``chunk``: images per work item (default :data:`CHUNK`); the bits never depend on
         it nor on ``threads``.  Each work item quantizes its own frames (serially, in
-        fixsim's pool: no second pool of threads competes with it).
+        fixsim's pool: no second pool of threads competes with it).  ``narrow``: return
+        each tap in the narrowest of int16/int32/int64 that holds its format (int16 for
+        every specklenn-snl tap: a quarter of the memory; same values).
 
         Returns
         -------
@@ -285,8 +287,9 @@ class Model:
         arr = self._checked(x)
         self._warn_saturated(arr)
         n = len(arr)
-        outs = {"input": np.empty(arr.shape, np.int64)} if taps else {}  # dataflow order
-        outs.update(self._outputs(n, taps))
+        in_dt = self._in_carry if narrow else np.int64
+        outs = {"input": np.empty(arr.shape, in_dt)} if taps else {}  # dataflow order
+        outs.update(self._outputs(n, taps, narrow))
         step = max(1, min(chunk or CHUNK, -(-n // nthreads)))
         parts = [slice(i, min(i + step, n)) for i in range(0, n, step)] or [slice(0, 0)]
 
@@ -307,8 +310,11 @@ class Model:
             return outs
         return outs, {k: "+".join(sorted({u[k] for u in useds})) for k in useds[0]}
 
-    def _outputs(self, n: int, taps: bool) -> dict:
-        """Preallocated int64 outputs (flatten taps in chw order are views of their input)."""
+    def _outputs(self, n: int, taps: bool, narrow: bool = False) -> dict:
+        """Preallocated outputs, int64 or (``narrow``) each layer's carry dtype.
+
+        Flatten taps in chw order are views of their input's.
+        """
         layers = self.spec.layers
         outs = {}
         for i, layer in enumerate(layers):
@@ -317,7 +323,8 @@ class Model:
             if taps and isinstance(layer, Flatten) and layer.order == "chw" and i > 0:
                 outs[layer.name] = outs[layers[i - 1].name].reshape(n, -1)
             else:
-                outs[layer.name] = np.empty((n, *layer.out_shape), np.int64)
+                dt = self._carry[i] if narrow else np.int64
+                outs[layer.name] = np.empty((n, *layer.out_shape), dt)
         return outs
 
     def layer_seconds(self, x, *, taps: bool = False, repeat: int = 3) -> dict[str, float]:
@@ -400,7 +407,7 @@ class Model:
         """Where layer i writes: its tap's rows, else a narrow scratch (of ``scratch`` images)."""
         layer = self.spec.layers[i]
         kept = keep or i == len(self.spec.layers) - 1
-        if kept and self._carry[i] == np.int64:
+        if kept and outs[layer.name].dtype == self._carry[i]:
             return outs[layer.name][sl]
         # Outputs are int64, but the kernels write the narrow carry dtype whether or not
         # taps are kept (_store copies): fewer compiled specializations, a faster first run.

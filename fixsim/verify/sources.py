@@ -117,11 +117,12 @@ def run_chunked(spec, fn, inputs, log=None) -> dict:
 
 
 def _fixsim(path, source, opts):
-    from ..network import run
+    from ..network import prepare
 
     vs = load_vector_set(path, opts)
     opts.say(f"fixsim.network.run on {len(vs.inputs)} frames")
-    taps = run_chunked(vs.spec, lambda x: run(vs.spec, vs.weights, x, threads=opts.threads),
+    model = prepare(vs.spec, vs.weights)  # once, not per chunk; taps computed narrow
+    taps = run_chunked(vs.spec, lambda x: model.run(x, threads=opts.threads, narrow=True),
                        vs.inputs, opts.log)
     return _set_result(vs, source, "fixsim", taps, True)
 

@@ -240,3 +240,15 @@ def test_quantization_per_slice_warns_once_with_whole_batch_counts(golden_like):
     assert len(caught) == 2 and str(caught[0].message) == str(caught[1].message)
     assert "3 out of range" in str(caught[1].message)
     assert_bits_equal(ref, out["input"])
+
+
+def test_narrow_taps_hold_the_same_values(golden_like):
+    model = prepare(SPEC, golden_like)
+    x = np.random.default_rng(9).standard_normal((3, 1, 65, 65)) * 4
+    wide, small = model.run(x), model.run(x, narrow=True, threads=2, chunk=1)
+    assert {v.dtype for v in small.values()} == {np.dtype(np.int16)}
+    for name in wide:
+        assert_bits_equal(wide[name], small[name].astype(np.int64), context=name)
+    spec = load_spec({**SPEC.to_dict(), "name": "seq"})
+    seq = prepare(spec, golden_like, method="sequential").run(x, narrow=True)  # layer functions
+    assert_bits_equal(wide["fc2"], seq["fc2"].astype(np.int64))
