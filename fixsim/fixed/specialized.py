@@ -58,22 +58,25 @@ def _clamp(o, sym_min, sym_rule, y, lo, hi, sh_wrap, s, force):
 
 @njit(cache=True, inline="always")
 def _round_shift(q, v, d):
-    """``v * 2^-d`` rounded to an integer by mode ``q`` (a constant), for 1 <= d <= 62.
+    """``v * 2^-d`` rounded to an integer by mode ``q`` (a constant), for 1 <= d <= 62 and
+    ``|v| <= 2^62`` (a source of at most 63 bits).
 
-    Equal to :func:`fixsim.fixed.kernels._requant`'s rounding; no division and no
-    ``v + half`` (which could overflow int64): floor by an arithmetic shift, then the
-    increment from the first dropped bit and the sticky bits.
+    Equal to :func:`fixsim.fixed.kernels._requant`'s rounding, without divisions: floor by
+    an arithmetic shift; RND adds half first, RND_CONV adds half - 1 plus the kept LSB
+    (ties go up exactly when that bit is odd); the other modes take the increment from
+    the first dropped bit and the sticky bits.  ``v + half`` stays below 2^63 by the bound.
     """
-    y = v >> d
     if q == TRN:
-        return y
-    qb = (v >> (d - 1)) & 1
+        return v >> d
+    half = np.int64(1) << (d - 1)
     if q == RND:
-        return y + qb
-    r = (v & ((np.int64(1) << (d - 1)) - 1)) != 0
-    if q == RND_CONV:  # ties to even, as bit operations (no short-circuit branches)
-        return y + (qb & ((y & 1) | r))
-    return y + _inc(q, y, v < 0, qb != 0, r)
+        return (v + half) >> d
+    if q == RND_CONV:
+        return (v + (half - 1) + ((v >> d) & 1)) >> d
+    y = v >> d
+    qb = ((v >> (d - 1)) & 1) != 0
+    r = (v & (half - 1)) != 0
+    return y + _inc(q, y, v < 0, qb, r)
 
 
 @lru_cache(maxsize=None)
