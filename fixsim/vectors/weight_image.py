@@ -207,9 +207,12 @@ def _text(field: bytes, what: str, index: int) -> str:
     if pad.strip(b"\0"):
         raise ImageFieldError(f"tensor {index}: {what} field has bytes after its NUL terminator")
     try:
-        return body.decode("ascii")
+        text = body.decode("ascii")
     except UnicodeDecodeError:
         raise ImageFieldError(f"tensor {index}: {what} field is not ASCII") from None
+    if not text.isprintable():
+        raise ImageFieldError(f"tensor {index}: {what} field {text!r} has control characters")
+    return text
 
 
 def _header(data: bytes) -> tuple:
