@@ -12,12 +12,14 @@ import dataclasses
 
 import numpy as np
 import pytest
+from numba import njit
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from fixsim.errors import FormatError, InputError
 from fixsim.fixed import FixedType, kernels
 from fixsim.fixed.format import Overflow, Quantization
+from fixsim.fixed.specialized import _round_shift
 from fixsim.layers import MacConfig, conv2d, dense
 from fixsim.layers import convert as C
 from fixsim.layers.mac import step_plan
@@ -268,3 +270,21 @@ def test_forced_order_free_path_refused_where_products_round_into_a_saturating_a
     out, used = dense(x, w, None, wrap, return_method=True)
     assert used == "direct"
     assert_bits_equal(dense(x, w, None, wrap, method="sequential"), out)
+
+
+@njit(cache=True)
+def _round_both(q, d, vs):
+    """(_round_shift, _requant) of every value: the ordered kernels' rounding and the
+    semantic requantizer's (run-time ``q`` here: one compilation for every mode)."""
+    out = np.empty((2, vs.shape[0]), np.int64)
+    for k in range(vs.shape[0]):
+        out[0, k] = _round_shift(q, vs[k], d)
+        out[1, k] = kernels._requant(vs[k], d, -(2 ** 62), 2 ** 62, q, kernels.WRAP, False, False)
+    return out
+
+
+@given(st.sampled_from(list(Quantization)), st.integers(1, 62),
+       st.lists(st.integers(-2 ** 62, 2 ** 62), min_size=1, max_size=50))
+def test_round_shift_equals_requant(q, d, values):
+    got = _round_both(int(q), d, np.array(values + [0, 1, -1, 2 ** 62, -(2 ** 62)], np.int64))
+    assert_bits_equal(got[1], got[0], context=f"{q.name} d={d}")
