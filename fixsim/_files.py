@@ -85,12 +85,8 @@ def atomic_dir(path: "str | os.PathLike"):
     decides whether replacing is allowed); on failure the temporary directory is removed
     and ``path`` is untouched.
     """
-    path = Path(path)
+    path = check_dir_output(path)
     parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"output directory {str(parent)!r} does not exist")
-    if path.exists() and not path.is_dir():
-        raise InputError(f"output {str(path)!r} exists and is not a directory")
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
     except OSError as e:
@@ -119,6 +115,17 @@ def atomic_dir(path: "str | os.PathLike"):
         raise
     finally:
         _LIVE.discard(tmp)
+
+
+def check_dir_output(path: "str | os.PathLike") -> Path:
+    """An output directory's path: its parent exists, and it is a directory if it exists."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"output directory {str(parent)!r} does not exist")
+    if path.exists() and not path.is_dir():
+        raise InputError(f"output {str(path)!r} exists and is not a directory")
+    return path
 
 
 def remove_live_temporaries() -> None:

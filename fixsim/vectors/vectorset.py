@@ -207,22 +207,18 @@ def generate_vector_set(out_dir, model="specklenn-snl", n: int = 64, source="sim
     from .sources import read_source
     from .weight_io import load_weights
 
+    from .._files import check_dir_output
     from .._validate import check_int
 
     check_int("seed", seed, minimum=0)
-    out = Path(out_dir)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"output directory {str(parent)!r} does not exist")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{str(out)!r} exists and is not a directory")
+    out = check_dir_output(out_dir)
     spec = load_spec(model)
     raw_w, w_record = load_weights(spec, weights, seed=int(seed))
     blob = build_image(spec, raw_w, word_bits=word_bits)
     image = parse_image(blob, spec)
     data = read_source(spec, source, n, int(seed), progress=progress)
     n = len(data.inputs)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent if str(out.parent) else "."))
     try:
         files: dict[str, str] = {}
         _write_file(tmp, SPEC_FILE, (spec.to_json() + "\n").encode(), files)
