@@ -38,9 +38,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
-import platform
-import shutil
-import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -49,8 +46,9 @@ import numpy as np
 
 from .._version import __version__
 from .._files import sha256_file
-from ..errors import FixsimError, InputError
+from ..errors import InputError
 from .defaults import default_vectors, golden_dir
+from .provenance import design_tops, git_commit, relative_path, rtl_sources_record, tools_record
 
 PASS, FAIL, NOT_MEASURED = "pass", "fail", "not_measured"
 FORMAT = "fixsim-certificate/2"  # 2: design binding, evidence records (issue 9)
@@ -105,91 +103,6 @@ class CertifyConfig:
             from ..hls import Budget
 
             self.budget = Budget()
-
-
-def _gxx_version() -> str | None:
-    gxx = shutil.which("g++")
-    if gxx is None:
-        return None
-    try:
-        out = subprocess.run([gxx, "--version"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (out.stdout.splitlines() or [None])[0]
-
-
-def _tools() -> dict:
-    import numba
-
-    tools = {"python": platform.python_version(), "numpy": np.__version__,
-             "numba": numba.__version__, "g++": _gxx_version(), "platform": platform.platform()}
-    try:
-        import torch
-
-        tools["torch"] = torch.__version__
-    except ImportError:
-        tools["torch"] = None
-    return tools
-
-
-def _rel(path) -> str | None:
-    """``path`` relative to the working directory where possible (else as given, absolute)."""
-    if path is None:
-        return None
-    p = Path(path)
-    try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(p.resolve()) if p.exists() else str(p)
-
-
-def _git_commit() -> dict | None:
-    """The git commit of the fixsim source tree (None when not a checkout or no git)."""
-    git = shutil.which("git")
-    if git is None:
-        return None
-    here = Path(__file__).resolve().parent
-    try:
-        head = subprocess.run([git, "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=10)
-        if head.returncode != 0:
-            return None
-        dirty = subprocess.run([git, "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return {"commit": head.stdout.strip(),
-            "dirty": bool(dirty.stdout.strip()) if dirty.returncode == 0 else None}
-
-
-def design_tops(spec) -> tuple[str, ...]:
-    """The names a report may give the design's top function.
-
-    The rtl codegen (:mod:`fixsim.csim.codegen`) writes ``void top(...)`` in namespace
-    :func:`~fixsim.csim.codegen.namespace_of` of the spec name: the tool reports ``top``,
-    or ``<ns>::top`` when ``set_top`` was given the qualified name.
-    """
-    from ..csim.codegen import namespace_of
-
-    return ("top", f"{namespace_of(spec.name)}::top")
-
-
-def rtl_sources_record(spec) -> dict | None:
-    """sha256 of every rtl/ source the C simulation of ``spec`` is built from (and of all)."""
-    from ..csim.codegen import generate_testbench
-
-    try:
-        sources = generate_testbench([spec])
-    except FixsimError:
-        return None
-    total = hashlib.sha256()
-    files = {}
-    for name in sorted(sources):
-        data = sources[name].encode()
-        files[name] = hashlib.sha256(data).hexdigest()
-        total.update(name.encode() + b"\0" + data + b"\0")
-    return {"sha256": total.hexdigest(), "files": files,
-            "rule": "sha256 over sorted (name NUL text NUL) of the generated test-bench sources"}
 
 
 # --------------------------------------------------------------------------- golden
@@ -276,7 +189,7 @@ def accuracy(cfg: CertifyConfig, spec, golden: dict, log) -> tuple[dict, list, d
                      "classes": meta["classes"], "counts": np.bincount(labels, minlength=len(names)).tolist(),
                      "frames_sha256": hashlib.sha256(np.ascontiguousarray(frames).tobytes()).hexdigest()},
         "rule": "nearest support, L2-normalized embeddings",
-        "support": {"source": _rel(golden["dir"] / "support.npz"), "n": int(len(s_labels)),
+        "support": {"source": relative_path(golden["dir"] / "support.npz"), "n": int(len(s_labels)),
                     "per_class": int(np.bincount(s_labels).min())},
         "float": {"engine": engine, **acc_f},
         "fixed": {"engine": f"fixsim.network.run ({spec.name}, golden weights quantized)", **acc_q},
@@ -381,7 +294,7 @@ def bit_exactness(cfg: CertifyConfig, held_out: dict, spec, log, csim_run=None,
         c2, r2 = _exact_check("fixsim_vs_csim", compare(fx, cs, threads=cfg.threads),
                               "fixsim vs C simulation on the vector set")
         checks += [c1, c2]
-        record["vector_set"] = {"path": _rel(vdir), "frames": int(len(vs.inputs)),
+        record["vector_set"] = {"path": relative_path(vdir), "frames": int(len(vs.inputs)),
                                 "manifest_sha256": design["manifest_sha256"],
                                 "weight_image_sha256": design["weight_image_sha256"],
                                 "vectors_vs_fixsim": r1, "fixsim_vs_csim": r2}
@@ -447,7 +360,7 @@ def load_evidence(cfg: CertifyConfig, spec=None, design: dict | None = None) -> 
 def _report_record(rep, kind: str) -> dict:
     path = rep.source or None
     clock = getattr(rep, "target_clock_ns", None)
-    return {"path": _rel(path), "kind": kind,
+    return {"path": relative_path(path), "kind": kind,
             "sha256": sha256_file(path) if path and Path(path).is_file() else None,
             "top": rep.top, "part": getattr(rep, "part", None),
             "clock_mhz": None if not clock else round(1000.0 / clock, 6),
@@ -494,7 +407,7 @@ def latency_and_resources(cfg: CertifyConfig, evidence: tuple,
             bound[what] = rep
     hw_ok = None
     if hw is not None:
-        records.append({"path": _rel(cfg.hw), "kind": hw.kind, "sha256": sha256_file(cfg.hw),
+        records.append({"path": relative_path(cfg.hw), "kind": hw.kind, "sha256": sha256_file(cfg.hw),
                         "top": None, "part": None, "clock_mhz": hw.clock_mhz, **hw.record,
                         "problems": [f"{n}: {d}" for n, d in hw.problems]})
         for name, detail in hw.problems:
@@ -593,16 +506,16 @@ def certify(cfg: CertifyConfig | None = None, *, log: Callable[[str], None] = la
         "format": FORMAT, "verdict": verdict, "reasons": reasons,
         "created_utc": finished.isoformat(timespec="seconds"),
         "run_seconds": round((finished - started).total_seconds(), 2),
-        "fixsim_version": __version__, "fixsim_git": _git_commit(), "tools": _tools(),
+        "fixsim_version": __version__, "fixsim_git": git_commit(), "tools": tools_record(),
         "working_directory": os.getcwd(),
         "exit_codes": {"0": "PASS", "1": "FAIL or INCOMPLETE", "2": "bad input"},
         "design": {"spec": spec.name, "spec_sha256": spec.spec_hash(),
                    "top": {"names": list(design["tops"]), "from": design["top_declared_by"]},
                    "weight_image_sha256": design["weight_image_sha256"],
-                   "vector_set": {"path": _rel(design["vdir"]) if design["vs"] is not None else None,
+                   "vector_set": {"path": relative_path(design["vdir"]) if design["vs"] is not None else None,
                                   "manifest_sha256": design["manifest_sha256"]},
                    "rtl_sources": design["rtl_sources"],
-                   "golden": {"path": _rel(golden["dir"]),
+                   "golden": {"path": relative_path(golden["dir"]),
                               "manifest_sha256": golden["manifest_sha256"],
                               "weights_sha256": golden["weights_sha256"],
                               "support_sha256": golden["support_sha256"],

@@ -432,13 +432,13 @@ def test_malformed_captures_are_input_errors(tmp_path, tiny_set, need_golden, ar
 
 
 def test_git_commit_and_relative_paths(tmp_path, monkeypatch):
-    from fixsim.verify import certify as certify_mod
+    from fixsim.verify import provenance
 
-    info = certify_mod._git_commit()
+    info = provenance.git_commit()
     assert info is None or len(info["commit"]) == 40
-    monkeypatch.setattr(certify_mod.shutil, "which", lambda name: None)
-    assert certify_mod._git_commit() is None  # no git: recorded as null, never a failure
+    monkeypatch.setattr(provenance.shutil, "which", lambda name: None)
+    assert provenance.git_commit() is None  # no git: recorded as null, never a failure
     monkeypatch.chdir(tmp_path)
     (tmp_path / "sub").mkdir()
-    assert certify_mod._rel(tmp_path / "sub" / "f.json") == "sub/f.json"
-    assert certify_mod._rel("/nonexistent/x") == "/nonexistent/x"
+    assert provenance.relative_path(tmp_path / "sub" / "f.json") == "sub/f.json"
+    assert provenance.relative_path("/nonexistent/x") == "/nonexistent/x"
