@@ -193,7 +193,7 @@ def _unreadable(path: Path, what: str, kind: str, exc: BaseException) -> InputEr
         # Never pass on numpy's or torch's advice to load a file unsafely.
         text = ("it holds objects other than tensors, which fixsim never unpickles"
                 if kind == "PyTorch" else
-                "it holds pickled Python objects, which fixsim never loads")
+                "it is neither .npy nor .npz; numpy could read it only as a pickle, which fixsim never loads")
     return InputError(f"{what} {str(path)!r} is not a readable {kind} file ({text})")
 
 
