@@ -12,18 +12,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..layers import activation_float, conv2d_float, dense_float, flatten, hwc_permutation, maxpool2d_float
-from .prepared import CHUNK, Model, mac_config, prepare
+from .prepared import CHUNK, Model, as_batch, mac_config, prepare
 from .spec import Conv2D, Dense, Flatten, MaxPool2D, load_spec
-
-
-def _batch(spec, x, what: str) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.shape == spec.input_shape:
-        arr = arr[None]
-    if arr.ndim != 4 or arr.shape[1:] != spec.input_shape:
-        raise InputError(f"{what} must have shape (N, {', '.join(map(str, spec.input_shape))}) "
-                         f"or {spec.input_shape}, got {arr.shape}")
-    return arr
 
 
 def run(spec, weights, x, *, taps: bool = True, method="auto",
@@ -100,7 +90,7 @@ def run_float(spec, float_weights: dict, x, *, taps: bool = True) -> dict:
         if arr.shape != shape:
             raise InputError(f"float weights[{name!r}] has shape {arr.shape}, expected {shape}")
         fw[name] = arr
-    cur = _batch(spec, x, "input").astype(np.float64)
+    cur = as_batch(spec, x, "input").astype(np.float64)
     out = {"input": cur} if taps else {}
     for layer in spec.layers:
         if isinstance(layer, (Conv2D, Dense)):

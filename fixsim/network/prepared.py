@@ -197,6 +197,17 @@ def _prepare_mac(layer, raw: dict, method: str) -> _Mac:
     return step
 
 
+def as_batch(spec, x, what: str) -> np.ndarray:
+    """``x`` as an (N, C, H, W) batch of ``spec``'s input (one frame gains the N axis)."""
+    arr = np.asarray(x)
+    if arr.shape == spec.input_shape:
+        arr = arr[None]
+    if arr.ndim != 4 or arr.shape[1:] != spec.input_shape:
+        raise InputError(f"{what} must have shape (N, {', '.join(map(str, spec.input_shape))}) "
+                         f"or {spec.input_shape}, got {arr.shape}")
+    return arr
+
+
 class Model:
     """A spec with its weights, ready to run (build it with :func:`prepare`).
 
@@ -230,12 +241,7 @@ class Model:
     def _checked(self, x) -> np.ndarray:
         """The input batch as an (N, C, H, W) array of floats or range-checked raw integers."""
         spec = self.spec
-        arr = np.asarray(x)
-        if arr.shape == spec.input_shape:
-            arr = arr[None]
-        if arr.ndim != 4 or arr.shape[1:] != spec.input_shape:
-            raise InputError(f"input must have shape (N, {', '.join(map(str, spec.input_shape))}) "
-                             f"or {spec.input_shape}, got {arr.shape}")
+        arr = as_batch(spec, x, "input")
         if arr.dtype.kind in "iub":
             return check_raw(arr, spec.input_format, "input")
         if arr.dtype.kind != "f":
