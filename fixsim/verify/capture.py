@@ -410,6 +410,14 @@ def _capture_evidence(path: Path, target: Certified) -> HwEvidence:
     return HwEvidence("hw-capture", source, p99, mx, int(len(cycles)), None, problems, record)
 
 
+
+def _hash_binding(problems: list, key: str, got, want, mismatch: str, missing: str) -> None:
+    """Append ``(key, reason)`` unless the evidence's hash ``got`` is the certified ``want``."""
+    if got is None or got != want:
+        problems.append((key, mismatch.format(got=str(got)[:12], want=str(want)[:12])
+                         if got else missing))
+
+
 def _report_evidence(path: Path, target: Certified) -> HwEvidence:
     from .._files import read_text
     from ..hil.run import outputs_sha256
@@ -428,16 +436,12 @@ def _report_evidence(path: Path, target: Certified) -> HwEvidence:
     vset = rep.get("vector_set") if isinstance(rep.get("vector_set"), dict) else {}
     sums = rep.get("sha256") if isinstance(rep.get("sha256"), dict) else {}
     manifest = vset.get("manifest_sha256") or sums.get("manifest.json")
-    if manifest != target.manifest_sha256:
-        problems.append(("hw_vector_set", f"the HIL run used vector set manifest sha256 "
-                         f"{str(manifest)[:12]}..., the certified vector set's is "
-                         f"{str(target.manifest_sha256)[:12]}..." if manifest else
-                         "the HIL report names no vector set (manifest sha256)"))
-    w = rep.get("weights_sha256")
-    if w != target.weights_sha256:
-        problems.append(("hw_weights", f"the HIL run loaded weight image sha256 {str(w)[:12]}..., "
-                         f"the certified weight image is {str(target.weights_sha256)[:12]}..."
-                         if w else "the HIL report names no weight image (weights_sha256)"))
+    _hash_binding(problems, "hw_vector_set", manifest, target.manifest_sha256,
+                  "the HIL run used vector set manifest sha256 {got}..., the certified vector "
+                  "set's is {want}...", "the HIL report names no vector set (manifest sha256)")
+    _hash_binding(problems, "hw_weights", rep.get("weights_sha256"), target.weights_sha256,
+                  "the HIL run loaded weight image sha256 {got}..., the certified weight image "
+                  "is {want}...", "the HIL report names no weight image (weights_sha256)")
     n = rep.get("n_frames")
     n_want = None if target.expected is None else len(target.expected)
     if not isinstance(n, int) or isinstance(n, bool) or n != n_want or rep.get("n_ok") != n:
@@ -447,13 +451,11 @@ def _report_evidence(path: Path, target: Certified) -> HwEvidence:
     if rep.get("verdict") != "pass" or any(fails):
         problems.append(("hw_run", f"the HIL run did not pass (verdict {rep.get('verdict')!r}"
                          + (f"; {fails[0]}" if fails and fails[0] else "") + ")"))
-    got = rep.get("outputs_sha256")
-    want = None if target.expected is None else outputs_sha256(target.expected)
-    if got is None or got != want:
-        problems.append(("hw_outputs", "the HIL report's outputs sha256 "
-                         f"{str(got)[:12]}... is not the certified expected outputs' "
-                         f"{str(want)[:12]}..." if got else
-                         "the HIL report holds no outputs sha256 (not every frame came back intact)"))
+    _hash_binding(problems, "hw_outputs", rep.get("outputs_sha256"),
+                  None if target.expected is None else outputs_sha256(target.expected),
+                  "the HIL report's outputs sha256 {got}... is not the certified expected "
+                  "outputs' {want}...",
+                  "the HIL report holds no outputs sha256 (not every frame came back intact)")
     clock = rep.get("clock_mhz")
     if clock != target.clock_mhz:
         problems.append(("hw_clock", f"cycles counted at {clock!r} MHz, the budget is at "
@@ -468,8 +470,8 @@ def _report_evidence(path: Path, target: Certified) -> HwEvidence:
         problems.append(("hw_cycles", "the HIL report holds no cycle counts"))
     record = {"backend": name, "cycle_source": source, "cycle_source_declared_by": by,
               "n_frames": n, "n_ok": rep.get("n_ok"), "verdict": rep.get("verdict"),
-              "vector_set_manifest_sha256": manifest, "weights_sha256": w,
-              "outputs_sha256": got, "clock_mhz": clock,
+              "vector_set_manifest_sha256": manifest, "weights_sha256": rep.get("weights_sha256"),
+              "outputs_sha256": rep.get("outputs_sha256"), "clock_mhz": clock,
               "fixsim_version": rep.get("fixsim_version")}
     return HwEvidence("hil-report", source, p99, mx, n_cycles, clock, problems, record)
 
