@@ -19,6 +19,9 @@ while the innermost loop runs over independent accumulators (vectorizable; no di
 The term order is a parameter: ``terms`` (T, 3) rows ``(ci, kh, kw)`` for conv2d,
 ``order`` (T,) input indices for dense.  Zero-padding taps are skipped through per-``kh``
 row checks and per-``kw`` column ranges (``acc + 0`` is ``acc`` in every mode).
+``rows`` selects the outputs to compute: conv (R, 3) rows ``(n, co, oh)``, dense (R,) images;
+an empty array means all of them (the speculative path, ``_speculative``, recomputes only
+the rows whose range check failed, writing into its accumulator array).
 Every kernel is serial and releases the GIL.
 """
 
@@ -121,14 +124,15 @@ def _kernels(kind, q, o, exact, round_p, sym):
     :func:`fixsim.layers.mac.step_descriptors`).
     """
 
-    def conv(x, w, bias_acc, terms, ow_lo, ow_hi, sh, sw, ph, pw, shift, lo, hi, sh_wrap, s, qr,
-             sym_min, rule_p, rule_s, cp, cs, out):
+    def conv(x, w, bias_acc, terms, ow_lo, ow_hi, sh, sw, ph, pw, rows, shift, lo, hi, sh_wrap, s,
+             qr, sym_min, rule_p, rule_s, cp, cs, out):
         n_n, _, n_h, _ = x.shape
         n_co = w.shape[0]
         n_oh, n_ow = out.shape[2], out.shape[3]
         n_t = terms.shape[0]
         n_w = x.shape[3]
-        if sh == 1 and sw == 1 and ph == 0 and pw == 0:
+        n_rows = rows.shape[0]
+        if n_rows == 0 and sh == 1 and sw == 1 and ph == 0 and pw == 0:
             # One long vector per channel: accumulator j = oh*W + ow (ow < OW; the columns
             # OW..W-1 of each row are scratch, never read back) takes x[ci].flat[j + kh*W + kw].
             n_j = (n_oh - 1) * n_w + n_ow
@@ -152,44 +156,46 @@ def _kernels(kind, q, o, exact, round_p, sym):
                         out[n, co, oh, i] = accf[oh * n_w + i]
             return
         acc = np.empty(n_ow, np.int64)
-        for job in range(n_n * n_co):
-            n = job // n_co
-            co = job - n * n_co
-            for oh in range(n_oh):
-                b = bias_acc[co]
-                for i in range(n_ow):
-                    acc[i] = b
-                for t in range(n_t):
-                    ci, kh, kw = terms[t, 0], terms[t, 1], terms[t, 2]
-                    ih = oh * sh - ph + kh
-                    if ih < 0 or ih >= n_h:
-                        continue
-                    wv = np.int64(w[co, ci, kh, kw])
-                    a, e = ow_lo[kw], ow_hi[kw]
-                    # zero-based loops over views: no negative-index checks, vectorizable
-                    av = acc[a:e]
-                    if sw == 1:  # contiguous
-                        xv = x[n, ci, ih, a + kw - pw:e + kw - pw]
-                        for i in range(e - a):
-                            av[i] = _step(kind, q, o, exact, round_p, sym, av[i], xv[i] * wv, shift,
-                                          lo, hi, sh_wrap, s, qr, sym_min, rule_p, rule_s, cp,
-                                          cs)
-                    elif e > a:
-                        xs = x[n, ci, ih, a * sw + kw - pw:(e - 1) * sw + kw - pw + 1:sw]
-                        for i in range(e - a):
-                            av[i] = _step(kind, q, o, exact, round_p, sym, av[i], xs[i] * wv, shift,
-                                          lo, hi, sh_wrap, s, qr, sym_min, rule_p, rule_s, cp,
-                                          cs)
-                for i in range(n_ow):
-                    out[n, co, oh, i] = acc[i]
+        for r in range(n_rows if n_rows > 0 else n_n * n_co * n_oh):
+            if n_rows > 0:  # the listed rows only (the speculative path's fallback)
+                n, co, oh = rows[r, 0], rows[r, 1], rows[r, 2]
+            else:
+                n = r // (n_co * n_oh)
+                co = (r // n_oh) % n_co
+                oh = r % n_oh
+            b = bias_acc[co]
+            for i in range(n_ow):
+                acc[i] = b
+            for t in range(n_t):
+                ci, kh, kw = terms[t, 0], terms[t, 1], terms[t, 2]
+                ih = oh * sh - ph + kh
+                if ih < 0 or ih >= n_h:
+                    continue
+                wv = np.int64(w[co, ci, kh, kw])
+                a, e = ow_lo[kw], ow_hi[kw]
+                # zero-based loops over views: no negative-index checks, vectorizable
+                av = acc[a:e]
+                if sw == 1:  # contiguous
+                    xv = x[n, ci, ih, a + kw - pw:e + kw - pw]
+                    for i in range(e - a):
+                        av[i] = _step(kind, q, o, exact, round_p, sym, av[i], xv[i] * wv, shift,
+                                      lo, hi, sh_wrap, s, qr, sym_min, rule_p, rule_s, cp, cs)
+                elif e > a:
+                    xs = x[n, ci, ih, a * sw + kw - pw:(e - 1) * sw + kw - pw + 1:sw]
+                    for i in range(e - a):
+                        av[i] = _step(kind, q, o, exact, round_p, sym, av[i], xs[i] * wv, shift,
+                                      lo, hi, sh_wrap, s, qr, sym_min, rule_p, rule_s, cp, cs)
+            for i in range(n_ow):
+                out[n, co, oh, i] = acc[i]
 
-    def dense(x, wt, bias_acc, order, shift, lo, hi, sh_wrap, s, qr, sym_min, rule_p, rule_s,
-              cp, cs, out):
-        n_n = x.shape[0]
+    def dense(x, wt, bias_acc, order, rows, shift, lo, hi, sh_wrap, s, qr, sym_min, rule_p,
+              rule_s, cp, cs, out):
         n_o = wt.shape[1]
         n_t = order.shape[0]
+        n_rows = rows.shape[0]
         acc = np.empty(n_o, np.int64)
-        for n in range(n_n):
+        for r in range(n_rows if n_rows > 0 else x.shape[0]):
+            n = rows[r] if n_rows > 0 else r  # the listed images only (speculative fallback)
             for i in range(n_o):
                 acc[i] = bias_acc[i]
             for t in range(n_t):

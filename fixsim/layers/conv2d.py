@@ -1,4 +1,4 @@
-"""Conv2D, exact (three paths, same bits) and float64.
+"""Conv2D, exact (five paths, same bits) and float64.
 
 Shapes: input (N, C, H, W), weight (Cout, C, KH, KW) in PyTorch layout, bias (Cout,),
 output (N, Cout, OH, OW) with ``OH = (H + 2*ph - KH) // sh + 1`` (likewise OW).
@@ -12,8 +12,11 @@ from ..errors import InputError
 from ..fixed import check_raw
 from . import _kernels as K
 from ._ordered import column_ranges, conv_terms
-from .mac import (MacConfig, bias_in_accum, finish_accumulators, finish_sums, resolve_method,
+from ._speculative import conv2d_accumulators
+from .mac import (MacConfig, bias_in_accum, choose_path, finish_accumulators, finish_sums,
                   step_descriptors, step_plan)
+
+_ALL_ROWS = np.empty((0, 3), np.int64)  # the ordered kernels' "every output row"
 
 
 def _out_hw(h, w, kh, kw, stride, padding):
@@ -46,7 +49,7 @@ def _narrow_weight(w, cfg: MacConfig):
 
 
 def conv2d(x, weight, bias, cfg: MacConfig, *, stride=(1, 1), padding=(0, 0),
-           method: str = "auto", return_method: bool = False):
+           method: str = "auto", return_method: bool = False, stats: dict | None = None):
     """Bit-exact Conv2D of raw mantissas as the datapath contract defines it.
 
     Parameters
@@ -56,10 +59,14 @@ def conv2d(x, weight, bias, cfg: MacConfig, *, stride=(1, 1), padding=(0, 0),
     cfg : MacConfig
     stride, padding : (int, int)
         Zero padding is symmetric.
-    method : "auto" | "sequential" | "ordered" | "direct" | "gemm"
-        "auto" takes "direct" when it is provably exact, else "ordered".
+    method : "auto" | "sequential" | "ordered" | "speculative" | "direct" | "gemm"
+        "auto" takes "direct" when it is provably exact, else "speculative" for a
+        saturating accumulator, else "ordered" (docs/datapath.md section 6).
     return_method : bool
         Also return the path that ran.
+    stats : dict, optional
+        Receives the speculative path's counts: ``outputs``, ``failed`` (outputs whose
+        range bound failed) and ``recomputed`` (outputs recomputed in contract order).
 
     Returns
     -------
@@ -78,10 +85,14 @@ def conv2d(x, weight, bias, cfg: MacConfig, *, stride=(1, 1), padding=(0, 0),
     oh, ow = _out_hw(h, wd, kh, kw, stride, padding)
     bias_acc = bias_in_accum(cfg, bias, cout)
     xmax = int(np.abs(x).max()) if x.size else 0
-    path = resolve_method(cfg, method, xmax, w.reshape(cout, -1), bias_acc, "direct")
+    path, spec = choose_path(cfg, method, xmax, w.reshape(cout, -1), bias_acc, "direct")
     sh, sw = stride
     ph, pw = padding
-    if path == "sequential":
+    if path == "speculative":
+        accs = conv2d_accumulators(x, w, bias_acc, cfg, spec, step_plan(cfg), stride, padding,
+                                   (oh, ow), stats)
+        out = finish_accumulators(cfg, accs.reshape(n, cout, -1))
+    elif path == "sequential":
         exact, sp, cp, cs = step_descriptors(cfg)
         accs = np.empty((n, cout, oh, ow), np.int64)
         K._conv_sequential(x, w, bias_acc, sh, sw, ph, pw, cfg.sum_order == "kh_kw_ci", exact,
@@ -91,7 +102,8 @@ def conv2d(x, weight, bias, cfg: MacConfig, *, stride=(1, 1), padding=(0, 0),
         plan = step_plan(cfg, order_free=path == "direct")
         accs = np.empty((n, cout, oh, ow), np.int64)
         plan.conv(_narrow(x, cfg), _narrow_weight(w, cfg), bias_acc, conv_terms(c, kh, kw, cfg.sum_order),
-                  *column_ranges(wd, kw, sw, pw, ow), sh, sw, ph, pw, *plan.step_args(), accs)
+                  *column_ranges(wd, kw, sw, pw, ow), sh, sw, ph, pw, _ALL_ROWS, *plan.step_args(),
+                  accs)
         if path == "direct":  # bias + sum of rounded products, wrapped once (mod 2^W)
             out = finish_sums(cfg, accs.reshape(n, cout, -1), np.zeros(cout, np.int64), shift=0)
         else:

@@ -1,4 +1,4 @@
-"""Dense (fully connected), exact (three paths, same bits) and float64.
+"""Dense (fully connected), exact (five paths, same bits) and float64.
 
 Shapes: input (N, K), weight (O, K) in PyTorch layout, bias (O,), output (N, O).
 The sum runs over k = 0..K-1 in the order of the input vector.
@@ -11,24 +11,29 @@ import numpy as np
 from ..errors import InputError
 from ..fixed import check_raw
 from . import _kernels as K
-from .mac import (MacConfig, bias_in_accum, finish_accumulators, finish_sums, resolve_method,
+from ._speculative import dense_accumulators
+from .mac import (MacConfig, bias_in_accum, choose_path, finish_accumulators, finish_sums,
                   step_descriptors, step_plan)
+
+_ALL_ROWS = np.empty(0, np.int64)  # the ordered kernel's "every image"
 
 
 def dense(x, weight, bias, cfg: MacConfig, *, method: str = "auto", return_method: bool = False,
-          order=None):
+          order=None, stats: dict | None = None):
     """Bit-exact Dense of raw mantissas as the datapath contract defines it.
 
     Parameters
     ----------
     x : (N, K) raw in ``cfg.in_format``;  weight : (O, K) raw in ``cfg.weight``
     bias : (O,) raw in ``cfg.bias``, or None
-    method : "auto" | "sequential" | "ordered" | "direct" | "gemm"
+    method : "auto" | "sequential" | "ordered" | "speculative" | "direct" | "gemm"
         "auto" takes "gemm" (float64 BLAS) when provably exact, then "direct", else
-        "ordered".
+        "speculative" for a saturating accumulator, else "ordered".
     order : (K,) int array, optional
         The accumulation order of the terms, a permutation of 0..K-1 (default: k in order,
         the contract's); the "sequential" reference supports only the default.
+    stats : dict, optional
+        As :func:`fixsim.layers.conv2d.conv2d` (recomputation is per image).
 
     Returns
     -------
@@ -48,8 +53,11 @@ def dense(x, weight, bias, cfg: MacConfig, *, method: str = "auto", return_metho
     bias_acc = bias_in_accum(cfg, bias, o)
     xmax = int(np.abs(x).max()) if x.size else 0
     order = _order(order, x.shape[1])
-    path = resolve_method(cfg, method, xmax, w, bias_acc, "gemm")
-    if path == "sequential":
+    path, spec = choose_path(cfg, method, xmax, w, bias_acc, "gemm")
+    if path == "speculative":
+        accs = dense_accumulators(x, w, bias_acc, cfg, spec, step_plan(cfg), order, stats)
+        out = finish_accumulators(cfg, accs.reshape(n, o, 1))
+    elif path == "sequential":
         if order is not None:
             raise InputError("the sequential reference runs k = 0..K-1 only; use method='ordered'")
         exact, sp, cp, cs = step_descriptors(cfg)
@@ -63,7 +71,7 @@ def dense(x, weight, bias, cfg: MacConfig, *, method: str = "auto", return_metho
         # int32 operands when they fit: one widening multiply per product (conv2d._narrow)
         xs = x.astype(np.int32) if cfg.in_format.width <= 32 else x
         wt = np.ascontiguousarray(w.T, np.int32 if cfg.weight.width <= 32 else np.int64)
-        plan.dense(xs, wt, bias_acc, ks, *plan.step_args(), accs)
+        plan.dense(xs, wt, bias_acc, ks, _ALL_ROWS, *plan.step_args(), accs)
         if path == "direct":  # bias + sum of rounded products, wrapped once (mod 2^W)
             out = finish_sums(cfg, accs.reshape(n, o, 1), np.zeros(o, np.int64), shift=0)
         else:

@@ -3,11 +3,14 @@
 :class:`MacConfig` is the ``CONFIG_T`` of one conv2d/dense layer: its input, weight, bias,
 accumulator and result formats plus the datapath switches.  The layers compute, per
 output, ``acc = A(bias)``, then one step per term in the contract's order, then the
-result stage.  Four evaluation paths give the same bits:
+result stage.  Five evaluation paths give the same bits:
 
 - ``"sequential"``: the contract's steps literally, one output at a time (the reference);
 - ``"ordered"``: the same steps in each output's contract order, applied term by term to
   a vector of accumulators, with A's modes compiled into the kernel (any format);
+- ``"speculative"``: for a saturating accumulator, order-free sums of the (rounded)
+  products with a per-output bound proving that no partial sum leaves A; the outputs
+  whose bound fails are recomputed by the ordered kernels (``_speculative``);
 - ``"direct"``: order-free sums: exact int64 products, or, when A wraps (N = 0) and
   products are rounded into it, A's rounding of each product; then ``bias + sum``;
 - ``"gemm"``: the exact sums from a float64 GEMM of the mantissas.
@@ -16,8 +19,9 @@ The order-free paths are used only when :func:`order_free_reason` finds no reaso
 against them for the actual data: either the accumulator wraps (AP_WRAP, N = 0:
 arithmetic modulo 2^W is a ring), or no product is rounded (``F_acc >= F_prod``) and the
 accumulator provably never leaves its range; "gemm" also needs unrounded products and
-every partial sum below 2^53.  Everything else runs "ordered", except accumulators that
-need the headers' port (WRAP with N > 0, WRAP_SM), which run "sequential".
+every partial sum below 2^53.  Saturating accumulators otherwise run "speculative" where
+its sums fit int64 lanes; everything else runs "ordered", except accumulators that need
+the headers' port (WRAP with N > 0, WRAP_SM), which run "sequential".
 """
 
 from __future__ import annotations
@@ -34,9 +38,10 @@ from ..fixed import FixedType, check_raw, convert, product_type, sum_type
 from ..fixed.format import Overflow
 from . import _kernels as K
 from . import _ordered as O
+from . import _speculative as S
 from .convert import FAST, SYM_MIN, SYM_RULE, descriptor
 
-METHODS = ("auto", "sequential", "ordered", "direct", "gemm")
+METHODS = ("auto", "sequential", "ordered", "speculative", "direct", "gemm")
 PRODUCTS = ("to_accum", "exact")
 SUM_ORDERS = ("ci_kh_kw", "kh_kw_ci")
 ACTIVATIONS = ("relu", "linear", "leaky_relu")
@@ -190,24 +195,44 @@ def _l1_max(w2d: np.ndarray) -> int:
 
 def resolve_method(cfg: MacConfig, method: str, xmax: int, w2d: np.ndarray,
                    bias_acc: np.ndarray, preferred: str) -> str:
-    """Pick the path: ``preferred`` order-free path (then "direct") when exact, else
-    "ordered" ("sequential" where A needs the headers' port); "sequential" and "ordered"
-    are exact for every configuration."""
+    """The path :func:`choose_path` picks (without its speculative plan)."""
+    return choose_path(cfg, method, xmax, w2d, bias_acc, preferred)[0]
+
+
+def choose_path(cfg: MacConfig, method: str, xmax: int, w2d: np.ndarray, bias_acc: np.ndarray,
+                preferred: str) -> tuple[str, S.SpecPlan | None]:
+    """Pick the path and, for "speculative", its plan.
+
+    "auto": the ``preferred`` order-free path (then "direct") when exact, else
+    "speculative" where it applies (a saturating accumulator whose sums fit int64), else
+    "ordered" ("sequential" where A needs the headers' port).  "sequential" and "ordered"
+    are exact for every configuration; a forced path that does not apply raises
+    :class:`FormatError` with the reason.
+    """
     check_choice("method", method, METHODS)
     if method in ("sequential", "ordered"):
-        return method
+        return method, None
+    if method == "speculative":
+        plan, reason = S.make_plan(cfg, step_plan(cfg).kind, xmax, w2d, bias_acc)
+        if reason:
+            raise FormatError(f"method 'speculative' does not apply here: {reason}")
+        return method, plan
     if method == "auto":
         for cand in ((preferred, "direct") if preferred == "gemm" else (preferred,)):
             if order_free_reason(cfg, xmax, w2d, bias_acc, cand == "gemm") is None:
-                return cand
+                return cand, None
+        kind = step_plan(cfg).kind
+        plan, _ = S.make_plan(cfg, kind, xmax, w2d, bias_acc)
+        if plan is not None:
+            return "speculative", plan
         # Where A needs the headers' port (WRAP with N > 0, WRAP_SM) the port dominates the
         # step and the vector loop gains nothing (measured: WRAP_SM 104-128 ns/MAC ordered,
         # 62 sequential): run the reference kernel.
-        return "sequential" if step_plan(cfg).kind == "generic" else "ordered"
+        return ("sequential" if kind == "generic" else "ordered"), None
     reason = order_free_reason(cfg, xmax, w2d, bias_acc, method == "gemm")
     if reason:
         raise FormatError(f"method {method!r} is not provably exact here: {reason}")
-    return method
+    return method, None
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,7 @@ def test_every_layer_kind_against_naive_chain():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FixsimWarning)
         taps, used = run(spec, w, x, return_methods=True)
-    assert used["c"] == "ordered"  # F_acc = 8 < F_prod = 10 into AP_SAT: contract order
+    assert used["c"] == "speculative"  # F_acc = 8 < F_prod = 10 into AP_SAT: range-checked sums
     cur = taps["input"]
     for layer in spec.layers:
         if layer.type == "conv2d":

@@ -141,7 +141,7 @@ def test_saturating_accumulator_is_order_dependent_and_forced_fast_path_refused(
     with pytest.raises(FormatError, match="may overflow"):
         dense(x, w, None, cfg, method="direct")
     out_auto, used = dense(x, w, None, cfg, return_method=True)
-    assert used == "ordered" and out_auto.tolist() == out.tolist()
+    assert used == "speculative" and out_auto.tolist() == out.tolist()  # its bound fails here
 
 
 def test_bad_inputs_raise_input_error():

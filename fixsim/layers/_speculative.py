@@ -1,0 +1,337 @@
+"""The exact speculative path for saturating accumulators (docs/datapath.md section 6.1).
+
+For a conv2d/dense layer whose accumulator saturates (AP_SAT, AP_SAT_ZERO, AP_SAT_SYM),
+each output's terms ``r_t`` (the products, or with ``F_acc < F_prod`` each product
+rounded onto A's grid by A's rounding mode) are summed in any order together with a bound
+``T >= sum_t |r_t|``.  From ``S = sum_t r_t`` and ``T`` follow ``P <= (T + S) // 2`` (the
+sum of the positive terms) and ``N >= -((T - S) // 2)`` (the negative ones); every partial
+sum of the contract order is ``A(bias)`` plus a sub-sum of the terms, so it lies in
+``[A(bias) + N, A(bias) + P]``.  Where that interval and ``[N, P]`` (each product
+converted into A on its own) lie inside A's range, no step of the contract saturates,
+every conversion is the identity and the accumulator is ``A(bias) + S``.  The outputs whose
+bound fails are recomputed in contract order by the ordered kernels (row by row).
+
+Rounding without a mode branch: for every quantization mode,
+``round(p / 2^d) = (p + c0 + (c1 if p < 0 else 0) + (c2 & floor(p / 2^d))) >> d``
+(:func:`round_constants`), and ``|round(p / 2^d)| <= ceil(|p| / 2^d) = (|p| + 2^d - 1) >> d``.
+One kernel serves every mode and both signs; the sums run in int32 lanes where the
+operands, every rounding intermediate and every partial sum provably fit, else int64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from numba import njit
+
+from ..fixed.format import Overflow, Quantization
+from ..fixed.specialized import _variant
+from ._ordered import column_ranges, conv_terms
+
+_INT32_MAX = 2 ** 31 - 1
+_INT64_MAX = 2 ** 63 - 1
+_SATURATING = (Overflow.AP_SAT, Overflow.AP_SAT_ZERO, Overflow.AP_SAT_SYM)
+
+
+def round_constants(q: Quantization, d: int) -> tuple[int, int, int]:
+    """``(c0, c1, c2)`` of mode ``q`` dropping ``d`` bits (all 0 for ``d = 0``).
+
+    ``round_q(p / 2^d) = (p + c0 + (c1 & sign(p)) + (c2 & (p >> d))) >> d`` with
+    ``sign(p)`` = -1 for negative p, else 0 (floor shifts throughout):
+
+    >>> c0, c1, c2 = round_constants(Quantization.AP_RND_CONV, 2)
+    >>> [(p + c0 + (c1 & (p >> 63)) + (c2 & (p >> 2))) >> 2 for p in (2, 6, -2, -6)]
+    [0, 2, 0, -2]
+    """
+    if d == 0:
+        return 0, 0, 0
+    half = 1 << (d - 1)
+    return {
+        Quantization.AP_RND: (half, 0, 0),              # ties up: floor(v + 1/2)
+        Quantization.AP_RND_ZERO: (half - 1, 1, 0),     # ties toward zero
+        Quantization.AP_RND_MIN_INF: (half - 1, 0, 0),  # ties down: ceil(v - 1/2)
+        Quantization.AP_RND_INF: (half, -1, 0),         # ties away from zero
+        Quantization.AP_RND_CONV: (half - 1, 0, 1),     # ties to the even neighbour
+        Quantization.AP_TRN: (0, 0, 0),                 # floor
+        Quantization.AP_TRN_ZERO: (0, (1 << d) - 1, 0),  # toward zero: ceil for negatives
+    }[Quantization(q)]
+
+
+@dataclass(frozen=True)
+class SpecPlan:
+    """How one call of a layer runs the speculative path.
+
+    lanes : np.int32 or np.int64, the dtype of the sums (operands int32 when lanes are)
+    d, c0, c1, c2 : bits each product drops onto A's grid and its rounding constants
+    check : the per-output bound is needed (False: proved for every output of the call)
+    shift : left shift of the sums onto A's grid (``F_acc - F_prod``, or 0 when rounded)
+    hi_c, lo_c : (Cout,) int64, the largest P and smallest N each output channel allows
+    """
+
+    lanes: type
+    d: int
+    c0: int
+    c1: int
+    c2: int
+    check: bool
+    shift: int
+    hi_c: np.ndarray
+    lo_c: np.ndarray
+
+    def kernel_args(self) -> tuple:
+        return (self.d, self.c0, self.c1, self.c2, self.check, self.shift, self.hi_c, self.lo_c)
+
+
+def structural_reason(cfg, step_kind: str) -> str | None:
+    """Why the formats alone keep a layer off the speculative path, or None
+    (``step_kind``: the kind of the layer's ordered step, :func:`fixsim.layers.mac.step_plan`)."""
+    acc = cfg.accum
+    if acc.overflow not in _SATURATING:
+        return f"the accumulator {acc} does not saturate ({acc.overflow.name})"
+    if step_kind != "clamp":
+        return f"the step into {acc} needs the headers' port (no semantic fast form)"
+    if cfg.shift < -62:
+        return f"products drop {-cfg.shift} bits into {acc} (more than 62)"
+    return None
+
+
+def _row_l1(w2d: np.ndarray) -> list[int]:
+    """sum_k |w[o, k]| of every row, exactly (Python ints)."""
+    if w2d.size and int(np.abs(w2d).max()) < 2 ** 40 and w2d.shape[1] < 2 ** 22:
+        return [int(v) for v in np.abs(w2d.astype(np.int64)).sum(axis=1)]
+    return [sum(abs(int(v)) for v in row) for row in w2d]
+
+
+def make_plan(cfg, step_kind: str, xmax: int, w2d: np.ndarray,
+              bias_acc: np.ndarray) -> tuple[SpecPlan | None, str | None]:
+    """``(plan, None)`` for the speculative path on data with ``max|x| = xmax``, or
+    ``(None, reason)``.  ``w2d``: (O, K) raw weights; ``bias_acc``: (O,) ``A(bias)``."""
+    reason = structural_reason(cfg, step_kind)
+    if reason:
+        return None, reason
+    acc = cfg.accum
+    d, shift = max(0, -cfg.shift), max(0, cfg.shift)
+    l1 = _row_l1(w2d)
+    wmax = int(np.abs(w2d).max()) if w2d.size else 0
+    pmax, smax = xmax * wmax, xmax * max(l1, default=0)
+    narrow = cfg.in_format.width <= 32 and cfg.weight.width <= 32
+    if narrow and d <= 30 and pmax + (1 << d) <= _INT32_MAX and smax <= _INT32_MAX:
+        lanes = np.int32
+    elif pmax + (1 << d) <= _INT64_MAX and smax <= 2 ** 62:
+        lanes = np.int64
+    else:
+        return None, f"products up to {pmax} and sums up to {smax} (raw) do not fit int64 lanes"
+    # Per output channel: P * 2^shift <= hi - max(b, 0) and N * 2^shift >= lo' - min(b, 0)
+    # (partial sums and each product alone), as bounds on P and N (floor / ceil).
+    lo = acc.raw_min + (1 if (acc.overflow == Overflow.AP_SAT_SYM and acc.signed) else 0)
+    bias = [int(b) for b in bias_acc]
+    hi_c = [(acc.raw_max - max(b, 0)) >> shift for b in bias]
+    lo_c = [-((min(b, 0) - lo) >> shift) for b in bias]
+    # The bound for every input of this call: sum_t |r_t| <= (max|x| * L1 + K (2^d - 1)) >> d.
+    slack = w2d.shape[1] * ((1 << d) - 1)
+    check = any((xmax * l + slack) >> d > min(h, -m) for l, h, m in zip(l1, hi_c, lo_c, strict=True))
+    c0, c1, c2 = round_constants(acc.quantization, d)
+    return SpecPlan(lanes, d, c0, c1, c2, check, shift, np.array(hi_c, np.int64),
+                    np.array(lo_c, np.int64)), None
+
+
+# ------------------------------------------------------------------------------ kernels
+@njit(cache=True, inline="always")
+def _add32(xv, wv, d, c0, c1, c2, check, s, t):
+    """``s[j] += round(wv * xv[j] / 2^d)``; with ``check`` also
+    ``t[j] += ceil(|wv * xv[j]| / 2^d)``, for j < len(s), in int32 lanes
+    (``np.right_shift`` keeps int32 where ``>>`` would widen to int64)."""
+    w32, d32, k31 = np.int32(wv), np.int32(d), np.int32(31)
+    a0, a1, a2, m32 = np.int32(c0), np.int32(c1), np.int32(c2), np.int32((1 << d) - 1)
+    for j in range(s.shape[0]):
+        p = np.int32(w32 * xv[j])
+        u = np.int32(np.int32(p + a0) + np.int32(np.right_shift(p, k31) & a1)
+                     + np.int32(np.right_shift(p, d32) & a2))
+        s[j] = np.int32(s[j] + np.right_shift(u, d32))
+        if check:
+            t[j] = np.int32(t[j] + np.right_shift(np.int32(np.abs(p) + m32), d32))
+
+
+@njit(cache=True, inline="always")
+def _add64(xv, wv, d, c0, c1, c2, check, s, t):
+    """:func:`_add32` in int64 lanes."""
+    m = (np.int64(1) << d) - 1
+    for j in range(s.shape[0]):
+        p = wv * xv[j]
+        u = p + c0 + (np.right_shift(p, np.int64(63)) & c1) + (np.right_shift(p, d) & c2)
+        s[j] += np.right_shift(u, d)
+        if check:
+            t[j] += np.right_shift(np.abs(p) + m, d)
+
+
+@njit(cache=True, inline="always")
+def _failures(s, t, j0, n_j, hi, lo):
+    """How many of the outputs ``j0 .. j0 + n_j - 1`` fail ``(t + s) >> 1 <= hi`` (P) or
+    ``-((t - s) >> 1) >= lo`` (N)."""
+    bad = 0
+    for i in range(n_j):
+        sv, tv = np.int64(s[j0 + i]), np.int64(t[j0 + i])
+        bad += (((tv + sv) >> 1) > hi) | (-((tv - sv) >> 1) < lo)
+    return bad
+
+
+def _jit(fn):
+    return njit(cache=True, nogil=True)(_variant(fn, "_nogil"))
+
+
+@lru_cache(maxsize=None)
+def kernels(wide: bool):
+    """(conv, dense) kernels with int64 (``wide``) or int32 lanes; operands of the same
+    dtype.  One build per lane width: the other width's loop is not compiled."""
+
+    def conv(xp, w, bias_acc, sh, sw, d, c0, c1, c2, check, shift, hi_c, lo_c, s, t, acc, rows):
+        """Speculative conv: xp zero-padded (N, C, Hp, Wp); acc (N, Cout, OH, OW) int64 gets
+        ``A(bias) + (sum << shift)`` on every row whose outputs all pass; the others are
+        listed in rows (R_max, 3) as (n, co, oh).  s, t: scratch in the lane dtype, at least
+        ``(OH - 1) * Wp + OW`` long.  Returns (failed rows, failed outputs)."""
+        n_n, n_c, n_hp, n_wp = xp.shape
+        n_co, _, n_kh, n_kw = w.shape
+        n_oh, n_ow = acc.shape[2], acc.shape[3]
+        long = sh == 1 and sw == 1  # one vector per map: accumulator j = oh*Wp + ow
+        n_j = (n_oh - 1) * n_wp + n_ow if long else n_ow
+        sv, tv = s[:n_j], t[:n_j]
+        n_fail = 0
+        n_bad = 0
+        for job in range(n_n * (n_co if long else n_co * n_oh)):
+            if long:
+                n, co, oh0 = job // n_co, job % n_co, 0
+            else:
+                n, co, oh0 = job // (n_co * n_oh), (job // n_oh) % n_co, job % n_oh
+            sv[:] = 0
+            if check:
+                tv[:] = 0
+            for ci in range(n_c):
+                for kh in range(n_kh):
+                    for kw in range(n_kw):
+                        wv = w[co, ci, kh, kw]
+                        if wv == 0:  # adds 0 to s and t in every mode
+                            continue
+                        if long:
+                            off = kh * n_wp + kw
+                            xv = xp[n, ci].reshape(n_hp * n_wp)[off:off + n_j]
+                        else:
+                            xv = xp[n, ci, oh0 * sh + kh, kw:kw + (n_ow - 1) * sw + 1:sw]
+                        if wide:
+                            _add64(xv, wv, d, c0, c1, c2, check, sv, tv)
+                        else:
+                            _add32(xv, wv, d, c0, c1, c2, check, sv, tv)
+            b = bias_acc[co]
+            for oh in range(oh0, oh0 + (n_oh if long else 1)):
+                j0 = (oh - oh0) * n_wp if long else 0
+                bad = _failures(sv, tv, j0, n_ow, hi_c[co], lo_c[co]) if check else 0
+                if bad:
+                    rows[n_fail, 0], rows[n_fail, 1], rows[n_fail, 2] = n, co, oh
+                    n_fail += 1
+                    n_bad += bad
+                else:
+                    row = acc[n, co, oh]
+                    for i in range(n_ow):
+                        row[i] = b + (np.int64(sv[j0 + i]) << shift)
+        return n_fail, n_bad
+
+    def dense(x, wt, bias_acc, d, c0, c1, c2, check, shift, hi_c, lo_c, s, t, acc, rows):
+        """Speculative dense: x (N, K), wt (K, O); acc (N, O) int64 gets
+        ``A(bias) + (sum << shift)`` for every image whose outputs all pass, the others
+        are listed in rows (N,).  s, t (O,) scratch in the lane dtype.  Returns (failed
+        images, failed outputs)."""
+        n_o = wt.shape[1]
+        n_fail = 0
+        n_bad = 0
+        for n in range(x.shape[0]):
+            s[:] = 0
+            if check:
+                t[:] = 0
+            for k in range(x.shape[1]):
+                xk = x[n, k]
+                if xk == 0:
+                    continue
+                if wide:
+                    _add64(wt[k], xk, d, c0, c1, c2, check, s, t)
+                else:
+                    _add32(wt[k], xk, d, c0, c1, c2, check, s, t)
+            bad = 0
+            for o in range(n_o if check else 0):
+                sv, tv = np.int64(s[o]), np.int64(t[o])
+                bad += (((tv + sv) >> 1) > hi_c[o]) | (-((tv - sv) >> 1) < lo_c[o])
+            if bad:
+                rows[n_fail] = n
+                n_fail += 1
+                n_bad += bad
+            else:
+                for o in range(n_o):
+                    acc[n, o] = bias_acc[o] + (np.int64(s[o]) << shift)
+        return n_fail, n_bad
+
+    return _jit(conv), _jit(dense)
+
+
+# ---------------------------------------------------------------------------- the layers
+def _operands(arr: np.ndarray, plan: SpecPlan) -> np.ndarray:
+    return arr.astype(plan.lanes, copy=False)
+
+
+def conv2d_accumulators(x, w, bias_acc, cfg, plan: SpecPlan, step, stride, padding, out_hw,
+                        stats: dict | None = None) -> np.ndarray:
+    """The accumulators (N, Cout, OH, OW) of a conv2d layer, as the contract computes them.
+
+    x (N, C, H, W) and w (Cout, C, KH, KW) int64 raw; speculative sums, then the rows that
+    fail the bound in contract order (``step``: the layer's
+    :class:`~fixsim.layers.mac.StepPlan`, the ordered kernels).  ``stats`` (a dict) receives
+    ``outputs``, ``failed`` (outputs whose bound failed) and ``recomputed`` (outputs of the
+    recomputed rows).
+    """
+    n, c, h, wd = x.shape
+    cout, _, kh, kw = w.shape
+    (sh, sw), (ph, pw), (oh, ow) = stride, padding, out_hw
+    xn = _operands(x, plan)
+    xp = xn
+    if ph or pw:
+        xp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), xn.dtype)
+        xp[:, :, ph:ph + h, pw:pw + wd] = xn
+    length = (oh - 1) * xp.shape[3] + ow
+    s, t = np.empty(length, plan.lanes), np.empty(length, plan.lanes)
+    accs = np.empty((n, cout, oh, ow), np.int64)
+    rows = np.empty((n * cout * oh, 3), np.int64)
+    conv = kernels(plan.lanes is np.int64)[0]
+    n_fail, n_bad = conv(xp, _operands(w, plan), bias_acc, sh, sw, *plan.kernel_args(), s, t, accs,
+                         rows)
+    if n_fail:
+        xo = x.astype(np.int32) if cfg.in_format.width <= 32 else x
+        wo = w.astype(np.int32) if cfg.weight.width <= 32 else w
+        step.conv(xo, wo, bias_acc, conv_terms(c, kh, kw, cfg.sum_order),
+                  *column_ranges(wd, kw, sw, pw, ow), sh, sw, ph, pw, rows[:n_fail],
+                  *step.step_args(), accs)
+    if stats is not None:
+        stats.update(outputs=accs.size, failed=int(n_bad), recomputed=int(n_fail) * ow)
+    return accs
+
+
+def dense_accumulators(x, w, bias_acc, cfg, plan: SpecPlan, step, order=None,
+                       stats: dict | None = None) -> np.ndarray:
+    """The accumulators (N, O) of a dense layer (x (N, K), w (O, K) int64 raw), as
+    :func:`conv2d_accumulators`; failing images are recomputed in the order ``order``
+    (default k = 0..K-1)."""
+    n, k = x.shape
+    o = w.shape[0]
+    xn = _operands(x, plan)
+    wt = np.ascontiguousarray(w.T, xn.dtype)
+    s, t = np.empty(o, plan.lanes), np.empty(o, plan.lanes)
+    accs = np.empty((n, o), np.int64)
+    rows = np.empty(n, np.int64)
+    dense = kernels(plan.lanes is np.int64)[1]
+    n_fail, n_bad = dense(xn, wt, bias_acc, *plan.kernel_args(), s, t, accs, rows)
+    if n_fail:
+        xo = x.astype(np.int32) if cfg.in_format.width <= 32 else x
+        wo = np.ascontiguousarray(w.T, np.int32 if cfg.weight.width <= 32 else np.int64)
+        ks = np.arange(k, dtype=np.int64) if order is None else order
+        step.dense(xo, wo, bias_acc, ks, rows[:n_fail], *step.step_args(), accs)
+    if stats is not None:
+        stats.update(outputs=accs.size, failed=int(n_bad), recomputed=int(n_fail) * o)
+    return accs
