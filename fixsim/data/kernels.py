@@ -20,20 +20,31 @@ _BLOCK = 64
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _phasor_table(theta, centre, n, c, s, t):
-    """c[i, t] + i s[i, t] = exp(i theta (i - centre)), i < n, by complex recurrence.
+def _phasor_tables(qa, p0, m, d, centre, n, c, s, re, im, dr, di):
+    """c[i, t] + i s[i, t] = exp(i theta_t (i - centre)), theta_t = qa[p0 + t, d], i < n.
 
-    Two sin/cos pairs instead of n; the rounding error grows like n * eps (1e-15 here).
+    By complex recurrence from two sin/cos pairs per pixel (rounding error ~ n * eps,
+    1e-15 here), stepped for all pixels of the block at once so the recurrence
+    vectorizes; each pixel's sequence of operations is that of a scalar loop.  Pixels
+    ``t >= m`` of a short last block keep finite values from earlier blocks (unused).
     """
-    a = -theta * centre
-    re = math.cos(a)
-    im = math.sin(a)
-    dr = math.cos(theta)
-    di = math.sin(theta)
+    for t in range(m):
+        theta = qa[p0 + t, d]
+        a = -theta * centre
+        re[t] = math.cos(a)
+        im[t] = math.sin(a)
+        dr[t] = math.cos(theta)
+        di[t] = math.sin(theta)
     for i in range(n):
-        c[i, t] = re
-        s[i, t] = im
-        re, im = re * dr - im * di, re * di + im * dr
+        ci = c[i]
+        si = s[i]
+        for t in range(_BLOCK):
+            r = re[t]
+            q = im[t]
+            ci[t] = r
+            si[t] = q
+            re[t] = r * dr[t] - q * di[t]
+            im[t] = r * di[t] + q * dr[t]
 
 
 @njit(nogil=True, cache=True)
@@ -43,9 +54,12 @@ def _lattice_amplitude(q, rot, voxel, w, col_j, col_k, col_i0, col_i1, cx0, cy0,
 
     ``qa = voxel * rot^T q`` is q in the particle frame times the voxel edge and
     ``box = prod_d sinc(qa_d / 2)`` the form factor of a uniformly filled voxel.  The
-    sum runs over the x-runs ``i0 <= i < i1`` of each occupied (j, k) column.  Phasors
-    per axis are tabulated per pixel block, so the inner loop is a real-by-complex
-    multiply-add vectorised across pixels.
+    sum runs over the x-runs ``i0 <= i < i1`` of each occupied (j, k) column, columns in
+    the given order.  Phasors per axis are tabulated per pixel block, so the inner loop
+    is a real-by-complex multiply-add vectorised across pixels; it takes four voxels of
+    a run per pass (one load and store of the partial sums instead of four), adding them
+    one after the other: every pixel sees the same rounded operations in the same order
+    whatever the unrolling.
     """
     npix = q.shape[0]
     qa = np.empty((npix, 3))
@@ -61,37 +75,75 @@ def _lattice_amplitude(q, rot, voxel, w, col_j, col_k, col_i0, col_i1, cx0, cy0,
     nz, ny, nx = w.shape
     ncol = col_j.shape[0]
     nblocks = (npix + _BLOCK - 1) // _BLOCK
+    cx = np.zeros((nx, _BLOCK))
+    sx = np.zeros((nx, _BLOCK))
+    cy = np.zeros((ny, _BLOCK))
+    sy = np.zeros((ny, _BLOCK))
+    cz = np.zeros((nz, _BLOCK))
+    sz = np.zeros((nz, _BLOCK))
+    re = np.zeros(_BLOCK)
+    im = np.zeros(_BLOCK)
+    dr = np.zeros(_BLOCK)
+    di = np.zeros(_BLOCK)
+    fr = np.empty(_BLOCK)
+    fi = np.empty(_BLOCK)
+    sr = np.empty(_BLOCK)
+    si = np.empty(_BLOCK)
     for b in range(nblocks):
         p0 = b * _BLOCK
         m = min(_BLOCK, npix - p0)
-        cx = np.zeros((nx, _BLOCK))
-        sx = np.zeros((nx, _BLOCK))
-        cy = np.zeros((ny, _BLOCK))
-        sy = np.zeros((ny, _BLOCK))
-        cz = np.zeros((nz, _BLOCK))
-        sz = np.zeros((nz, _BLOCK))
-        for t in range(m):
-            _phasor_table(qa[p0 + t, 0], cx0, nx, cx, sx, t)
-            _phasor_table(qa[p0 + t, 1], cy0, ny, cy, sy, t)
-            _phasor_table(qa[p0 + t, 2], cz0, nz, cz, sz, t)
-        fr = np.zeros(_BLOCK)
-        fi = np.zeros(_BLOCK)
-        sr = np.empty(_BLOCK)
-        si = np.empty(_BLOCK)
+        _phasor_tables(qa, p0, m, 0, cx0, nx, cx, sx, re, im, dr, di)
+        _phasor_tables(qa, p0, m, 1, cy0, ny, cy, sy, re, im, dr, di)
+        _phasor_tables(qa, p0, m, 2, cz0, nz, cz, sz, re, im, dr, di)
+        for t in range(_BLOCK):
+            fr[t] = 0.0
+            fi[t] = 0.0
         for c in range(ncol):
             j = col_j[c]
             k = col_k[c]
+            i0 = col_i0[c]
+            i1 = col_i1[c]
+            # sr = 0.0 + w c: the sum starts at +0.0, as a plain loop's would
+            wv = w[k, j, i0]
+            c0 = cx[i0]
+            s0 = sx[i0]
             for t in range(_BLOCK):
-                sr[t] = 0.0
-                si[t] = 0.0
-            for i in range(col_i0[c], col_i1[c]):
-                wv = w[k, j, i]
+                sr[t] = 0.0 + wv * c0[t]
+                si[t] = 0.0 + wv * s0[t]
+            i = i0 + 1
+            while i + 4 <= i1:
+                w0 = w[k, j, i]
+                w1 = w[k, j, i + 1]
+                w2 = w[k, j, i + 2]
+                w3 = w[k, j, i + 3]
+                c0 = cx[i]
+                c1 = cx[i + 1]
+                c2 = cx[i + 2]
+                c3 = cx[i + 3]
                 for t in range(_BLOCK):
-                    sr[t] += wv * cx[i, t]
-                    si[t] += wv * sx[i, t]
-            for t in range(m):
-                pr = cy[j, t] * cz[k, t] - sy[j, t] * sz[k, t]
-                pi = cy[j, t] * sz[k, t] + sy[j, t] * cz[k, t]
+                    sr[t] = (((sr[t] + w0 * c0[t]) + w1 * c1[t]) + w2 * c2[t]) + w3 * c3[t]
+                c0 = sx[i]
+                c1 = sx[i + 1]
+                c2 = sx[i + 2]
+                c3 = sx[i + 3]
+                for t in range(_BLOCK):
+                    si[t] = (((si[t] + w0 * c0[t]) + w1 * c1[t]) + w2 * c2[t]) + w3 * c3[t]
+                i += 4
+            while i < i1:
+                wv = w[k, j, i]
+                c0 = cx[i]
+                s0 = sx[i]
+                for t in range(_BLOCK):
+                    sr[t] += wv * c0[t]
+                    si[t] += wv * s0[t]
+                i += 1
+            cyj = cy[j]
+            syj = sy[j]
+            czk = cz[k]
+            szk = sz[k]
+            for t in range(_BLOCK):
+                pr = cyj[t] * czk[t] - syj[t] * szk[t]
+                pi = cyj[t] * szk[t] + syj[t] * czk[t]
                 fr[t] += sr[t] * pr - si[t] * pi
                 fi[t] += sr[t] * pi + si[t] * pr
         for t in range(m):
@@ -103,21 +155,30 @@ def _lattice_amplitude(q, rot, voxel, w, col_j, col_k, col_i0, col_i1, cx0, cy0,
 def _ellipsoid_fraction(ax, ay, az, voxel, n, sub):
     """Fraction of each voxel of an n^3 grid (centred) inside x^2/ax^2+y^2/ay^2+z^2/az^2<=1.
 
-    Estimated on sub^3 points per voxel; returns (n, n, n) indexed [k, j, i].
+    Estimated on sub^3 points per voxel; returns (n, n, n) indexed [k, j, i].  The
+    squared terms of each axis are tabulated once (n centres, n * sub sample points) and
+    summed as (x + y) + z, the order of the direct expression.
     """
     out = np.zeros((n, n, n))
     c = (n - 1) / 2.0
     inv = 1.0 / (sub * sub * sub)
     slack = voxel * math.sqrt(3.0) / 2.0 / min(ax, min(ay, az))
+    cen = np.empty((3, n))
+    pts = np.empty((3, n, sub))
+    for d in range(3):
+        a = ax if d == 0 else (ay if d == 1 else az)
+        for i in range(n):
+            x0 = (i - c) * voxel
+            cen[d, i] = (x0 / a) ** 2
+            for ii in range(sub):
+                x = x0 + ((ii + 0.5) / sub - 0.5) * voxel
+                pts[d, i, ii] = (x / a) ** 2
     for k in range(n):
         for j in range(n):
             for i in range(n):
-                x0 = (i - c) * voxel
-                y0 = (j - c) * voxel
-                z0 = (k - c) * voxel
                 # ||D^-1 (p + d)|| is within h/amin of ||D^-1 p|| for |d| <= h: decide
                 # voxels far from the surface without sub-sampling
-                dist = math.sqrt((x0 / ax) ** 2 + (y0 / ay) ** 2 + (z0 / az) ** 2)
+                dist = math.sqrt(cen[0, i] + cen[1, j] + cen[2, k])
                 if dist - slack > 1.0:
                     continue
                 if dist + slack <= 1.0:
@@ -125,15 +186,45 @@ def _ellipsoid_fraction(ax, ay, az, voxel, n, sub):
                     continue
                 cnt = 0
                 for kk in range(sub):
-                    z = z0 + ((kk + 0.5) / sub - 0.5) * voxel
+                    z = pts[2, k, kk]
                     for jj in range(sub):
-                        y = y0 + ((jj + 0.5) / sub - 0.5) * voxel
+                        y = pts[1, j, jj]
                         for ii in range(sub):
-                            x = x0 + ((ii + 0.5) / sub - 0.5) * voxel
-                            if (x / ax) ** 2 + (y / ay) ** 2 + (z / az) ** 2 <= 1.0:
+                            if pts[0, i, ii] + y + z <= 1.0:
                                 cnt += 1
                 out[k, j, i] = cnt * inv
     return out
+
+
+@njit(nogil=True, cache=True)
+def _column_runs(w):
+    """(j, k, first, last + 1) of each (j, k) column of w[k, j, i] holding a nonzero, k-major.
+
+    The order and values of ``np.nonzero((w != 0).any(axis=2))`` with the first and one
+    past the last nonzero ``i`` of each column (zeros inside a run stay in it).
+    """
+    nz, ny, nx = w.shape
+    col_j = np.empty(nz * ny, dtype=np.int64)
+    col_k = np.empty(nz * ny, dtype=np.int64)
+    first = np.empty(nz * ny, dtype=np.int64)
+    stop = np.empty(nz * ny, dtype=np.int64)
+    ncol = 0
+    for k in range(nz):
+        for j in range(ny):
+            lo = -1
+            hi = -1
+            for i in range(nx):
+                if w[k, j, i] != 0:
+                    if lo < 0:
+                        lo = i
+                    hi = i
+            if lo >= 0:
+                col_j[ncol] = j
+                col_k[ncol] = k
+                first[ncol] = lo
+                stop[ncol] = hi + 1
+                ncol += 1
+    return col_j[:ncol], col_k[:ncol], first[:ncol], stop[:ncol]
 
 
 @njit(nogil=True, cache=True)
@@ -172,15 +263,11 @@ def lattice_amplitude(q: np.ndarray, rot: np.ndarray, voxel: float, w: np.ndarra
     """
     q = np.ascontiguousarray(q, dtype=np.float64)
     w = np.ascontiguousarray(w, dtype=np.float64)
-    occupied = w != 0
-    col_k, col_j = np.nonzero(occupied.any(axis=2))
-    first = occupied.argmax(axis=2)[col_k, col_j]
-    last = w.shape[2] - occupied[:, :, ::-1].argmax(axis=2)[col_k, col_j]
+    col_j, col_k, first, stop = _column_runs(w)
     out_re = np.empty(q.shape[0])
     out_im = np.empty(q.shape[0])
     nz, ny, nx = w.shape
     _lattice_amplitude(q, np.ascontiguousarray(rot, dtype=np.float64), float(voxel), w,
-                       col_j.astype(np.int64), col_k.astype(np.int64),
-                       first.astype(np.int64), last.astype(np.int64),
+                       col_j, col_k, first, stop,
                        (nx - 1) / 2.0, (ny - 1) / 2.0, (nz - 1) / 2.0, out_re, out_im)
     return out_re + 1j * out_im
