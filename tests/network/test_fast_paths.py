@@ -9,6 +9,7 @@ so equality is never the vacuous no-overflow case.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -30,6 +31,13 @@ from .layer_strategies import QS, _case
 from .naive_layers import naive_conv2d, naive_dense
 
 SAT_MODES = ["AP_SAT", "AP_SAT_ZERO", "AP_SAT_SYM"]
+
+#: Examples per regime test.  Each new mode combination drawn compiles its own kernels
+#: (about 10 s each from a cold Numba cache), so the default ``ci`` profile draws 60 cases
+#: per test (the share of combinations left undrawn differs per seed); every other
+#: profile (``long``: 5,000) draws its own count.
+REGIME_EXAMPLES = (60 if os.environ.get("FIXSIM_HYPOTHESIS_PROFILE", "ci") == "ci"
+                   else settings().max_examples)
 
 
 @st.composite
@@ -146,17 +154,20 @@ def _check_dense(case, regime, naive: bool):
 
 
 @pytest.mark.parametrize("regime", sorted(EXPECTED))
+@settings(max_examples=REGIME_EXAMPLES)
 @given(data=st.data())
 def test_conv_fast_path_equals_sequential(regime, data):
     _check_conv(data.draw(regime_conv(regime)), regime, data.draw(st.booleans()))
 
 
 @pytest.mark.parametrize("regime", sorted(EXPECTED))
+@settings(max_examples=REGIME_EXAMPLES)
 @given(data=st.data())
 def test_dense_fast_path_equals_sequential(regime, data):
     _check_dense(data.draw(regime_dense(regime)), regime, data.draw(st.booleans()))
 
 
+@settings(max_examples=REGIME_EXAMPLES)
 @given(data=st.data())
 def test_dense_term_order_is_a_parameter(data):
     """An index permutation as the order == the contract kernel on permuted columns."""
