@@ -29,12 +29,15 @@ import numpy as np
 from ..errors import InputError, closest
 from .config import CLASS_NAMES, SimConfig
 from .geometry import make_grid, physical_mask
+from .kernels import SEQUENTIAL_BIN_MAX, _binned_intensity
 from .particles import Protein, draw_radius, make_droplet, make_protein
 from .preprocess import standardize
 
 #: Entropy tags keep the label stream and the per-frame streams independent.
 _LABEL_STREAM = 0
 _FRAME_STREAM = 1
+#: Frames per task of the worker threads (one allocation, one hand-off per block).
+BLOCK = 16
 
 
 def resolve_classes(classes: "Iterable[str] | str | None") -> list[int]:
@@ -94,10 +97,27 @@ class FrameSimulator:
         self.background_shape = bg / bg.sum()
         probs = np.asarray(cfg.multi.count_probs, dtype=np.float64)
         self.count_probs = probs / probs.sum()
+        # per-run constants of frame(): the same values it computed per frame before
+        self._read_sigma = cfg.noise.read_noise * np.sqrt(self.valid_per_bin)
+        self._ones = np.ones(self.grid.q.shape[0])
+        self._q_cols = tuple(np.ascontiguousarray(self.grid.q[:, d]) for d in range(3))
 
     def _bin_sum(self, values: np.ndarray, grid) -> np.ndarray:
         n, s = self.config.detector.out_px, grid.oversample
         return values.reshape(n, s, n, s).sum(axis=(1, 3))
+
+    def _expected(self, fluence: float, grid, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Binned ``((fluence * grid.weight) * a) * b``, summed as :meth:`_bin_sum` does.
+
+        One Numba pass (:func:`~fixsim.data.kernels._binned_intensity`) where its order
+        is numpy's (fewer than ``SEQUENTIAL_BIN_MAX`` sub-pixels per side), else numpy.
+        """
+        n, s = self.config.detector.out_px, grid.oversample
+        if s >= SEQUENTIAL_BIN_MAX:
+            return self._bin_sum(fluence * grid.weight * a * b, grid)
+        out = np.empty((n, n))
+        _binned_intensity(float(fluence), grid.weight, a, b, n, s, out)
+        return out
 
     def params_template(self, n: int) -> dict:
         """Per-frame parameter arrays (NaN / -1 where not applicable)."""
@@ -129,20 +149,19 @@ class FrameSimulator:
         params["fluence_per_a2"][index] = fluence
 
         name = CLASS_NAMES[label]
-        if name == "single_hit":
-            amp = self._proteins(1, rng, params, index)
-            expected = self._bin_sum(fluence * self.grid.weight * np.abs(amp) ** 2, self.grid)
-        elif name == "multi_hit":
-            k = 2 + int(rng.choice(len(self.count_probs), p=self.count_probs))
+        if name == "single_hit" or name == "multi_hit":
+            k = 1 if name == "single_hit" else (
+                2 + int(rng.choice(len(self.count_probs), p=self.count_probs)))
             amp = self._proteins(k, rng, params, index)
-            expected = self._bin_sum(fluence * self.grid.weight * np.abs(amp) ** 2, self.grid)
+            # numpy's |amp| (its own hypot loop), times 1.0 exactly: (J * weight) * |F|^2
+            expected = self._expected(fluence, self.grid, np.abs(amp) ** 2, self._ones)
         elif name == "no_hit":
             expected = np.zeros_like(self.background_shape)
         else:
             drop = make_droplet(cfg.non_sample, rng)
             g = self.droplet_grid
             amp = drop.amplitude(g.q)
-            expected = self._bin_sum(fluence * g.weight * amp * amp, g)
+            expected = self._expected(fluence, g, amp, amp)
             params["droplet_radius_a"][index] = drop.radius_a
             params["droplet_axes_a"][index] = drop.axes_a
             params["droplet_quaternion"][index] = drop.quaternion
@@ -158,7 +177,7 @@ class FrameSimulator:
         params["photons"][index] = counts.sum()
 
         nvalid = self.valid_per_bin
-        read = rng.normal(size=counts.shape) * (noise.read_noise * np.sqrt(nvalid))
+        read = rng.normal(size=counts.shape) * self._read_sigma
         common = rng.normal() * noise.common_mode * nvalid
         binned = (counts + read + common) / cfg.detector.bin_px ** 2
         return standardize(binned) if standardized else binned
@@ -172,14 +191,14 @@ class FrameSimulator:
         radii = np.array([p.radius_a for p in proteins])
         positions = _contact_positions(radii, self.config.multi.gap_max_frac, rng)
         grid = self.grid
+        qx, qy, qz = self._q_cols
         amp = np.zeros(grid.q.shape[0], dtype=np.complex128)
         for p, d in zip(proteins, positions, strict=True):
             # each particle's amplitude is smooth; the fringes of the cluster come from
             # the exact phase factors applied on the full grid
             a = grid.smooth_field(p.amplitude(grid.q_coarse))
             if k > 1:   # elementwise: a BLAS gemv here stalls on a busy machine
-                a = a * np.exp(1j * (grid.q[:, 0] * d[0] + grid.q[:, 1] * d[1]
-                                     + grid.q[:, 2] * d[2]))
+                a = a * np.exp(1j * (qx * d[0] + qy * d[1] + qz * d[2]))
             amp += a
         params["n_particles"][index] = k
         params["radius_a"][index, :k] = radii
@@ -189,40 +208,60 @@ class FrameSimulator:
         return amp
 
 
-    def frames(self, labels: np.ndarray, seed: int, params: dict, start: int, stop: int,
-               standardized: bool = True, workers: int = 1) -> Iterator[np.ndarray]:
-        """Yield frames ``start .. stop - 1`` in order, computed on ``workers`` threads.
+    def blocks(self, labels: np.ndarray, seed: int, params: dict, start: int, stop: int,
+               standardized: bool = True, workers: int = 1, size: int = BLOCK,
+               post: Callable[[int, np.ndarray], None] | None = None,
+               ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(lo, frames)`` for frames ``lo .. lo + len(frames) - 1``, in order.
 
-        Frame ``i`` uses its own generator seeded by ``(seed, i)``, so the output does not
-        depend on ``workers`` or on how the range is split.
+        Blocks of ``size`` consecutive frames (float32, (b, out_px, out_px)) are
+        simulated on ``workers`` threads.  Frame ``i`` uses its own generator seeded by
+        ``(seed, i)``, so the output does not depend on ``workers``, ``size`` or how the
+        range is split.  ``post(lo, frames)``, when given, runs on the simulating thread
+        right after its block, in no particular order across blocks: work that should
+        overlap the simulation (quantizing, say) and may write only its block's rows.
         """
-        def one(i):
-            rng = np.random.default_rng([seed, _FRAME_STREAM, i])
-            return self.frame(int(labels[i]), rng, params, i, standardized)
+        out = self.config.detector.out_px
 
+        def one(lo: int, hi: int) -> tuple[int, np.ndarray]:
+            block = np.empty((hi - lo, out, out), dtype=np.float32)
+            for i in range(lo, hi):
+                rng = np.random.default_rng([seed, _FRAME_STREAM, i])
+                block[i - lo] = self.frame(int(labels[i]), rng, params, i, standardized)
+            if post is not None:
+                post(lo, block)
+            return lo, block
+
+        spans = [(lo, min(lo + size, stop)) for lo in range(start, stop, size)]
         if workers <= 1:
-            for i in range(start, stop):
-                yield one(i)
+            for lo, hi in spans:
+                yield one(lo, hi)
             return
         from concurrent.futures import ThreadPoolExecutor
 
-        window = 4 * workers      # frames in flight: bounded memory for any range
+        window = 2 * workers      # blocks in flight: bounded memory for any range
         pool = ThreadPoolExecutor(max_workers=workers)
         try:
             pending = []
-            for i in range(start, stop):
-                pending.append(pool.submit(one, i))
+            for lo, hi in spans:
+                pending.append(pool.submit(one, lo, hi))
                 if len(pending) >= window:
                     yield pending.pop(0).result()
             for fut in pending:
                 yield fut.result()
         except BaseException:
-            # Ctrl-C/SIGTERM (or the consumer stopping): queued frames never start, so
-            # the command stops after at most one frame per worker.
+            # Ctrl-C/SIGTERM (or the consumer stopping): queued blocks never start, so
+            # the command stops after at most one block per worker.
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         finally:
             pool.shutdown(wait=True)
+
+    def frames(self, labels: np.ndarray, seed: int, params: dict, start: int, stop: int,
+               standardized: bool = True, workers: int = 1) -> Iterator[np.ndarray]:
+        """Yield frames ``start .. stop - 1`` in order (float32), from :meth:`blocks`."""
+        for _, block in self.blocks(labels, seed, params, start, stop, standardized, workers):
+            yield from block
 
 
 def default_workers() -> int:
@@ -260,7 +299,8 @@ def _contact_positions(radii: np.ndarray, gap_max_frac: float,
 
 def simulate(n: int, seed: int, config: SimConfig | dict | None = None,
              classes: "Iterable[str] | str | None" = None, *, standardized: bool = True,
-             workers: int | None = None, progress: Callable[[int], None] | None = None):
+             workers: int | None = None, progress: Callable[[int], None] | None = None,
+             post: Callable[[int, np.ndarray], None] | None = None):
     """Simulate ``n`` preprocessed SPI frames in memory.
 
     Frame ``i`` depends only on ``(seed, i)`` and the configuration, so results are
@@ -281,7 +321,11 @@ def simulate(n: int, seed: int, config: SimConfig | dict | None = None,
     workers : int, optional
         Threads simulating frames (default :func:`default_workers`); no effect on results.
     progress : callable, optional
-        Called with the number of frames finished after each frame.
+        Called with the number of frames just finished (an increment), per block.
+    post : callable, optional
+        ``post(start, frames)`` on the simulating thread with each finished block of
+        frames (float32, rows ``start ..``), blocks in no particular order: see
+        :meth:`FrameSimulator.blocks`.
 
     Returns
     -------
@@ -310,10 +354,10 @@ def simulate(n: int, seed: int, config: SimConfig | dict | None = None,
     params = sim.params_template(n)
     out = sim.config.detector.out_px
     frames = np.empty((n, out, out), dtype=np.float32)
-    for i, frame in enumerate(sim.frames(labels, seed, params, 0, n, standardized, workers)):
-        frames[i] = frame
+    for lo, block in sim.blocks(labels, seed, params, 0, n, standardized, workers, post=post):
+        frames[lo:lo + len(block)] = block
         if progress is not None:
-            progress(i + 1)
+            progress(len(block))
     meta = {"seed": seed, "config": sim.config.to_dict(),
             "classes": [CLASS_NAMES[c] for c in class_ids],
             "fixsim_version": __version__, "params": params}

@@ -25,8 +25,8 @@ import numpy as np
 
 from ..errors import InputError
 from .config import CLASS_NAMES, SimConfig
-from .simulate import (FrameSimulator, check_count, check_seed, default_workers, draw_labels,
-                       resolve_classes)
+from .simulate import (BLOCK, FrameSimulator, check_count, check_seed, default_workers,
+                       draw_labels, resolve_classes)
 
 
 def open_hdf5(path: Path, what: str, kind: str):
@@ -42,8 +42,9 @@ def open_hdf5(path: Path, what: str, kind: str):
 
 
 FORMAT = "fixsim-spi/1"
-#: Frames simulated per write: bounds memory for any N.
+#: Frames simulated per write: bounds memory for any N (a multiple of simulate.BLOCK).
 _CHUNK = 256
+assert _CHUNK % BLOCK == 0
 
 
 def write_dataset(path: "str | os.PathLike", n: int, seed: int,
@@ -94,15 +95,16 @@ def write_dataset(path: "str | os.PathLike", n: int, seed: int,
             dset = f.create_dataset("frames", shape=(n, out, out), dtype=np.float32,
                                     chunks=(min(n, 64), out, out), track_times=False)
             buf = np.empty((_CHUNK, out, out), dtype=np.float32)
-            for s in range(0, n, _CHUNK):
-                e = min(n, s + _CHUNK)
-                for i, frame in enumerate(sim.frames(labels, seed, params, s, e,
-                                                     workers=workers), start=s):
-                    buf[i - s] = frame
-                    if progress is not None:
-                        progress(1)
-                dset[s:e] = buf[:e - s]
-                sha.update(np.ascontiguousarray(buf[:e - s]).tobytes())
+            # one stream of blocks (no pool drained per chunk); a chunk is written once
+            # its last block has arrived (blocks arrive in order and divide _CHUNK)
+            for lo, block in sim.blocks(labels, seed, params, 0, n, workers=workers):
+                s, hi = lo - lo % _CHUNK, lo + len(block)
+                buf[lo - s:hi - s] = block
+                if progress is not None:
+                    progress(len(block))
+                if hi == n or hi - s == _CHUNK:
+                    dset[s:hi] = buf[:hi - s]
+                    sha.update(np.ascontiguousarray(buf[:hi - s]).tobytes())
             lab = f.create_dataset("labels", data=labels, track_times=False)
             lab.attrs["class_names"] = list(CLASS_NAMES)
             grp = f.create_group("params")

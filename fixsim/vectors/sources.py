@@ -49,6 +49,25 @@ def _take(arr, n: int, what: str):
     return arr[:n]
 
 
+def _simulate_quantized(spec: ModelSpec, n: int, seed: int, progress):
+    """``fixsim.data.simulate(n, seed)`` with each block quantized on its simulating thread.
+
+    Returns ``(frames, raw, labels, class_names, meta)``; ``raw`` (n, 1, 65, 65) equals
+    ``quantize(frames, spec.input_format)`` (elementwise, so blockwise is the same), but
+    is computed while the simulation runs, in cache, instead of after it.
+    """
+    from ..data import simulate
+
+    fmt = spec.input_format
+    raw = np.empty((n, *spec.input_shape), dtype=fmt.raw_dtype)
+
+    def post(lo: int, block: np.ndarray) -> None:
+        raw[lo:lo + len(block), 0] = quantize(block, fmt, warn=False)
+
+    frames, labels, class_names, meta = simulate(n, seed, progress=progress, post=post)
+    return frames, raw, labels, class_names, meta
+
+
 def read_source(spec: ModelSpec, source, n: int, seed: int, progress=None) -> SourceData:
     """Frames for a vector set.
 
@@ -81,9 +100,7 @@ def read_source(spec: ModelSpec, source, n: int, seed: int, progress=None) -> So
         if tuple(spec.input_shape) != (1, 65, 65):
             raise InputError(f"the simulated source makes (1, 65, 65) frames; spec "
                              f"{spec.name!r} takes {tuple(spec.input_shape)}")
-        from ..data import simulate
-
-        frames, labels, class_names, meta = simulate(n, seed, progress=progress)
+        frames, raw, labels, class_names, meta = _simulate_quantized(spec, n, seed, progress)
         record = {"kind": "simulated", "generator": "fixsim.data.simulate", "data_seed": int(seed),
                   "config": meta["config"], "classes": meta.get("classes")}
     else:
@@ -122,7 +139,8 @@ def read_source(spec: ModelSpec, source, n: int, seed: int, progress=None) -> So
     if frames is not None:
         frames = _as_batch(spec, np.ascontiguousarray(frames, dtype=np.float32), "source")
         warn_specials(frames, f"source {record.get('file', record.get('kind'))!r}")
-        raw = quantize(frames, spec.input_format, warn=False)
+        if raw is None:
+            raw = quantize(frames, spec.input_format, warn=False)
     raw = _as_batch(spec, np.asarray(raw), "source")
     inputs = np.ascontiguousarray(check_raw(raw, spec.input_format, "source inputs"), dtype=np.int64)
     if labels is not None:
