@@ -27,16 +27,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .._version import __version__
 from ..errors import InputError
 from ..fixed import FixedType
+from ..network.spec_types import TENSOR_ORDERS, TENSOR_ROLES
 
-#: The hand-written files of rtl/ (found by :func:`rtl_dir`).
-RTL_FILES = ("fixsim_common.h", "fixsim_input.h", "fixsim_conv2d.h", "fixsim_maxpool2d.h",
-             "fixsim_activation.h", "fixsim_flatten.h", "fixsim_dense.h", "fixsim_tap.h",
-             "fixsim_layers.h", "tb/fixsim_tb.h", "tb/tb_main.cpp")
 
 _PRODUCT = {"to_accum": "fixsim::PRODUCT_TO_ACCUM", "exact": "fixsim::PRODUCT_EXACT"}
 _SUM_ORDER = {"ci_kh_kw": "fixsim::SUM_CI_KH_KW", "kh_kw_ci": "fixsim::SUM_KH_KW_CI"}
@@ -108,93 +105,160 @@ def _alpha_lines(act) -> list[str]:
             "    static constexpr double leaky_alpha = 0.0;"]
 
 
-def _config(layer, cfg: str, prev: str) -> list[str]:
-    kind = layer.type
-    lines = [f"// layer {layer.name!r}: {kind}, {tuple(layer.in_shape)} -> {tuple(layer.out_shape)}",
-             f"struct {cfg} {{", f"    typedef {prev}::result_t input_t;"]
-    if kind in ("conv2d", "dense"):
-        f, opt = layer.formats, layer.options
-        bias = cpp_type(f.bias) if f.bias is not None else "weight_t"
-        lines += [f"    typedef {cpp_type(f.weight)} weight_t;",
-                  f"    typedef {bias} bias_t;" + ("" if f.bias is not None else "  // unused: no bias"),
-                  f"    typedef {cpp_type(f.accum)} accum_t;",
-                  f"    typedef {cpp_type(f.result)} result_t;"]
-        lines += _alpha_lines(layer.activation)
-        n_w = 1
-        for s in layer.weight_shape:
-            n_w *= s
-        if kind == "conv2d":
-            c, h, w = layer.in_shape
-            oc, oh, ow = layer.out_shape
-            lines += [f"    static const unsigned in_channels = {c}, in_height = {h}, in_width = {w};",
-                      f"    static const unsigned out_channels = {oc}, out_height = {oh}, out_width = {ow};",
-                      f"    static const unsigned kernel_h = {layer.kernel[0]}, kernel_w = {layer.kernel[1]};",
-                      f"    static const unsigned stride_h = {layer.stride[0]}, stride_w = {layer.stride[1]};",
-                      f"    static const unsigned pad_top = {layer.padding[0]}, pad_left = {layer.padding[1]};",
-                      f"    static const fixsim::sum_order sum_order = {_SUM_ORDER[opt.sum_order]};"]
-        else:
-            lines += [f"    static const unsigned in_features = {layer.in_shape[0]}, "
-                      f"out_features = {layer.out_shape[0]};"]
-        lines += [f"    static const unsigned n_weights = {n_w}, n_biases = "
-                  f"{layer.weight_shape[0] if layer.bias else 1};",
-                  f"    static const bool has_bias = {'true' if layer.bias else 'false'};",
-                  f"    static const fixsim::product_mode product = {_PRODUCT[opt.product]};",
-                  f"    static const fixsim::activation_kind activation = {_ACT[layer.activation.kind]};",
-                  f"    static const fixsim::activation_on activation_on = {_ACT_ON[opt.activation_on]};"]
-    elif kind == "maxpool2d":
+def _n(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def _mac_config(layer) -> list[str]:
+    f, opt = layer.formats, layer.options
+    bias = cpp_type(f.bias) if f.bias is not None else "weight_t"
+    lines = [f"    typedef {cpp_type(f.weight)} weight_t;",
+             f"    typedef {bias} bias_t;" + ("" if f.bias is not None else "  // unused: no bias"),
+             f"    typedef {cpp_type(f.accum)} accum_t;",
+             f"    typedef {cpp_type(f.result)} result_t;"]
+    lines += _alpha_lines(layer.activation)
+    if layer.type == "conv2d":
         c, h, w = layer.in_shape
-        _, oh, ow = layer.out_shape
-        lines += ["    typedef input_t result_t;",
-                  f"    static const unsigned channels = {c}, in_height = {h}, in_width = {w};",
-                  f"    static const unsigned out_height = {oh}, out_width = {ow};",
+        oc, oh, ow = layer.out_shape
+        lines += [f"    static const unsigned in_channels = {c}, in_height = {h}, in_width = {w};",
+                  f"    static const unsigned out_channels = {oc}, out_height = {oh}, out_width = {ow};",
                   f"    static const unsigned kernel_h = {layer.kernel[0]}, kernel_w = {layer.kernel[1]};",
                   f"    static const unsigned stride_h = {layer.stride[0]}, stride_w = {layer.stride[1]};",
-                  f"    static const bool ceil_mode = {'true' if layer.ceil_mode else 'false'};"]
-    elif kind == "flatten":
-        c, h, w = layer.in_shape
-        lines += ["    typedef input_t result_t;",
-                  f"    static const unsigned channels = {c}, height = {h}, width = {w};",
-                  f"    static const fixsim::flatten_order order = {_ORDER[layer.order]};"]
-    else:  # standalone activation
-        n = 1
-        for s in layer.in_shape:
-            n *= s
-        lines += ["    typedef input_t result_t;"] + _alpha_lines(layer.activation)
-        lines += [f"    static const unsigned n_elements = {n};",
-                  f"    static const fixsim::activation_kind activation = {_ACT[layer.activation.kind]};"]
-    lines.append("};")
-    return lines
+                  f"    static const unsigned pad_top = {layer.padding[0]}, pad_left = {layer.padding[1]};",
+                  f"    static const fixsim::sum_order sum_order = {_SUM_ORDER[opt.sum_order]};"]
+    else:
+        lines += [f"    static const unsigned in_features = {layer.in_shape[0]}, "
+                  f"out_features = {layer.out_shape[0]};"]
+    return lines + [
+        f"    static const unsigned n_weights = {_n(layer.weight_shape)}, n_biases = "
+        f"{layer.weight_shape[0] if layer.bias else 1};",
+        f"    static const bool has_bias = {'true' if layer.bias else 'false'};",
+        f"    static const fixsim::product_mode product = {_PRODUCT[opt.product]};",
+        f"    static const fixsim::activation_kind activation = {_ACT[layer.activation.kind]};",
+        f"    static const fixsim::activation_on activation_on = {_ACT_ON[opt.activation_on]};"]
+
+
+def _maxpool2d_config(layer) -> list[str]:
+    c, h, w = layer.in_shape
+    _, oh, ow = layer.out_shape
+    return ["    typedef input_t result_t;",
+            f"    static const unsigned channels = {c}, in_height = {h}, in_width = {w};",
+            f"    static const unsigned out_height = {oh}, out_width = {ow};",
+            f"    static const unsigned kernel_h = {layer.kernel[0]}, kernel_w = {layer.kernel[1]};",
+            f"    static const unsigned stride_h = {layer.stride[0]}, stride_w = {layer.stride[1]};",
+            f"    static const bool ceil_mode = {'true' if layer.ceil_mode else 'false'};"]
+
+
+def _flatten_config(layer) -> list[str]:
+    c, h, w = layer.in_shape
+    return ["    typedef input_t result_t;",
+            f"    static const unsigned channels = {c}, height = {h}, width = {w};",
+            f"    static const fixsim::flatten_order order = {_ORDER[layer.order]};"]
+
+
+def _activation_config(layer) -> list[str]:
+    return (["    typedef input_t result_t;"] + _alpha_lines(layer.activation)
+            + [f"    static const unsigned n_elements = {_n(layer.in_shape)};",
+               f"    static const fixsim::activation_kind activation = {_ACT[layer.activation.kind]};"])
+
+
+def _mac_call(layer, cfg: str, src: str, dst: str) -> list[str]:
+    """``fixsim::<type><cfg>(in, out, weight, bias)``; a layer without bias passes a zero."""
+    lines = []
+    if layer.bias:
+        bias = f"{layer.name}_bias"
+    else:
+        lines.append(f"    const {cfg}::bias_t {layer.name}_no_bias[1] = {{0}};")
+        bias = f"{layer.name}_no_bias"
+    return lines + [f"    fixsim::{layer.type}<{cfg}>({src}, {dst}, {layer.name}_weight, {bias});"]
+
+
+def _stream_call(function: str):
+    """The call of a template without memories: ``fixsim::<function><cfg>(in, out)``."""
+    def call(layer, cfg: str, src: str, dst: str) -> list[str]:
+        return [f"    fixsim::{function}<{cfg}>({src}, {dst});"]
+    return call
+
+
+@dataclass(frozen=True)
+class CppLayer:
+    """The C++ twin of one layer type: its rtl/ template header, the lines of its
+    ``CONFIG_T`` struct after ``input_t`` (``config(layer)``), and its call in the top
+    function (``call(layer, cfg, src, dst)``, the streams' names)."""
+
+    header: str
+    config: Callable[..., list[str]]
+    call: Callable[..., list[str]]
+
+
+#: Spec type name -> its C++ twin (the same names as fixsim.network.kinds.REGISTRY).
+CPP_LAYERS: dict[str, CppLayer] = {
+    "conv2d": CppLayer("fixsim_conv2d.h", _mac_config, _mac_call),
+    "maxpool2d": CppLayer("fixsim_maxpool2d.h", _maxpool2d_config, _stream_call("maxpool2d")),
+    "dense": CppLayer("fixsim_dense.h", _mac_config, _mac_call),
+    "flatten": CppLayer("fixsim_flatten.h", _flatten_config, _stream_call("flatten")),
+    "relu": CppLayer("fixsim_activation.h", _activation_config, _stream_call("activation")),
+    "linear": CppLayer("fixsim_activation.h", _activation_config, _stream_call("activation")),
+    "leaky_relu": CppLayer("fixsim_activation.h", _activation_config, _stream_call("activation")),
+}
+
+
+def cpp_layer(layer) -> CppLayer:
+    """The :class:`CppLayer` of a spec layer (InputError naming a type without one)."""
+    try:
+        return CPP_LAYERS[layer.type]
+    except KeyError:
+        raise InputError(f"layer {layer.name!r}: type {layer.type!r} has no C++ codegen entry "
+                         f"(fixsim.csim.codegen.CPP_LAYERS has {', '.join(CPP_LAYERS)})") from None
+
+
+#: The hand-written files of rtl/ (found by :func:`rtl_dir`): the layer templates of
+#: :data:`CPP_LAYERS` between the common headers and the tap/test-bench ones.
+RTL_FILES = (("fixsim_common.h", "fixsim_input.h")
+             + tuple(dict.fromkeys(e.header for e in CPP_LAYERS.values()))
+             + ("fixsim_tap.h", "fixsim_layers.h", "tb/fixsim_tb.h", "tb/tb_main.cpp"))
+
+
+def _config(layer, cfg: str, prev: str) -> list[str]:
+    return ([f"// layer {layer.name!r}: {layer.type}, {tuple(layer.in_shape)} -> {tuple(layer.out_shape)}",
+             f"struct {cfg} {{", f"    typedef {prev}::result_t input_t;"]
+            + cpp_layer(layer).config(layer) + ["};"])
+
+
+#: Tap macro of rtl/fixsim_tap.h by the rank of a per-frame shape (PyTorch order).
+_TAP_MACROS = {3: "FIXSIM_TAP_MAP", 1: "FIXSIM_TAP_VEC"}
 
 
 def _tap_macro(stream: str, index: int, shape: Sequence[int]) -> str:
-    if len(shape) == 3:
-        return f"    FIXSIM_TAP_MAP({stream}, {index}, {shape[0]}, {shape[1]}, {shape[2]});"
-    return f"    FIXSIM_TAP_VEC({stream}, {index}, {shape[0]});"
+    macro = _TAP_MACROS.get(len(shape))
+    if macro is None:
+        raise InputError(f"no tap macro for a {len(shape)}-D output {tuple(shape)} "
+                         f"(rtl/fixsim_tap.h has ranks {sorted(_TAP_MACROS)})")
+    return f"    {macro}({stream}, {index}, {', '.join(map(str, shape))});"
+
+
+#: C++ element type and size constant of a memory, by tensor role (in the layer's CONFIG_T).
+_MEMORY = {"weight": ("weight_t", "n_weights"), "bias": ("bias_t", "n_biases")}
 
 
 def _memories(spec) -> list[tuple[str, str, str, str]]:
     """(argument name, C++ element type, size constant, file stem) of every weight memory."""
     out = []
-    for layer in spec.mac_layers:
-        cfg = f"{layer.name}_config"
-        out.append((f"{layer.name}_weight", f"{cfg}::weight_t", f"{cfg}::n_weights",
-                    f"{layer.name}.weight"))
-        if layer.bias:
-            out.append((f"{layer.name}_bias", f"{cfg}::bias_t", f"{cfg}::n_biases",
-                        f"{layer.name}.bias"))
+    for t in spec.tensors():
+        ctype, size = _MEMORY[t.role]
+        cfg = f"{t.layer}_config"
+        out.append((f"{t.layer}_{t.role}", f"{cfg}::{ctype}", f"{cfg}::{size}", t.name))
     return out
 
 
 def _image_tensors(spec) -> list[tuple[str, int, FixedType, int]]:
-    """(layer, kind 0 weight/1 bias, format, element order) of each weight memory, in
+    """(layer, role index, format, element order index) of each weight memory, in
     weight-image order (fixsim.vectors.weight_image: order 1 = dense columns in hwc order)."""
-    out = []
-    for layer in spec.mac_layers:
-        order = 1 if getattr(layer, "input_permutation", None) is not None else 0
-        out.append((layer.name, 0, layer.formats.weight, order))
-        if layer.bias:
-            out.append((layer.name, 1, layer.formats.bias, 0))
-    return out
+    return [(t.layer, TENSOR_ROLES.index(t.role), t.format, TENSOR_ORDERS.index(t.order))
+            for t in spec.tensors()]
 
 
 def generate_network(spec, namespace: str | None = None) -> dict[str, str]:
@@ -256,17 +320,7 @@ def generate_network(spec, namespace: str | None = None) -> dict[str, str]:
         dst = "out" if is_last else f"{layer.name}_out"
         if not is_last:
             top.append(f'    hls::stream<{cfg}::result_t> {dst}("{dst}");')
-        if layer.type in ("conv2d", "dense"):
-            if layer.bias:
-                bias = f"{layer.name}_bias"
-            else:
-                top.append(f"    const {cfg}::bias_t {layer.name}_no_bias[1] = {{0}};")
-                bias = f"{layer.name}_no_bias"
-            top.append(f"    fixsim::{layer.type}<{cfg}>({stream}, {dst}, {layer.name}_weight, {bias});")
-        elif layer.type in ("maxpool2d", "flatten"):
-            top.append(f"    fixsim::{layer.type}<{cfg}>({stream}, {dst});")
-        else:
-            top.append(f"    fixsim::activation<{cfg}>({stream}, {dst});")
+        top += cpp_layer(layer).call(layer, cfg, stream, dst)
         top.append(_tap_macro(dst, i, layer.out_shape))
         stream = dst
     top += ["}", "", f"}}  // namespace {ns}", ""]
@@ -301,18 +355,14 @@ def generate_network(spec, namespace: str | None = None) -> dict[str, str]:
            "        std::string error;",
            "        if (!load_image(fixsim::tb::read_file(a.image), error)) fixsim::tb::fail(a.image + \": \" + error);",
            "        return;", "    }"]
-    for layer in spec.mac_layers:
-        cfg = f"{layer.name}_config"
-        perm = getattr(layer, "input_permutation", None)
-        if perm is not None:
-            tb.append(f'    fixsim::tb::load_dense_hwc(a, "{layer.name}.weight", {layer.name}_weight, '
-                      f"{cfg}::out_features, {perm[0]}, {perm[1]}, {perm[2]});")
+    for t in spec.tensors():
+        cfg, mem = f"{t.layer}_config", f"{t.layer}_{t.role}"
+        if t.order == "dense_hwc":
+            c, h, w = t.chw
+            tb.append(f'    fixsim::tb::load_dense_hwc(a, "{t.name}", {mem}, '
+                      f"{cfg}::out_features, {c}, {h}, {w});")
         else:
-            tb.append(f'    fixsim::tb::load_memory(a, "{layer.name}.weight", {layer.name}_weight, '
-                      f"{cfg}::n_weights);")
-        if layer.bias:
-            tb.append(f'    fixsim::tb::load_memory(a, "{layer.name}.bias", {layer.name}_bias, '
-                      f"{cfg}::n_biases);")
+            tb.append(f'    fixsim::tb::load_memory(a, "{t.name}", {mem}, {cfg}::{_MEMORY[t.role][1]});')
     tb += ["}", ""]
     names = ", ".join(f'"{t.name}"' for t in taps)
     sizes = ", ".join(str(t.size) for t in taps)

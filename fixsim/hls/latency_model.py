@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from .._validate import check_int, check_number
 from ..errors import InputError, closest
@@ -48,14 +48,20 @@ SPECKLENN_LAYERS = (
     {"name": "dense2", "kind": "dense", "units": 50, "ii": 1, "parallelism": 250},
 )
 
-_KEYS = {
-    "conv2d": {"filters", "kernel", "stride", "parallelism", "reuse", "padding"},
-    "dense": {"units", "parallelism", "reuse"},
-    "maxpool2d": {"pool", "stride", "ceil_mode"},
-    "relu": set(),
-    "flatten": set(),
-}
 _COMMON = {"kind", "name", "in_shape", "ii", "depth"}
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """One layer type of the model: its own keys and its beat schedule.
+
+    ``schedule(layer, shape, arrival)`` returns ``(out_shape, ready, info)`` (see
+    :func:`_conv2d`); ``info`` holds macs, mult, reuse, ii, depth and, for a layer that
+    only renames beats, busy (else the beat-level schedule is run on its costs).
+    """
+
+    keys: frozenset
+    schedule: Callable
 
 
 @dataclass(frozen=True)
@@ -126,13 +132,13 @@ def _validate(layer) -> dict:
     if not isinstance(layer, dict):
         raise InputError(f"each layer must be a dict, got {type(layer).__name__}")
     kind = layer.get("kind")
-    if kind not in _KEYS:
-        raise InputError(f"unknown layer kind {kind!r}{closest(str(kind), _KEYS)}; "
-                         f"expected one of {sorted(_KEYS)}")
+    if kind not in KINDS:
+        raise InputError(f"unknown layer kind {kind!r}{closest(str(kind), KINDS)}; "
+                         f"expected one of {sorted(KINDS)}")
     for key in layer:
-        if key not in _KEYS[kind] | _COMMON:
+        if key not in KINDS[kind].keys | _COMMON:
             raise InputError(f"layer {layer.get('name', kind)!r}: unknown key {key!r}"
-                             f"{closest(key, _KEYS[kind] | _COMMON)} for a {kind} layer")
+                             f"{closest(key, KINDS[kind].keys | _COMMON)} for a {kind} layer")
     if layer.get("padding", "valid") != "valid":
         raise InputError(f"layer {layer.get('name', kind)!r}: only padding 'valid' is "
                          f"modelled, got {layer['padding']!r}")
@@ -178,52 +184,81 @@ def _log2_depth(macs: int) -> int:
     return 3 + max(0, math.ceil(math.log2(max(macs, 1))))
 
 
+def _spatial(layer: dict, shape: tuple) -> tuple:
+    if len(shape) != 3:
+        raise InputError(f"layer {layer.get('name', layer['kind'])!r}: needs an (H, W, C) input, "
+                         f"got shape {list(shape)}")
+    return shape
+
+
+def _conv2d(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
+    """(out_shape, emits, costs, depth, macs, mult, reuse) of a conv2d: a beat that
+    completes an output window costs ``ii * reuse``."""
+    h, w, c = _spatial(layer, shape)
+    kh, kw = _pair(layer, "kernel")
+    sh, sw = _pair(layer, "stride", 1)
+    if kh > h or kw > w:
+        raise InputError(f"layer {layer.get('name', layer['kind'])!r}: kernel {kh}x{kw} larger "
+                         f"than input {h}x{w}")
+    filters = _int(layer, "filters")
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    macs_out = kh * kw * c * filters
+    mult, reuse = _reuse(layer, macs_out)
+    emits = [int(r >= kh - 1 and (r - kh + 1) % sh == 0 and (r - kh + 1) // sh < oh
+                 and q >= kw - 1 and (q - kw + 1) % sw == 0 and (q - kw + 1) // sw < ow)
+             for r in range(h) for q in range(w)]
+    costs = [ii * (reuse if e else 1) for e in emits]
+    depth = layer.get("depth", _log2_depth(kh * kw * c))
+    return (oh, ow, filters), emits, costs, depth, macs_out * oh * ow, mult, reuse
+
+
+def _maxpool2d(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
+    """A beat that completes a pool window emits it; every beat costs ``ii``."""
+    h, w, c = _spatial(layer, shape)
+    ph, pw = _pair(layer, "pool")
+    sh, sw = _pair(layer, "stride", layer.get("pool"))
+    ceil_mode = bool(layer.get("ceil_mode", False))
+    oh, ow = _pool_out(h, ph, sh, ceil_mode), _pool_out(w, pw, sw, ceil_mode)
+    last_r = {min(y * sh + ph - 1, h - 1) for y in range(oh)}
+    last_q = {min(x * sw + pw - 1, w - 1) for x in range(ow)}
+    emits = [int(r in last_r and q in last_q) for r in range(h) for q in range(w)]
+    return (oh, ow, c), emits, [ii] * len(emits), layer.get("depth", 1), 0, 0, 1
+
+
+def _elementwise(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
+    """An activation: one beat in, one beat out, ``ii`` each."""
+    return shape, [1] * len(arrival), [ii] * len(arrival), layer.get("depth", 1), 0, 0, 1
+
+
+def _dense(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
+    """Buffer every input beat, then compute for ``ii * reuse`` cycles."""
+    n_in, units = math.prod(shape), _int(layer, "units")
+    mult, reuse = _reuse(layer, n_in * units)
+    emits = [0] * (len(arrival) - 1) + [1]
+    costs = [ii] * (len(arrival) - 1) + [ii + ii * reuse]
+    return (units,), emits, costs, layer.get("depth", _log2_depth(n_in)), n_in * units, mult, reuse
+
+
+#: Layer kind -> its own keys and schedule (the same names as the spec's layer types).
+KINDS: dict[str, _Kind] = {
+    "conv2d": _Kind(frozenset({"filters", "kernel", "stride", "parallelism", "reuse", "padding"}),
+                    _conv2d),
+    "maxpool2d": _Kind(frozenset({"pool", "stride", "ceil_mode"}), _maxpool2d),
+    "dense": _Kind(frozenset({"units", "parallelism", "reuse"}), _dense),
+    "flatten": _Kind(frozenset(), None),  # renames beats: no cycles, no depth
+    "relu": _Kind(frozenset(), _elementwise),
+    "linear": _Kind(frozenset(), _elementwise),
+    "leaky_relu": _Kind(frozenset(), _elementwise),
+}
+
+
 def _layer(layer: dict, shape: tuple, arrival: list) -> tuple:
     kind, ii = layer["kind"], _int(layer, "ii", 1)
-    if kind in ("conv2d", "maxpool2d") and len(shape) != 3:
-        raise InputError(f"layer {layer.get('name', kind)!r}: needs an (H, W, C) input, "
-                         f"got shape {list(shape)}")
-    if kind == "conv2d":
-        h, w, c = shape
-        kh, kw = _pair(layer, "kernel")
-        sh, sw = _pair(layer, "stride", 1)
-        if kh > h or kw > w:
-            raise InputError(f"layer {layer.get('name', kind)!r}: kernel {kh}x{kw} larger "
-                             f"than input {h}x{w}")
-        filters = _int(layer, "filters")
-        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
-        macs_out = kh * kw * c * filters
-        mult, reuse = _reuse(layer, macs_out)
-        emits = [int(r >= kh - 1 and (r - kh + 1) % sh == 0 and (r - kh + 1) // sh < oh
-                     and q >= kw - 1 and (q - kw + 1) % sw == 0 and (q - kw + 1) // sw < ow)
-                 for r in range(h) for q in range(w)]
-        costs = [ii * (reuse if e else 1) for e in emits]
-        depth = layer.get("depth", _log2_depth(kh * kw * c))
-        out_shape, macs = (oh, ow, filters), macs_out * oh * ow
-    elif kind == "maxpool2d":
-        h, w, c = shape
-        ph, pw = _pair(layer, "pool")
-        sh, sw = _pair(layer, "stride", layer.get("pool"))
-        ceil_mode = bool(layer.get("ceil_mode", False))
-        oh, ow = _pool_out(h, ph, sh, ceil_mode), _pool_out(w, pw, sw, ceil_mode)
-        last_r = {min(y * sh + ph - 1, h - 1) for y in range(oh)}
-        last_q = {min(x * sw + pw - 1, w - 1) for x in range(ow)}
-        emits = [int(r in last_r and q in last_q) for r in range(h) for q in range(w)]
-        costs, depth = [ii] * len(emits), layer.get("depth", 1)
-        out_shape, macs, mult, reuse = (oh, ow, c), 0, 0, 1
-    elif kind == "relu":
-        emits, costs = [1] * len(arrival), [ii] * len(arrival)
-        depth, out_shape, macs, mult, reuse = layer.get("depth", 1), shape, 0, 0, 1
-    elif kind == "flatten":
+    schedule = KINDS[kind].schedule
+    if schedule is None:  # flatten
         n = math.prod(shape)
         return (n,), list(arrival), dict(macs=0, mult=0, reuse=1, ii=0, depth=0, busy=0)
-    else:  # dense: buffer every input beat, then compute
-        n_in, units = math.prod(shape), _int(layer, "units")
-        mult, reuse = _reuse(layer, n_in * units)
-        depth = layer.get("depth", _log2_depth(n_in))
-        emits = [0] * (len(arrival) - 1) + [1]
-        costs = [ii] * (len(arrival) - 1) + [ii + ii * reuse]
-        out_shape, macs = (units,), n_in * units
+    out_shape, emits, costs, depth, macs, mult, reuse = schedule(layer, shape, arrival, ii)
     depth = _int({"name": layer.get("name", kind), "kind": kind, "depth": depth}, "depth",
                  minimum=0)
     ready, busy = _run(arrival, costs, emits, depth)
@@ -238,7 +273,7 @@ def predict(layers: Sequence[dict] = SPECKLENN_LAYERS, *, input_shape: Optional[
     Parameters
     ----------
     layers : sequence of dict
-        ``kind`` in conv2d, maxpool2d, relu, flatten, dense; see the module docstring.
+        ``kind`` in :data:`KINDS` (the spec's layer types); see the module docstring.
         The first layer (or ``input_shape``) gives ``in_shape`` as ``[H, W, C]`` or ``[N]``.
     input_shape : sequence of int, optional
         Overrides the first layer's ``in_shape``.

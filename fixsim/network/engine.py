@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from ..layers import activation_float, conv2d_float, dense_float, flatten, hwc_permutation, maxpool2d_float
+from .kinds import REGISTRY
 from .prepared import CHUNK, Model, as_batch, mac_config, prepare
-from .spec import Conv2D, Dense, Flatten, MaxPool2D, load_spec
+from .spec import load_spec
 
 
 def run(spec, weights, x, *, taps: bool = True, method="auto",
@@ -93,21 +93,7 @@ def run_float(spec, float_weights: dict, x, *, taps: bool = True) -> dict:
     cur = as_batch(spec, x, "input").astype(np.float64)
     out = {"input": cur} if taps else {}
     for layer in spec.layers:
-        if isinstance(layer, (Conv2D, Dense)):
-            w, b = fw[f"{layer.name}.weight"], fw.get(f"{layer.name}.bias")
-            if isinstance(layer, Conv2D):
-                cur = conv2d_float(cur, w, b, stride=layer.stride, padding=layer.padding)
-            else:
-                if layer.input_permutation is not None:
-                    w = w[:, hwc_permutation(*layer.input_permutation)]
-                cur = dense_float(cur, w, b)
-            cur = activation_float(cur, layer.activation.kind, layer.activation.alpha or 0.0)
-        elif isinstance(layer, MaxPool2D):
-            cur = maxpool2d_float(cur, layer.kernel, layer.stride, layer.ceil_mode)
-        elif isinstance(layer, Flatten):
-            cur = flatten(cur, layer.order)
-        else:
-            cur = activation_float(cur, layer.activation.kind, layer.activation.alpha or 0.0)
+        cur = REGISTRY[layer.type].run_float(layer, cur, fw)
         if taps:
             out[layer.name] = cur
     if not taps:

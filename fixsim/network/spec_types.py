@@ -1,8 +1,10 @@
-"""The model spec's values: options, activations, formats, layers and the whole model.
+"""The model spec's values: options, activations, formats, weight tensors, the layer bases
+and the whole model.
 
 All are frozen dataclasses; :func:`fixsim.network.spec.load_spec` builds and validates
 them (shapes inferred, options resolved per layer).  ``to_dict``/``to_json`` give the
-canonical JSON form, ``resolved=True`` adds the derived fields.
+canonical JSON form, ``resolved=True`` adds the derived fields.  Each concrete layer type
+(``Conv2D``, ``Dense``, ...) lives in its kind module, :mod:`fixsim.network.kinds`.
 """
 
 from __future__ import annotations
@@ -69,6 +71,43 @@ class LayerFormats:
         return d
 
 
+#: Roles of a weight tensor (``"<layer>.<role>"``).  Their indices are weight-image file
+#: fields (fixsim.vectors.weight_image): append new roles, never reorder.
+TENSOR_ROLES = ("weight", "bias")
+#: Element orders of a weight memory: the PyTorch layout in C order, or dense columns in
+#: hwc stream order.  Indices are weight-image file fields as well: append only.
+TENSOR_ORDERS = ("pytorch", "dense_hwc")
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One weight memory of a layer: raw values in ``format``, PyTorch ``shape``.
+
+    ``order`` is the element order of the rtl/ memory (``"dense_hwc"``: the columns are
+    permuted from the (C, H, W) map ``chw`` flattened in hwc order); ``fan_in`` sets the
+    PyTorch-style random init bound ``1/sqrt(fan_in)``.
+    """
+
+    layer: str
+    role: str
+    shape: tuple[int, ...]
+    format: FixedType
+    fan_in: int
+    order: str = "pytorch"
+    chw: tuple[int, int, int] | None = None
+
+    def __post_init__(self):
+        assert self.role in TENSOR_ROLES and self.order in TENSOR_ORDERS, (self.role, self.order)
+
+    @property
+    def name(self) -> str:
+        return f"{self.layer}.{self.role}"
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+
 @dataclass(frozen=True, kw_only=True)
 class Layer:
     """Fields every layer has; shapes exclude the batch dimension."""
@@ -84,9 +123,19 @@ class Layer:
     def out_format(self) -> FixedType:
         return self.in_format
 
+    def tensors(self) -> tuple[Tensor, ...]:
+        """The weight memories this layer owns, in memory-argument order (none by default)."""
+        return ()
+
     @property
     def params(self) -> int:
-        return 0
+        return sum(t.size for t in self.tensors())
+
+    @property
+    def hwc_source(self) -> tuple[int, int, int] | None:
+        """The (C, H, W) map this layer's flat output was flattened from in hwc order, or
+        None (a dense layer fed by it permutes its PyTorch-order weight columns)."""
+        return None
 
     def _own(self) -> dict:
         raise NotImplementedError
@@ -125,9 +174,14 @@ class _MacLayer(Layer):
         """Number of products summed into one output (K)."""
         return int(np.prod(self.weight_shape[1:]))
 
-    @property
-    def params(self) -> int:
-        return int(np.prod(self.weight_shape)) + (self.weight_shape[0] if self.bias else 0)
+    def tensors(self) -> tuple[Tensor, ...]:
+        perm = getattr(self, "input_permutation", None)
+        out = [Tensor(self.name, "weight", tuple(self.weight_shape), self.formats.weight,
+                      self.fan_in, "dense_hwc" if perm is not None else "pytorch", perm)]
+        if self.bias:
+            out.append(Tensor(self.name, "bias", (self.weight_shape[0],), self.formats.bias,
+                              self.fan_in))
+        return tuple(out)
 
     def _mac_fields(self) -> dict:
         return {"bias": self.bias, "activation": self.activation.to_json_value(),
@@ -140,97 +194,12 @@ class _MacLayer(Layer):
         return d
 
 
-@dataclass(frozen=True, kw_only=True)
-class Conv2D(_MacLayer):
-    """2-D convolution (cross-correlation, as PyTorch), symmetric zero padding."""
-
-    out_channels: int
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-    type = "conv2d"
-
-    @property
-    def weight_shape(self) -> tuple[int, ...]:
-        return (self.out_channels, self.in_shape[0]) + self.kernel
-
-    def _own(self) -> dict:
-        return {"out_channels": self.out_channels, "kernel": list(self.kernel),
-                "stride": list(self.stride), "padding": list(self.padding), **self._mac_fields()}
-
-
-@dataclass(frozen=True, kw_only=True)
-class Dense(_MacLayer):
-    """Fully connected layer.  ``input_permutation`` is set when its input is an hwc flatten:
-    the (C, H, W) shape that was flattened, so that the PyTorch-order (c, h, w) weight
-    columns can be permuted to the hwc feature order."""
-
-    out_features: int
-    input_permutation: tuple[int, int, int] | None = None
-    type = "dense"
-
-    @property
-    def weight_shape(self) -> tuple[int, ...]:
-        return (self.out_features, self.in_shape[0])
-
-    def _own(self) -> dict:
-        return {"out_features": self.out_features, **self._mac_fields()}
-
-    def to_dict(self, resolved: bool = False) -> dict:
-        d = super().to_dict(resolved)
-        if resolved:
-            d["input_permutation"] = (None if self.input_permutation is None
-                                      else list(self.input_permutation))
-        return d
-
-
-@dataclass(frozen=True, kw_only=True)
-class MaxPool2D(Layer):
-    """Max pooling without padding; ceil mode pools partial edge windows over valid elements."""
-
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    ceil_mode: bool
-    type = "maxpool2d"
-
-    def _own(self) -> dict:
-        return {"kernel": list(self.kernel), "stride": list(self.stride),
-                "ceil_mode": self.ceil_mode}
-
-
-@dataclass(frozen=True, kw_only=True)
-class Flatten(Layer):
-    """(C, H, W) to (C*H*W,) in "chw" (PyTorch) or "hwc" (streaming raster) order."""
-
-    order: str
-    type = "flatten"
-
-    def _own(self) -> dict:
-        return {"order": self.order}
-
-
-@dataclass(frozen=True, kw_only=True)
-class ActivationLayer(Layer):
-    """A standalone elementwise activation in its input's format."""
-
-    activation: Activation
-
-    @property
-    def type(self) -> str:  # type: ignore[override]
-        return self.activation.kind
-
-    def _own(self) -> dict:
-        if self.activation.kind != "leaky_relu":
-            return {}
-        return {"alpha": self.activation.alpha, "alpha_format": str(self.activation.alpha_format)}
-
-
 @dataclass(frozen=True)
 class ModelSpec:
     """A validated network: input shape/format, global options, layers with inferred shapes."""
 
     name: str
-    input_shape: tuple[int, int, int]
+    input_shape: tuple[int, ...]
     input_format: FixedType
     options: Options
     layers: tuple[Layer, ...]
@@ -264,22 +233,16 @@ class ModelSpec:
     def output_format(self) -> FixedType:
         return self.layers[-1].out_format
 
+    def tensors(self) -> tuple[Tensor, ...]:
+        """Every weight memory, layers in order (the top function's memory arguments)."""
+        return tuple(t for l in self.layers for t in l.tensors())
+
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:
         """``"<layer>.weight"`` / ``"<layer>.bias"`` -> shape, in PyTorch layout."""
-        out = {}
-        for l in self.mac_layers:
-            out[f"{l.name}.weight"] = l.weight_shape
-            if l.bias:
-                out[f"{l.name}.bias"] = (l.weight_shape[0],)
-        return out
+        return {t.name: t.shape for t in self.tensors()}
 
     def weight_formats(self) -> dict[str, FixedType]:
-        out = {}
-        for l in self.mac_layers:
-            out[f"{l.name}.weight"] = l.formats.weight
-            if l.bias:
-                out[f"{l.name}.bias"] = l.formats.bias
-        return out
+        return {t.name: t.format for t in self.tensors()}
 
     def to_dict(self, resolved: bool = False) -> dict:
         d: dict[str, Any] = {"name": self.name}
@@ -302,5 +265,7 @@ class ModelSpec:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-__all__ = ["Options", "Activation", "LayerFormats", "Layer", "Conv2D", "Dense",
-           "MaxPool2D", "Flatten", "ActivationLayer", "ModelSpec"]
+MacLayer = _MacLayer  # the base of conv2d/dense-like layers (weights, accumulator, result)
+
+__all__ = ["Options", "Activation", "LayerFormats", "Tensor", "TENSOR_ROLES", "TENSOR_ORDERS",
+           "Layer", "MacLayer", "ModelSpec"]

@@ -3,6 +3,7 @@
 Layouts are PyTorch's: conv (Cout, Cin, KH, KW), dense (Out, In) with the In columns in
 (c, h, w)-flatten order even when the spec flattens in hwc order (the engines permute
 internally), bias (Cout,) / (Out,).  Raw values are in the layer's weight/bias formats.
+Each layer declares its tensors (:meth:`~fixsim.network.spec_types.Layer.tensors`).
 """
 
 from __future__ import annotations
@@ -96,11 +97,9 @@ def random_float_weights(spec, seed: int = 0, *, scale: float = 1.0) -> dict[str
     spec = load_spec(spec)
     rng = np.random.default_rng(seed)
     out = {}
-    for layer in spec.mac_layers:
-        bound = scale / np.sqrt(layer.fan_in)
-        out[f"{layer.name}.weight"] = rng.uniform(-bound, bound, layer.weight_shape)
-        if layer.bias:
-            out[f"{layer.name}.bias"] = rng.uniform(-bound, bound, (layer.weight_shape[0],))
+    for t in spec.tensors():  # layers in order, weight before bias
+        bound = scale / np.sqrt(t.fan_in)
+        out[t.name] = rng.uniform(-bound, bound, t.shape)
     return out
 
 

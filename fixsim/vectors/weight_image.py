@@ -35,7 +35,8 @@ import numpy as np
 from ..errors import FixsimError
 from ..fixed import FixedType
 from ..layers import hwc_permutation
-from ..network.spec import Dense, ModelSpec, load_spec
+from ..network.spec import ModelSpec, load_spec
+from ..network.spec_types import TENSOR_ORDERS, TENSOR_ROLES
 from ..network.weights import check_weights
 from .errors import (ImageCrcError, ImageFieldError, ImageMagicError, ImageShapeError,
                      ImageTruncatedError, RawRangeError, SpecHashMismatch, WeightImageError)
@@ -53,9 +54,10 @@ _TRAILER = struct.Struct("<I4s")
 HEADER_SIZE, ENTRY_SIZE, TRAILER_SIZE = _HEADER.size, _ENTRY.size, _TRAILER.size
 #: Header flag bit 0: the word width was given by the writer, not chosen as the minimum.
 FLAG_WIDTH_GIVEN = 1
-KINDS = ("weight", "bias")
+#: Tensor roles (the entry's kind byte indexes this; defined with the layer tensors).
+KINDS = TENSOR_ROLES
 #: Element orders: the PyTorch layout in C order, or dense columns in hwc stream order.
-ORDERS = ("pytorch", "dense_hwc")
+ORDERS = TENSOR_ORDERS
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 assert HEADER_SIZE == 96 and ENTRY_SIZE == 192 and TRAILER_SIZE == 8
@@ -111,12 +113,8 @@ def _words_dtype(word_bits: int, signed: bool) -> str:
 def _tensors(spec: ModelSpec):
     """(layer, kind, format, shape, order, chw) in image order: layers in spec order,
     weight before bias (the order of the top function's memory arguments)."""
-    for layer in spec.mac_layers:
-        perm = layer.input_permutation if isinstance(layer, Dense) else None
-        yield (layer.name, "weight", layer.formats.weight, tuple(layer.weight_shape),
-               "dense_hwc" if perm is not None else "pytorch", perm)
-        if layer.bias:
-            yield layer.name, "bias", layer.formats.bias, (layer.weight_shape[0],), "pytorch", None
+    for t in spec.tensors():
+        yield t.layer, t.role, t.format, t.shape, t.order, t.chw
 
 
 def min_word_bits(spec) -> int:

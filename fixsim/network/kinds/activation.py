@@ -1,0 +1,73 @@
+"""relu, linear, leaky_relu: standalone elementwise activations in their input's format.
+
+relu: ``max(x, 0)``;  linear: ``x``;  leaky_relu: ``x if x >= 0 else T(x * alpha)`` with
+``alpha`` quantized to ``alpha_format``, the exact product, and ``T`` the input format.
+Spec: leaky_relu takes ``alpha`` and ``alpha_format``; relu and linear take nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...fixed import product_type
+from ...layers import activation, activation_float
+from .. import schema as S
+from ..spec_types import Activation, Layer
+from .base import LayerKind
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActivationLayer(Layer):
+    """A standalone elementwise activation in its input's format."""
+
+    activation: Activation
+
+    @property
+    def type(self) -> str:  # type: ignore[override]
+        return self.activation.kind
+
+    def _own(self) -> dict:
+        if self.activation.kind != "leaky_relu":
+            return {}
+        return {"alpha": self.activation.alpha, "alpha_format": str(self.activation.alpha_format)}
+
+
+class ActivationKind(LayerKind):
+    """relu and linear (no fields); :class:`LeakyReluKind` adds alpha."""
+
+    allowed = ("name", "type") + S.DERIVED
+    elementwise = True
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def activation(self, obj, ctx) -> Activation:
+        return Activation(self.name)
+
+    def parse(self, obj, ctx):
+        return ActivationLayer(**ctx.common(), out_shape=tuple(ctx.in_shape),
+                               activation=self.activation(obj, ctx))
+
+    def run(self, layer, state, x, io):
+        act = layer.activation
+        dst = io.dst()
+        dst[...] = activation(x, layer.in_format, act.kind, act.alpha_raw or 0, act.alpha_format)
+        return dst
+
+    def run_float(self, layer, x, weights):
+        return activation_float(x, layer.activation.kind, layer.activation.alpha or 0.0)
+
+
+class LeakyReluKind(ActivationKind):
+    allowed = ("name", "type", "alpha", "alpha_format") + S.DERIVED
+    required = ("name", "type", "alpha", "alpha_format")
+
+    def activation(self, obj, ctx) -> Activation:
+        act = S.alpha(obj["alpha"], obj["alpha_format"], ctx.where)
+        ap = S.int64_type(lambda: product_type(ctx.in_format, act.alpha_format),
+                          "leaky_relu alpha product", ctx.where)
+        S.check_convert(ap, ctx.in_format, "alpha product into the layer format", ctx.where)
+        return act
+
+
+KINDS = (ActivationKind("relu"), ActivationKind("linear"), LeakyReluKind("leaky_relu"))
