@@ -244,7 +244,8 @@ def _ellipsoid_amplitude(q, rot, ax, ay, az, electrons, out):
 
 
 #: numpy sums a reduced axis shorter than 8 in order (longer ones pairwise), so
-#: :func:`_binned_intensity` equals its block sum below this many sub-pixels per side.
+#: :func:`_binned_intensity` equals its block sum below this many sub-pixels per side
+#: (for n > 1: with n = 1 the two summed axes are adjacent and numpy merges them).
 SEQUENTIAL_BIN_MAX = 8
 
 
@@ -255,7 +256,7 @@ def _binned_intensity(scale, weight, a, b, n, s, out):
     ``weight``, ``a``, ``b``: (n s)^2 sub-pixel values, row-major; out (n, n).  Each sum
     starts at 0.0 and runs in order, inner over the columns of a sub-row: the order of
     numpy's ``x.reshape(n, s, n, s).sum(axis=(1, 3))`` for s < ``SEQUENTIAL_BIN_MAX``
-    (checked against numpy in tests/data/test_sim_kernels.py).
+    and n > 1 (checked against numpy in tests/data/test_sim_kernels.py).
     """
     ns = n * s
     for u in range(n):

@@ -110,10 +110,11 @@ class FrameSimulator:
         """Binned ``((fluence * grid.weight) * a) * b``, summed as :meth:`_bin_sum` does.
 
         One Numba pass (:func:`~fixsim.data.kernels._binned_intensity`) where its order
-        is numpy's (fewer than ``SEQUENTIAL_BIN_MAX`` sub-pixels per side), else numpy.
+        is numpy's (fewer than ``SEQUENTIAL_BIN_MAX`` sub-pixels per side, more than one
+        binned pixel: numpy joins the two summed axes of a 1 x 1 frame into one), else numpy.
         """
         n, s = self.config.detector.out_px, grid.oversample
-        if s >= SEQUENTIAL_BIN_MAX:
+        if s >= SEQUENTIAL_BIN_MAX or n == 1:
             return self._bin_sum(fluence * grid.weight * a * b, grid)
         out = np.empty((n, n))
         _binned_intensity(float(fluence), grid.weight, a, b, n, s, out)

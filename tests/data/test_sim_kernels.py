@@ -1,0 +1,67 @@
+"""The simulator's bookkeeping kernels equal the numpy expressions they replace, bit for bit.
+
+The physics kernels are checked against naive references in test_physics.py and against
+recorded bits in test_sim_reference.py; these are the ones whose only job is to give the
+numpy result faster, so they are compared for exact equality on hostile data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fixsim.data import SimConfig
+from fixsim.data.kernels import SEQUENTIAL_BIN_MAX, _binned_intensity, _column_runs
+
+
+def _hostile(rng, size):
+    """Non-negative values over 60 binades, with exact zeros: every order rounds apart."""
+    v = np.abs(rng.standard_normal(size)) * np.exp2(rng.integers(-30, 30, size))
+    v[rng.random(size) < 0.05] = 0.0
+    return v
+
+
+@pytest.mark.parametrize("s", range(1, SEQUENTIAL_BIN_MAX))
+@pytest.mark.parametrize("n", [2, 7, 65])
+def test_binned_intensity_is_numpys_block_sum(n, s):
+    rng = np.random.default_rng(100 * n + s)
+    size = (n * s) ** 2
+    weight, a, b = _hostile(rng, size), _hostile(rng, size), _hostile(rng, size)
+    scale = float(rng.uniform(0.5, 2.0))
+    want = (scale * weight * a * b).reshape(n, s, n, s).sum(axis=(1, 3))
+    got = np.empty((n, n))
+    _binned_intensity(scale, weight, a, b, n, s, got)
+    assert got.tobytes() == want.tobytes(), (
+        f"n={n} s={s}: {int((got != want).sum())} of {n * n} sums differ from numpy's")
+
+
+def test_simulator_falls_back_where_numpy_order_differs():
+    """s >= 8: numpy sums pairwise; n = 1: numpy merges the two summed axes into one."""
+    from fixsim.data.simulate import FrameSimulator
+
+    for det in ({"crop_px": 16, "bin_px": 8, "oversample": 8}, {"crop_px": 8, "bin_px": 8, "oversample": 4}):
+        sim = FrameSimulator(SimConfig.from_dict({"detector": {**det, "amplitude_step": 1,
+                                                                "droplet_oversample": 1}}))
+        g = sim.grid
+        rng = np.random.default_rng(3)
+        a = _hostile(rng, g.weight.size)
+        want = sim._bin_sum(2.5 * g.weight * a * a, g)
+        assert sim._expected(2.5, g, a, a).tobytes() == want.tobytes(), det
+
+
+@given(st.integers(1, 9), st.integers(1, 9), st.integers(1, 9), st.floats(0.0, 1.0),
+       st.integers(0, 2**32 - 1))
+def test_column_runs_match_numpy(nz, ny, nx, density, seed):
+    rng = np.random.default_rng(seed)
+    w = np.where(rng.random((nz, ny, nx)) < density, rng.integers(1, 9, (nz, ny, nx)), 0.0)
+    w[rng.random(w.shape) < 0.02] = -0.0                      # -0.0 is empty, as w != 0
+    occupied = w != 0
+    col_k, col_j = np.nonzero(occupied.any(axis=2))
+    first = occupied.argmax(axis=2)[col_k, col_j]
+    stop = nx - occupied[:, :, ::-1].argmax(axis=2)[col_k, col_j]
+    got = _column_runs(np.ascontiguousarray(w, dtype=np.float64))
+    for name, g, want in zip(("j", "k", "first", "stop"), got, (col_j, col_k, first, stop),
+                             strict=True):
+        np.testing.assert_array_equal(g, want, err_msg=name)
