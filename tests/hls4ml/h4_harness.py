@@ -32,6 +32,8 @@ import ctypes
 import fcntl
 import functools
 import hashlib
+import importlib.metadata
+import importlib.util
 import io
 import json
 import os
@@ -56,14 +58,11 @@ _convert_lock = threading.Lock()
 
 
 def unavailable_reason() -> str | None:
-    """Why the differential test cannot run here (None when it can)."""
-    try:
-        import hls4ml
-        import torch  # noqa: F401
-    except ImportError as exc:  # the tests extra installs both
-        return f"hls4ml or torch cannot be imported ({exc}); pip install -e '.[tests,model]'"
-    if getattr(hls4ml, "__file__", None) is None:  # only a namespace package of that name
-        return "hls4ml is not installed; pip install -e '.[tests]'"
+    """Why the differential test cannot run here (None when it can); imports nothing heavy."""
+    for name in ("hls4ml", "torch"):  # the tests and model extras install them
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:  # absent, or only a namespace of that name
+            return f"{name} is not installed; pip install -e '.[tests,model]'"
     if not shutil.which("g++"):
         return "no g++ on PATH (hls4ml's build_lib.sh compiles with g++)"
     return None
@@ -199,11 +198,9 @@ class Built:
 
 @functools.lru_cache(maxsize=None)
 def _versions() -> dict:
-    import hls4ml
-    import torch
-
     gxx = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout
-    return {"hls4ml": hls4ml.__version__, "torch": torch.__version__,
+    return {"hls4ml": importlib.metadata.version("hls4ml"),
+            "torch": importlib.metadata.version("torch"),
             "g++": (gxx.splitlines() or [""])[0], "machine": platform.machine(),
             # this module decides what is built: an edit rebuilds
             "harness": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}
@@ -237,8 +234,12 @@ def build(case: Case) -> Built:
     with open(root / f"{PROJECT}-{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if meta_path.is_file():
-            return _built(out, json.loads(meta_path.read_text()), hit=True)
-        shutil.rmtree(out, ignore_errors=True)  # an interrupted build
+            meta = json.loads(meta_path.read_text())
+            # the library reads its weights from the directory it was built in
+            if meta.get("built_in") == str(out) and all(
+                    (out / w).is_file() for w in meta.get("weight_files", [])):
+                return _built(out, meta, hit=True)
+        shutil.rmtree(out, ignore_errors=True)  # an interrupted, moved or damaged build
         meta = _convert_and_compile(case, out)
         tmp = meta_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(meta, indent=1))
@@ -278,10 +279,15 @@ def _convert_and_compile(case: Case, out: Path) -> dict:
     if n_alloc != len(traced):  # collect_trace_output writes one entry per allocation
         raise RuntimeError(f"hls4ml allocates {n_alloc} traces but lists {len(traced)} layers")
     # hls4ml's own build: the backend runs build_lib.sh (g++ -O3) in the project
-    with contextlib.redirect_stdout(sink):
-        lib = model.config.backend.compile(model)
+    try:
+        with contextlib.redirect_stdout(sink):
+            lib = model.config.backend.compile(model)
+    except Exception as exc:  # hls4ml raises a bare Exception and prints g++'s output
+        raise RuntimeError(f"{case.label}: hls4ml's build failed ({exc}):\n"
+                           f"{sink.getvalue()[-3000:]}") from None
+    weights = sorted(str(p.relative_to(out)) for p in (out / "firmware" / "weights").glob("*.txt"))
     return {"library": os.path.relpath(lib, out), "n_outputs": n_outputs, "output_size": out_size,
-            "traced": traced,
+            "traced": traced, "built_in": str(out), "weight_files": weights,
             "case": case.label, "spec": case.spec.to_dict()}
 
 
@@ -468,8 +474,13 @@ def compare(case: Case, taps: dict, traces: dict) -> Comparison:
         assert name in traces, f"hls4ml traced no layer {name!r} (traced: {sorted(traces)})"
         check(l.name, name, l.out_format, _hwc(tap), traces[name])
         held = (name, traces[name])
+    fused = {l.name for l in spec.layers
+             if l.type in ("conv2d", "dense") and l.activation.kind != "linear"}
+    unused = [k for k in traces if k not in used]
+    stray = [k for k in unused if k not in fused]
+    assert not stray, f"hls4ml traces {stray} were not compared with any fixsim tap"
     not_compared = [(k, "the pre-activation output of a fused activation has no fixsim tap")
-                    for k in traces if k not in used]
+                    for k in unused]
     return Comparison(case, results, not_compared)
 
 
