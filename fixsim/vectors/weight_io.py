@@ -13,8 +13,8 @@ a path        ``.npz`` (float arrays are quantized, integer arrays taken as raw)
 
 HDF5 layout (docs/weight_image.md): root attributes ``format = "fixsim-weights-hdf5"``,
 ``version = 1``, ``generator``, ``spec_name``, ``spec_sha256``, ``spec_json``; one group
-per conv2d/dense layer with datasets ``weight`` and ``bias`` (raw int64, PyTorch layout)
-carrying attributes ``format`` (text), ``width``, ``int_bits``, ``signed``; and
+per layer with weights, one dataset per tensor role (``weight``, ``bias``: raw int64,
+PyTorch layout) carrying attributes ``format`` (text), ``width``, ``int_bits``, ``signed``; and
 ``weight_float``/``bias_float`` (float64, the exact values of the raws).
 """
 
@@ -174,7 +174,7 @@ def import_hdf5(path: "str | os.PathLike", spec) -> dict:
                 raise RawRangeError(f"{path.name}: /{layer}/{kind}_float disagrees with the raw values")
         extra = sorted(set(f) - {n.split(".")[0] for n in fmts})
         if extra:
-            raise ImageShapeError(f"{path.name}: group /{extra[0]} is not a conv2d/dense layer "
+            raise ImageShapeError(f"{path.name}: group /{extra[0]} is not a layer with weights "
                                   f"of spec {spec.name!r}")
     return out
 
