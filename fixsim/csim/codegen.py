@@ -141,10 +141,18 @@ def _mac_config(layer) -> list[str]:
         f"    static const fixsim::activation_on activation_on = {_ACT_ON[opt.activation_on]};"]
 
 
+def _result_typedef(layer) -> str:
+    """``result_t`` of a layer without weights: its result format, else its input type."""
+    result = getattr(layer, "result", None)
+    if result is None:
+        return "    typedef input_t result_t;"
+    return f"    typedef {cpp_type(result)} result_t;  // converted once: result_t r = x"
+
+
 def _maxpool2d_config(layer) -> list[str]:
     c, h, w = layer.in_shape
     _, oh, ow = layer.out_shape
-    return ["    typedef input_t result_t;",
+    return [_result_typedef(layer),
             f"    static const unsigned channels = {c}, in_height = {h}, in_width = {w};",
             f"    static const unsigned out_height = {oh}, out_width = {ow};",
             f"    static const unsigned kernel_h = {layer.kernel[0]}, kernel_w = {layer.kernel[1]};",
@@ -154,13 +162,13 @@ def _maxpool2d_config(layer) -> list[str]:
 
 def _flatten_config(layer) -> list[str]:
     c, h, w = layer.in_shape
-    return ["    typedef input_t result_t;",
+    return [_result_typedef(layer),
             f"    static const unsigned channels = {c}, height = {h}, width = {w};",
             f"    static const fixsim::flatten_order order = {_ORDER[layer.order]};"]
 
 
 def _activation_config(layer) -> list[str]:
-    return (["    typedef input_t result_t;"] + _alpha_lines(layer.activation)
+    return ([_result_typedef(layer)] + _alpha_lines(layer.activation)
             + [f"    static const unsigned n_elements = {_n(layer.in_shape)};",
                f"    static const fixsim::activation_kind activation = {_ACT[layer.activation.kind]};"])
 

@@ -123,6 +123,23 @@ def activation(value, where: str) -> Activation:
                      f"{{'leaky_relu': alpha, 'alpha_format': ...}}, got {value!r}")
 
 
+def result_format(obj: dict, in_format: FixedType, where: str) -> FixedType | None:
+    """The optional ``"formats": {"result": ...}`` of a layer without weights.
+
+    None when absent or equal to ``in_format`` (the same C++ type: no conversion); the
+    conversion ``result = input`` must be defined by the headers.
+    """
+    fm = obj.get("formats")
+    if fm is None:
+        return None
+    keys(fm, ("result",), ("result",), f"{where} formats")
+    fmt = fixed_format(fm["result"], "formats.result", where)
+    if fmt == in_format:
+        return None
+    check_convert(in_format, fmt, f"input {in_format} into result", where)
+    return fmt
+
+
 def fits_int64(t: FixedType) -> bool:
     """Every raw value of ``t`` is an int64 (the kernels compute in int64)."""
     return t.width <= 64 if t.signed else t.width <= 63

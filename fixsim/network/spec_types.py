@@ -150,6 +150,33 @@ class Layer:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ResultLayer(Layer):
+    """A layer without weights (activation, pooling, flatten) with an optional result format.
+
+    ``result`` None: the output keeps the input format (no conversion, the C++
+    ``result_t`` is ``input_t``).  Otherwise each output value ``v`` (computed exactly in
+    the input format) is converted once, ``result(v)`` with the result's Q and O modes:
+    hls4ml's ``res_T`` of a standalone layer.  A result equal to the input format is
+    stored as None (the same C++ type: a copy, no conversion).
+    """
+
+    result: FixedType | None = None
+
+    @property
+    def out_format(self) -> FixedType:
+        return self.in_format if self.result is None else self.result
+
+    @property
+    def converts(self) -> bool:
+        """The output is converted into a format of its own."""
+        return self.result is not None
+
+    def _result_fields(self) -> dict:
+        """The ``formats`` key of the canonical JSON (absent without a result format)."""
+        return {} if self.result is None else {"formats": {"result": str(self.result)}}
+
+
+@dataclass(frozen=True, kw_only=True)
 class _MacLayer(Layer):
     bias: bool
     activation: Activation
@@ -268,4 +295,4 @@ class ModelSpec:
 MacLayer = _MacLayer  # the base of conv2d/dense-like layers (weights, accumulator, result)
 
 __all__ = ["Options", "Activation", "LayerFormats", "Tensor", "TENSOR_ROLES", "TENSOR_ORDERS",
-           "Layer", "MacLayer", "ModelSpec"]
+           "Layer", "ResultLayer", "MacLayer", "ModelSpec"]

@@ -3,6 +3,8 @@
 relu: ``max(x, 0)``;  linear: ``x``;  leaky_relu: ``x if x >= 0 else T(x * alpha)`` with
 ``alpha`` quantized to ``alpha_format``, the exact product, and ``T`` the input format.
 Spec: leaky_relu takes ``alpha`` and ``alpha_format``; relu and linear take nothing.
+Each may take ``"formats": {"result": R}``: the output is then ``R(act(x))`` (leaky_relu:
+``x >= 0 ? R(x) : R(x * alpha)``, one conversion), hls4ml's activation ``res_T``.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from dataclasses import dataclass
 from ...fixed import product_type
 from ...layers import activation, activation_float
 from .. import schema as S
-from ..spec_types import Activation, Layer
+from ..spec_types import Activation, ResultLayer
 from .base import LayerKind
 
 
 @dataclass(frozen=True, kw_only=True)
-class ActivationLayer(Layer):
-    """A standalone elementwise activation in its input's format."""
+class ActivationLayer(ResultLayer):
+    """A standalone elementwise activation in its input's format (or its result format)."""
 
     activation: Activation
 
@@ -28,30 +30,33 @@ class ActivationLayer(Layer):
 
     def _own(self) -> dict:
         if self.activation.kind != "leaky_relu":
-            return {}
-        return {"alpha": self.activation.alpha, "alpha_format": str(self.activation.alpha_format)}
+            return self._result_fields()
+        return {"alpha": self.activation.alpha, "alpha_format": str(self.activation.alpha_format),
+                **self._result_fields()}
 
 
 class ActivationKind(LayerKind):
     """relu and linear (no fields); :class:`LeakyReluKind` adds alpha."""
 
-    allowed = ("name", "type") + S.DERIVED
+    allowed = ("name", "type", "formats") + S.DERIVED
     elementwise = True
 
     def __init__(self, name: str):
         self.name = name
 
-    def activation(self, obj, ctx) -> Activation:
+    def activation(self, obj, ctx, result) -> Activation:
         return Activation(self.name)
 
     def parse(self, obj, ctx):
+        result = S.result_format(obj, ctx.in_format, ctx.where)
         return ActivationLayer(**ctx.common(), out_shape=tuple(ctx.in_shape),
-                               activation=self.activation(obj, ctx))
+                               activation=self.activation(obj, ctx, result), result=result)
 
     def run(self, layer, state, x, io):
         act = layer.activation
         dst = io.dst()
-        dst[...] = activation(x, layer.in_format, act.kind, act.alpha_raw or 0, act.alpha_format)
+        dst[...] = activation(x, layer.in_format, act.kind, act.alpha_raw or 0, act.alpha_format,
+                              result=layer.result)
         return dst
 
     def run_float(self, layer, x, weights):
@@ -59,14 +64,17 @@ class ActivationKind(LayerKind):
 
 
 class LeakyReluKind(ActivationKind):
-    allowed = ("name", "type", "alpha", "alpha_format") + S.DERIVED
+    allowed = ("name", "type", "alpha", "alpha_format", "formats") + S.DERIVED
     required = ("name", "type", "alpha", "alpha_format")
 
-    def activation(self, obj, ctx) -> Activation:
+    def activation(self, obj, ctx, result) -> Activation:
         act = S.alpha(obj["alpha"], obj["alpha_format"], ctx.where)
         ap = S.int64_type(lambda: product_type(ctx.in_format, act.alpha_format),
                           "leaky_relu alpha product", ctx.where)
-        S.check_convert(ap, ctx.in_format, "alpha product into the layer format", ctx.where)
+        if result is None:
+            S.check_convert(ap, ctx.in_format, "alpha product into the layer format", ctx.where)
+        else:
+            S.check_convert(ap, result, "alpha product into the result format", ctx.where)
         return act
 
 

@@ -106,9 +106,10 @@ class Conv2DKind(MacKind):
         KN._conv(xp, step.wn, step.bias_acc, *layer.stride, *step.finish_args(fin32), acc, dst)
 
     def run_fused(self, layer, step: MacStep, pool, x, io, pio):
-        """conv + activation + max pool image by image (the narrow kernels only)."""
+        """conv + activation + max pool image by image (the narrow kernels only; a pool
+        with a result format of its own runs on its own)."""
         plan = step.plan(x)
-        if plan is None:
+        if plan is None or pool.converts:
             return self.run(layer, step, x, io), None
         acc_dt, fin32 = plan
         dst = io.dst(None if io.keep else 1)  # the conv tap's rows, or one image's scratch
