@@ -272,6 +272,113 @@ def _binned_intensity(scale, weight, a, b, n, s, out):
             out[u, v] = acc
 
 
+@njit(nogil=True, cache=True)
+def _pairwise_leaf(a, lo, n):
+    """numpy's sum of ``a[lo:lo + n]`` for n <= 128 (see :func:`_pairwise_sum`)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0 = a[lo]
+    r1 = a[lo + 1]
+    r2 = a[lo + 2]
+    r3 = a[lo + 3]
+    r4 = a[lo + 4]
+    r5 = a[lo + 5]
+    r6 = a[lo + 6]
+    r7 = a[lo + 7]
+    i = 8
+    while i < n - n % 8:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(nogil=True, cache=True)
+def _pairwise_sum(a, lo, n):
+    """numpy's float64 sum of the contiguous ``a[lo:lo + n]`` (``DOUBLE_pairwise_sum``).
+
+    In order below 8 terms; up to 128 in eight interleaved partial sums combined as
+    ((0+1)+(2+3))+((4+5)+(6+7)), the remainder added in order; above, the two halves
+    (the first a multiple of 8 long) summed alike and added.  ``0.0 + _pairwise_sum``
+    is ``x.sum()`` of a whole contiguous array (checked in tests/data/test_sim_kernels.py).
+    The halving runs on an explicit stack: Numba's cache mis-links a cached function
+    that calls a recursive one (the caller crashes when loaded from the cache).
+    """
+    if n <= 128:
+        return _pairwise_leaf(a, lo, n)
+    cap = 3 * 64                       # > 3 entries per halving of a 63-bit length
+    node_lo = np.empty(cap, dtype=np.int64)
+    node_n = np.empty(cap, dtype=np.int64)
+    node_split = np.zeros(cap, dtype=np.bool_)
+    vals = np.empty(cap)
+    sp = 1
+    vp = 0
+    node_lo[0] = lo
+    node_n[0] = n
+    while sp > 0:
+        sp -= 1
+        l0 = node_lo[sp]
+        m = node_n[sp]
+        if m <= 128:
+            vals[vp] = _pairwise_leaf(a, l0, m)
+            vp += 1
+        elif node_split[sp]:           # both halves done: left below right
+            vals[vp - 2] = vals[vp - 2] + vals[vp - 1]
+            vp -= 1
+        else:
+            m2 = m // 2
+            m2 -= m2 % 8
+            node_split[sp] = True      # revisit after the halves (pushed right, left)
+            node_lo[sp + 1] = l0 + m2
+            node_n[sp + 1] = m - m2
+            node_split[sp + 1] = False
+            node_lo[sp + 2] = l0
+            node_n[sp + 2] = m2
+            node_split[sp + 2] = False
+            sp += 3
+    return vals[0]
+
+
+@njit(nogil=True, cache=True)
+def _noisy_frame(counts, normals, read_sigma, common, nvalid, area, standardized, out):
+    """out = x = ((counts + normals * read_sigma) + common * nvalid) / area, or x standardized.
+
+    All arrays flat and contiguous; ``out`` float32.  Standardized: ``(x - m) / s`` with
+    m = sum(x) / n and s = sqrt(sum((x - m)^2) / n) (1 when 0) summed the way numpy
+    does, i.e. :func:`fixsim.data.preprocess.standardize` of x, bit for bit.
+    """
+    n = counts.shape[0]
+    x = np.empty(n)
+    for p in range(n):
+        x[p] = ((counts[p] + normals[p] * read_sigma[p]) + common * nvalid[p]) / area
+    if not standardized:
+        for p in range(n):
+            out[p] = x[p]
+        return
+    mean = (0.0 + _pairwise_sum(x, 0, n)) / n
+    d = np.empty(n)
+    for p in range(n):
+        t = x[p] - mean
+        d[p] = t * t
+    std = math.sqrt((0.0 + _pairwise_sum(d, 0, n)) / n)
+    safe = std if std > 0 else 1.0
+    for p in range(n):
+        out[p] = (x[p] - mean) / safe
+
+
 def lattice_amplitude(q: np.ndarray, rot: np.ndarray, voxel: float, w: np.ndarray) -> np.ndarray:
     """Complex amplitude of a rotated lattice of uniformly filled voxels.
 

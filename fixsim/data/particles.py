@@ -76,7 +76,12 @@ def make_protein(radius_a: float, cfg: ParticleConfig, rng: np.random.Generator)
     n = 2 * int(np.ceil(axes.max() / cfg.voxel_a + 0.5)) + 1
     frac = _ellipsoid_fraction(axes[0], axes[1], axes[2], cfg.voxel_a, n, _FRACTION_SUB)
     mean_atoms = cfg.atom_density_a3 * cfg.voxel_a ** 3 * frac
-    electrons = rng.poisson(mean_atoms).astype(np.float64) * cfg.electrons_per_atom
+    # only voxels touching the ellipsoid are drawn: numpy's Poisson returns 0 for a zero
+    # mean without drawing, so the stream and every count are those of the full array
+    inside = mean_atoms != 0
+    electrons = np.zeros(mean_atoms.shape)
+    electrons[inside] = (rng.poisson(mean_atoms[inside]).astype(np.float64)
+                         * cfg.electrons_per_atom)
     return Protein(electrons=electrons, axes_a=axes, quaternion=random_quaternion(rng),
                    voxel_a=cfg.voxel_a)
 

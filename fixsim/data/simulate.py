@@ -29,9 +29,8 @@ import numpy as np
 from ..errors import InputError, closest
 from .config import CLASS_NAMES, SimConfig
 from .geometry import make_grid, physical_mask
-from .kernels import SEQUENTIAL_BIN_MAX, _binned_intensity
+from .kernels import SEQUENTIAL_BIN_MAX, _binned_intensity, _noisy_frame
 from .particles import Protein, draw_radius, make_droplet, make_protein
-from .preprocess import standardize
 
 #: Entropy tags keep the label stream and the per-frame streams independent.
 _LABEL_STREAM = 0
@@ -140,8 +139,11 @@ class FrameSimulator:
         }
 
     def frame(self, label: int, rng: np.random.Generator, params: dict, index: int,
-              standardized: bool = True) -> np.ndarray:
-        """One (out_px, out_px) frame of class ``label``; fills ``params[...][index]``."""
+              standardized: bool = True, out: np.ndarray | None = None) -> np.ndarray:
+        """One (out_px, out_px) float32 frame of class ``label``; fills ``params[...][index]``.
+
+        Written into ``out`` (C-contiguous float32) when given.
+        """
         cfg = self.config
         beam = cfg.beam
         pulse = np.exp(beam.pulse_jitter * rng.normal() - beam.pulse_jitter ** 2 / 2)
@@ -177,11 +179,20 @@ class FrameSimulator:
         params["background_photons_expected"][index] = bg_mean
         params["photons"][index] = counts.sum()
 
-        nvalid = self.valid_per_bin
-        read = rng.normal(size=counts.shape) * self._read_sigma
-        common = rng.normal() * noise.common_mode * nvalid
-        binned = (counts + read + common) / cfg.detector.bin_px ** 2
-        return standardize(binned) if standardized else binned
+        # read noise of the physical pixels, a common-mode offset, the block mean of
+        # the bin and the per-image standardization in one pass (preprocess.standardize's
+        # bits: numpy's pairwise sums)
+        normals = rng.normal(size=counts.shape)
+        common = rng.normal() * noise.common_mode
+        if out is None:
+            out = np.empty(counts.shape, dtype=np.float32)
+        elif out.shape != counts.shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+            raise InputError(f"out must be a C-contiguous float32 array of shape {counts.shape}, "
+                             f"got {out.dtype} {out.shape}")
+        _noisy_frame(counts.reshape(-1), normals.reshape(-1), self._read_sigma.reshape(-1),
+                     common, self.valid_per_bin.reshape(-1), float(cfg.detector.bin_px ** 2),
+                     bool(standardized), out.reshape(-1))
+        return out
 
     def _proteins(self, k: int, rng: np.random.Generator, params: dict, index: int) -> np.ndarray:
         """Coherent amplitude of ``k`` proteins in contact; records their parameters."""
@@ -228,7 +239,7 @@ class FrameSimulator:
             block = np.empty((hi - lo, out, out), dtype=np.float32)
             for i in range(lo, hi):
                 rng = np.random.default_rng([seed, _FRAME_STREAM, i])
-                block[i - lo] = self.frame(int(labels[i]), rng, params, i, standardized)
+                self.frame(int(labels[i]), rng, params, i, standardized, out=block[i - lo])
             if post is not None:
                 post(lo, block)
             return lo, block

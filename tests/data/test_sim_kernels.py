@@ -13,7 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fixsim.data import SimConfig
-from fixsim.data.kernels import SEQUENTIAL_BIN_MAX, _binned_intensity, _column_runs
+from fixsim.data.kernels import (SEQUENTIAL_BIN_MAX, _binned_intensity, _column_runs,
+                                 _noisy_frame, _pairwise_sum)
+from fixsim.data.preprocess import standardize
 
 
 def _hostile(rng, size):
@@ -65,3 +67,38 @@ def test_column_runs_match_numpy(nz, ny, nx, density, seed):
     for name, g, want in zip(("j", "k", "first", "stop"), got, (col_j, col_k, first, stop),
                              strict=True):
         np.testing.assert_array_equal(g, want, err_msg=name)
+
+
+def _signed_hostile(rng, size):
+    v = rng.standard_normal(size) * np.exp2(rng.integers(-40, 40, size))
+    v[rng.random(size) < 0.03] = -0.0
+    return v
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 15, 16, 127, 128, 129, 257, 1000, 4225, 38025])
+def test_pairwise_sum_is_numpys_sum(n):
+    rng = np.random.default_rng(n)
+    for _ in range(5):
+        x = _signed_hostile(rng, n)
+        assert (0.0 + _pairwise_sum(x, 0, n)) == x.sum(), n
+
+
+@pytest.mark.parametrize("shape", [(65, 65), (30, 30), (3, 5), (1, 1), (130, 130)])
+@pytest.mark.parametrize("standardized", [True, False])
+def test_noisy_frame_is_the_numpy_expression(shape, standardized):
+    """What frame() computed with numpy before: noise, common mode, bin mean, standardize."""
+    rng = np.random.default_rng(sum(shape))
+    for trial in range(6):
+        counts = rng.poisson(rng.uniform(0, 50 * trial + 1e-3, shape))
+        normals = rng.standard_normal(shape)
+        sigma = rng.uniform(0, 0.5, shape)
+        nvalid = rng.integers(0, 37, shape).astype(np.float64)
+        common = float(rng.normal() * 0.01) if trial else 0.0
+        if trial == 5:                                        # a constant frame: std 0
+            counts[:], normals[:], common = 3, 0.0, 0.0
+        binned = (counts + normals * sigma + common * nvalid) / 36
+        want = standardize(binned) if standardized else binned.astype(np.float32)
+        got = np.empty(shape, np.float32)
+        _noisy_frame(counts.reshape(-1), normals.reshape(-1), sigma.reshape(-1), common,
+                     nvalid.reshape(-1), 36.0, standardized, got.reshape(-1))
+        assert got.tobytes() == want.tobytes(), (shape, trial, int((got != want).sum()))
