@@ -24,7 +24,11 @@ enum product_mode {
 // Order of the reduction loops of a convolution (outermost first).
 enum sum_order {
     SUM_CI_KH_KW = 0,  // for ci, for kh, for kw
-    SUM_KH_KW_CI = 1   // for kh, for kw, for ci
+    SUM_KH_KW_CI = 1,  // for kh, for kw, for ci
+    // hls4ml's Resource strategy with reuse factor R (CONFIG_T::reuse_factor): the terms of
+    // the flattened index k (conv: (kh * KW + kw) * CI + ci; dense: the input index) in
+    // the order for ir < R: for k = ir, ir + R, ir + 2R, ... < K (nnet_dense_resource.h)
+    SUM_RESOURCE = 2
 };
 
 // Where a fused activation is applied.

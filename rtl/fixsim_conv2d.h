@@ -7,6 +7,8 @@
 //     acc = accum_t(bias[oc])                       (or 0 without bias)
 //     sum_order ci_kh_kw: for ci, for kh, for kw:   acc += product(x, w)
 //     sum_order kh_kw_ci: for kh, for kw, for ci:   acc += product(x, w)
+//     sum_order resource: for ir < R: for k = ir; k < KH*KW*CI; k += R:
+//         (kh, kw, ci) of k = (kh * KW + kw) * CI + ci:  acc += product(x, w)
 //     out = finish(acc)                             (conversion to result_t + activation)
 // x is the input at (ci, oh*stride_h + kh - pad_top, ow*stride_w + kw - pad_left), or
 // zero outside the input (zero padding: a zero product leaves the accumulator unchanged).
@@ -78,6 +80,30 @@ struct conv2d_sum<CONFIG_T, SUM_KH_KW_CI> {
                         conv2d_pixel<CONFIG_T>(buf, ci, h0 + (int)kh, w0 + (int)kw);
                     mac<CONFIG_T>(acc, x, weights[((oc * CI + ci) * KH + kh) * KW + kw]);
                 }
+            }
+        }
+    }
+};
+
+template <class CONFIG_T>
+struct conv2d_sum<CONFIG_T, SUM_RESOURCE> {
+    static void apply(typename CONFIG_T::accum_t& acc,
+                      const typename CONFIG_T::input_t buf[CONFIG_T::in_channels]
+                                                          [CONFIG_T::in_height][CONFIG_T::in_width],
+                      const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
+                      unsigned oc, int h0, int w0) {
+#pragma HLS INLINE
+        const unsigned CI = CONFIG_T::in_channels, KH = CONFIG_T::kernel_h, KW = CONFIG_T::kernel_w;
+        const unsigned K = KH * KW * CI, R = CONFIG_T::reuse_factor;
+    SumReuse:
+        for (unsigned ir = 0; ir < R; ir++) {
+        SumBlock:
+            for (unsigned k = ir; k < K; k += R) {
+#pragma HLS PIPELINE II = 1
+                const unsigned ci = k % CI, kw = (k / CI) % KW, kh = k / (CI * KW);
+                typename CONFIG_T::input_t x =
+                    conv2d_pixel<CONFIG_T>(buf, ci, h0 + (int)kh, w0 + (int)kw);
+                mac<CONFIG_T>(acc, x, weights[((oc * CI + ci) * KH + kh) * KW + kw]);
             }
         }
     }

@@ -6,12 +6,47 @@
 // host writes the PyTorch (c, h, w) columns permuted into that order
 // (fixsim::tb::permute_columns_chw_to_hwc). Loop order (docs/datapath.md):
 //   for o: acc = accum_t(bias[o]); for i: acc += product(x[i], w[o][i]); out = finish(acc)
+// (sum_order resource, reuse factor R > 1: for ir < R: for i = ir, ir + R, ... instead)
 #ifndef FIXSIM_DENSE_H_
 #define FIXSIM_DENSE_H_
 
 #include "fixsim_common.h"
 
 namespace fixsim {
+
+// The sum of one output: i = 0..K-1 in order, or (reuse_factor R > 1: sum_order resource,
+// hls4ml's Resource strategy) for ir < R: for i = ir, ir + R, ... < K.
+template <class CONFIG_T, bool INTERLEAVED>
+struct dense_sum {
+    static void apply(typename CONFIG_T::accum_t& acc,
+                      const typename CONFIG_T::input_t buf[CONFIG_T::in_features],
+                      const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights], unsigned o) {
+#pragma HLS INLINE
+    Sum:
+        for (unsigned i = 0; i < CONFIG_T::in_features; i++) {
+#pragma HLS PIPELINE II = 1
+            mac<CONFIG_T>(acc, buf[i], weights[o * CONFIG_T::in_features + i]);
+        }
+    }
+};
+
+template <class CONFIG_T>
+struct dense_sum<CONFIG_T, true> {
+    static void apply(typename CONFIG_T::accum_t& acc,
+                      const typename CONFIG_T::input_t buf[CONFIG_T::in_features],
+                      const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights], unsigned o) {
+#pragma HLS INLINE
+        const unsigned K = CONFIG_T::in_features, R = CONFIG_T::reuse_factor;
+    SumReuse:
+        for (unsigned ir = 0; ir < R; ir++) {
+        SumBlock:
+            for (unsigned i = ir; i < K; i += R) {
+#pragma HLS PIPELINE II = 1
+                mac<CONFIG_T>(acc, buf[i], weights[o * K + i]);
+            }
+        }
+    }
+};
 
 template <class CONFIG_T>
 void dense(hls::stream<typename CONFIG_T::input_t>& in,
@@ -31,11 +66,7 @@ Read:
 Out:
     for (unsigned o = 0; o < CONFIG_T::out_features; o++) {
         accum_t acc = start<CONFIG_T>(biases, o);
-    Sum:
-        for (unsigned i = 0; i < CONFIG_T::in_features; i++) {
-#pragma HLS PIPELINE II = 1
-            mac<CONFIG_T>(acc, buf[i], weights[o * CONFIG_T::in_features + i]);
-        }
+        dense_sum<CONFIG_T, (CONFIG_T::reuse_factor > 1)>::apply(acc, buf, weights, o);
         out.write(finish<CONFIG_T>(acc));
     }
 }

@@ -36,7 +36,8 @@ from ..network.spec_types import TENSOR_ORDERS, TENSOR_ROLES
 
 
 _PRODUCT = {"to_accum": "fixsim::PRODUCT_TO_ACCUM", "exact": "fixsim::PRODUCT_EXACT"}
-_SUM_ORDER = {"ci_kh_kw": "fixsim::SUM_CI_KH_KW", "kh_kw_ci": "fixsim::SUM_KH_KW_CI"}
+_SUM_ORDER = {"ci_kh_kw": "fixsim::SUM_CI_KH_KW", "kh_kw_ci": "fixsim::SUM_KH_KW_CI",
+              "resource": "fixsim::SUM_RESOURCE"}
 _ACT_ON = {"result": "fixsim::ACTIVATION_ON_RESULT", "accum": "fixsim::ACTIVATION_ON_ACCUM"}
 _ACT = {"linear": "fixsim::ACT_LINEAR", "relu": "fixsim::ACT_RELU",
         "leaky_relu": "fixsim::ACT_LEAKY_RELU"}
@@ -138,7 +139,8 @@ def _mac_config(layer) -> list[str]:
         f"    static const bool has_bias = {'true' if layer.bias else 'false'};",
         f"    static const fixsim::product_mode product = {_PRODUCT[opt.product]};",
         f"    static const fixsim::activation_kind activation = {_ACT[layer.activation.kind]};",
-        f"    static const fixsim::activation_on activation_on = {_ACT_ON[opt.activation_on]};"]
+        f"    static const fixsim::activation_on activation_on = {_ACT_ON[opt.activation_on]};",
+        f"    static const unsigned reuse_factor = {opt.reuse_factor};  // sum_order resource: R"]
 
 
 def _result_typedef(layer) -> str:

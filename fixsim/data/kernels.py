@@ -2,10 +2,15 @@
 
 Each kernel sees only arrays and plain numbers; validation and unit handling live in
 :mod:`fixsim.data.particles` and :mod:`fixsim.data.simulate`.  Kernels are serial and
-release the GIL (``nogil=True``): the simulator runs whole frames on worker threads,
-which scales better than splitting one small frame over threads (no barrier per frame,
-and the numpy parts of different frames overlap too).  Every output element is computed
-in a fixed order, so results do not depend on the number of workers.
+release the GIL (``nogil=True``): the simulator runs blocks of whole frames on worker
+threads, which scales better than splitting one small frame over threads (no barrier per
+frame, and the numpy parts of different frames overlap too).  Every output element is
+computed in a fixed order, so results do not depend on the number of workers.
+
+The simulator's output for a seed is frozen bit for bit (tests/data/test_sim_reference.py):
+a faster kernel may reorder loops and unroll, never change a rounded operation or its
+order, and no ``fastmath`` (no contraction into FMA).  Kernels that replace a numpy
+expression reproduce numpy's summation order (tests/data/test_sim_kernels.py).
 """
 
 from __future__ import annotations

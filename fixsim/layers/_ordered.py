@@ -222,10 +222,29 @@ def column_ranges(n_w: int, n_kw: int, sw: int, pw: int, n_ow: int):
     return lo, hi
 
 
-def conv_terms(n_c: int, n_kh: int, n_kw: int, sum_order: str) -> np.ndarray:
-    """The (T, 3) term order (ci, kh, kw) of a conv2d sum order (docs/datapath.md 3)."""
+def conv_terms(n_c: int, n_kh: int, n_kw: int, sum_order: str,
+               reuse_factor: int = 1) -> np.ndarray:
+    """The (T, 3) term order (ci, kh, kw) of a conv2d sum order (docs/datapath.md 3).
+
+    "resource": the kh_kw_ci terms (hls4ml's index ``k = (kh*KW + kw)*C + ci``) in the
+    order of :func:`resource_order`.
+    """
     ci, kh, kw = np.meshgrid(np.arange(n_c), np.arange(n_kh), np.arange(n_kw), indexing="ij")
     terms = np.stack([ci.ravel(), kh.ravel(), kw.ravel()], axis=1)  # ci_kh_kw
-    if sum_order == "kh_kw_ci":
+    if sum_order in ("kh_kw_ci", "resource"):
         terms = terms[np.lexsort((terms[:, 0], terms[:, 2], terms[:, 1]))]
+    if sum_order == "resource":
+        terms = terms[resource_order(len(terms), reuse_factor)]
     return np.ascontiguousarray(terms, dtype=np.int64)
+
+
+def resource_order(n_terms: int, reuse_factor: int) -> np.ndarray:
+    """hls4ml's Resource-strategy order of the terms k = 0..K-1 of one output: ``k = ir +
+    R*j`` for ir = 0..R-1 (outer), j = 0, 1, ... while k < K (``nnet_dense_resource.h``:
+    the ReuseLoop over ir, the unrolled MultLoop over j).
+
+    >>> resource_order(16, 4).tolist()
+    [0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15]
+    """
+    k = np.arange(n_terms, dtype=np.int64)
+    return np.ascontiguousarray(k[np.lexsort((k // reuse_factor, k % reuse_factor))])

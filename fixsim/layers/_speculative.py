@@ -305,7 +305,7 @@ def conv2d_accumulators(x, w, bias_acc, cfg, plan: SpecPlan, step, stride, paddi
     if n_fail:
         xo = x.astype(np.int32) if cfg.in_format.width <= 32 else x
         wo = w.astype(np.int32) if cfg.weight.width <= 32 else w
-        step.conv(xo, wo, bias_acc, conv_terms(c, kh, kw, cfg.sum_order),
+        step.conv(xo, wo, bias_acc, conv_terms(c, kh, kw, cfg.sum_order, cfg.reuse_factor),
                   *column_ranges(wd, kw, sw, pw, ow), sh, sw, ph, pw, rows[:n_fail],
                   *step.step_args(), accs)
     if stats is not None:

@@ -95,13 +95,14 @@ def conv2d(x, weight, bias, cfg: MacConfig, *, stride=(1, 1), padding=(0, 0),
     elif path == "sequential":
         exact, sp, cp, cs = step_descriptors(cfg)
         accs = np.empty((n, cout, oh, ow), np.int64)
-        K._conv_sequential(x, w, bias_acc, sh, sw, ph, pw, cfg.sum_order == "kh_kw_ci", exact,
+        K._conv_sequential(x, w, bias_acc, sh, sw, ph, pw, cfg.sum_order != "ci_kh_kw", exact,
                            sp, cp, cs, accs)
         out = finish_accumulators(cfg, accs.reshape(n, cout, -1))
     elif path == "ordered" or (path == "direct" and cfg.shift < 0):
         plan = step_plan(cfg, order_free=path == "direct")
         accs = np.empty((n, cout, oh, ow), np.int64)
-        plan.conv(_narrow(x, cfg), _narrow_weight(w, cfg), bias_acc, conv_terms(c, kh, kw, cfg.sum_order),
+        plan.conv(_narrow(x, cfg), _narrow_weight(w, cfg), bias_acc,
+                  conv_terms(c, kh, kw, cfg.sum_order, cfg.reuse_factor),
                   *column_ranges(wd, kw, sw, pw, ow), sh, sw, ph, pw, _ALL_ROWS, *plan.step_args(),
                   accs)
         if path == "direct":  # bias + sum of rounded products, wrapped once (mod 2^W)

@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import InputError
 from ..fixed import check_raw
 from . import _kernels as K
+from ._ordered import resource_order
 from ._speculative import dense_accumulators
 from .mac import (MacConfig, bias_in_accum, choose_path, finish_accumulators, finish_sums,
                   step_descriptors, step_plan)
@@ -30,8 +31,9 @@ def dense(x, weight, bias, cfg: MacConfig, *, method: str = "auto", return_metho
         "auto" takes "gemm" (float64 BLAS) when provably exact, then "direct", else
         "speculative" for a saturating accumulator, else "ordered".
     order : (K,) int array, optional
-        The accumulation order of the terms, a permutation of 0..K-1 (default: k in order,
-        the contract's); the "sequential" reference supports only the default.
+        The accumulation order of the terms, a permutation of 0..K-1 (default: the
+        contract's, k in order, or :func:`~fixsim.layers._ordered.resource_order` for
+        sum_order "resource"); the "sequential" reference supports only k in order.
     stats : dict, optional
         As :func:`fixsim.layers.conv2d.conv2d` (recomputation is per image).
 
@@ -53,6 +55,8 @@ def dense(x, weight, bias, cfg: MacConfig, *, method: str = "auto", return_metho
     bias_acc = bias_in_accum(cfg, bias, o)
     xmax = int(np.abs(x).max()) if x.size else 0
     order = _order(order, x.shape[1])
+    if order is None and cfg.interleaved:
+        order = resource_order(x.shape[1], cfg.reuse_factor)
     path, spec = choose_path(cfg, method, xmax, w, bias_acc, "gemm")
     if path == "speculative":
         accs = dense_accumulators(x, w, bias_acc, cfg, spec, step_plan(cfg), order, stats)

@@ -43,7 +43,7 @@ from .convert import FAST, SYM_MIN, SYM_RULE, descriptor
 
 METHODS = ("auto", "sequential", "ordered", "speculative", "direct", "gemm")
 PRODUCTS = ("to_accum", "exact")
-SUM_ORDERS = ("ci_kh_kw", "kh_kw_ci")
+SUM_ORDERS = ("ci_kh_kw", "kh_kw_ci", "resource")
 ACTIVATIONS = ("relu", "linear", "leaky_relu")
 ACTIVATION_ON = ("result", "accum")
 _ACT_CODES = {"linear": 0, "relu": 1, "leaky_relu": 2}
@@ -59,7 +59,11 @@ class MacConfig:
     bias : FixedType or None
         None when the layer has no bias (the accumulator starts at 0).
     product : "to_accum" | "exact"
-    sum_order : "ci_kh_kw" | "kh_kw_ci"   (conv2d only)
+    sum_order : "ci_kh_kw" | "kh_kw_ci" (conv2d only) | "resource"
+        "resource": hls4ml's Resource strategy, the terms of the flattened index k (dense:
+        the input index; conv2d: ``(kh*KW + kw)*C + ci``) in the order ``k = ir + R*j``
+        (ir = 0..R-1 outer, j inner) with R = ``reuse_factor``.
+    reuse_factor : int >= 1  (sum_order "resource" only; 1 is the natural order)
     activation : "linear" | "relu" | "leaky_relu"
     alpha_raw : int, alpha_format : FixedType   (leaky_relu only)
     activation_on : "result" | "accum"
@@ -85,11 +89,12 @@ class MacConfig:
     accum: FixedType
     result: FixedType
     product: Literal["to_accum", "exact"] = "to_accum"
-    sum_order: Literal["ci_kh_kw", "kh_kw_ci"] = "ci_kh_kw"
+    sum_order: Literal["ci_kh_kw", "kh_kw_ci", "resource"] = "ci_kh_kw"
     activation: Literal["linear", "relu", "leaky_relu"] = "linear"
     alpha_raw: int = 0
     alpha_format: FixedType | None = None
     activation_on: Literal["result", "accum"] = "result"
+    reuse_factor: int = 1
 
     def __post_init__(self):
         for name in ("in_format", "weight", "accum", "result"):
@@ -103,6 +108,10 @@ class MacConfig:
         check_choice("sum_order", self.sum_order, SUM_ORDERS)
         check_choice("activation", self.activation, ACTIVATIONS)
         check_choice("activation_on", self.activation_on, ACTIVATION_ON)
+        if (not isinstance(self.reuse_factor, int) or isinstance(self.reuse_factor, bool)
+                or self.reuse_factor < 1 or (self.reuse_factor > 1 and self.sum_order != "resource")):
+            raise InputError(f"MacConfig: reuse_factor must be an integer >= 1 (above 1 only "
+                             f"with sum_order 'resource'), got {self.reuse_factor!r}")
         if self.activation == "leaky_relu" and self.alpha_format is None:
             raise InputError("MacConfig: leaky_relu needs an alpha_format")
         if self.product == "exact" and self.shift < 0:
@@ -112,6 +121,11 @@ class MacConfig:
     @property
     def product_format(self) -> FixedType:
         return product_type(self.in_format, self.weight)
+
+    @property
+    def interleaved(self) -> bool:
+        """The terms are added in a Resource-strategy order (sum_order "resource", R > 1)."""
+        return self.sum_order == "resource" and self.reuse_factor > 1
 
     @property
     def shift(self) -> int:
@@ -210,6 +224,9 @@ def choose_path(cfg: MacConfig, method: str, xmax: int, w2d: np.ndarray, bias_ac
     :class:`FormatError` with the reason.
     """
     check_choice("method", method, METHODS)
+    if method == "sequential" and cfg.interleaved:
+        raise InputError("the sequential reference runs the ci_kh_kw and kh_kw_ci orders only; "
+                         "sum_order 'resource' runs method='ordered'")
     if method in ("sequential", "ordered"):
         return method, None
     if method == "speculative":
@@ -228,7 +245,7 @@ def choose_path(cfg: MacConfig, method: str, xmax: int, w2d: np.ndarray, bias_ac
         # Where A needs the headers' port (WRAP with N > 0, WRAP_SM) the port dominates the
         # step and the vector loop gains nothing (measured: WRAP_SM 104-128 ns/MAC ordered,
         # 62 sequential): run the reference kernel.
-        return ("sequential" if kind == "generic" else "ordered"), None
+        return ("sequential" if kind == "generic" and not cfg.interleaved else "ordered"), None
     reason = order_free_reason(cfg, xmax, w2d, bias_acc, method == "gemm")
     if reason:
         raise FormatError(f"method {method!r} is not provably exact here: {reason}")

@@ -83,13 +83,26 @@ def fixed_format(text, what: str, where: str) -> FixedType:
 
 
 def options(obj, base: Options, where: str) -> Options:
-    """Datapath options over ``base`` (the spec's global ones)."""
-    keys(obj, ("product", "sum_order", "activation_on"), (), where)
+    """Datapath options over ``base`` (the spec's global ones).
+
+    ``reuse_factor`` belongs to ``sum_order`` "resource" (given with it, or inherited from
+    a ``base`` that has it); it is 1 for the other orders.
+    """
+    keys(obj, ("product", "sum_order", "activation_on", "reuse_factor"), (), where)
+    sum_order = choice(obj.get("sum_order", base.sum_order), SUM_ORDERS, "sum_order", where)
+    if "reuse_factor" in obj and sum_order != "resource":
+        raise InputError(f"{where}: reuse_factor belongs to sum_order 'resource' (hls4ml's "
+                         f"Resource strategy), but sum_order is {sum_order!r}")
+    reuse = 1
+    if sum_order == "resource":
+        reuse = integer(obj.get("reuse_factor", base.reuse_factor if base.sum_order == "resource"
+                                else 1), "reuse_factor", where)
     return Options(
         product=choice(obj.get("product", base.product), PRODUCT_MODES, "product", where),
-        sum_order=choice(obj.get("sum_order", base.sum_order), SUM_ORDERS, "sum_order", where),
+        sum_order=sum_order,
         activation_on=choice(obj.get("activation_on", base.activation_on), ACTIVATION_ON,
-                             "activation_on", where))
+                             "activation_on", where),
+        reuse_factor=reuse)
 
 
 def alpha(value, alpha_format, where: str) -> Activation:

@@ -21,6 +21,7 @@ from pathlib import Path
 from ..errors import InputError, closest
 from ..layers.pool import pool_out
 from . import schema as S
+from .dialect import parse_dialect, spec_options
 from .kinds import (LAYER_TYPES, REGISTRY, ActivationLayer, Conv2D, Dense, Flatten, MaxPool2D,
                     ParseContext, kind_of)
 from .schema import ACTIVATION_ON, PRODUCT_MODES, SUM_ORDERS
@@ -97,7 +98,7 @@ def _parse_json(text: str, where: str) -> dict:
 INPUT_SHAPES = {3: "[C, H, W]"}
 
 
-def _layer(obj, idx: int, in_shape, in_fmt, base: Options, hwc_source) -> Layer:
+def _layer(obj, idx: int, in_shape, in_fmt, base: Options, hwc_source, dialect=None) -> Layer:
     where = f"layer {idx}"
     if not isinstance(obj, dict):
         raise InputError(f"{where} must be a JSON object, got {obj!r}")
@@ -110,7 +111,7 @@ def _layer(obj, idx: int, in_shape, in_fmt, base: Options, hwc_source) -> Layer:
         raise InputError(f"{where}: layer name {name!r} must be an identifier other than 'input' "
                          "(it names C++ types and files)")
     ctx = ParseContext(where=where, name=name, in_shape=tuple(in_shape), in_format=in_fmt,
-                       options=base, hwc_source=hwc_source)
+                       options=base, hwc_source=hwc_source, dialect=dialect)
     layer = kind.parse(obj, ctx)
     _check_derived(obj, layer, where)
     return layer
@@ -125,7 +126,7 @@ def _check_derived(obj: dict, layer: Layer, where: str) -> None:
 
 
 def _build(data: dict, where: str) -> ModelSpec:
-    S.keys(data, ("name", "description", "input", "options", "layers", "params"),
+    S.keys(data, ("name", "description", "dialect", "input", "options", "layers", "params"),
            ("name", "input", "layers"), where)
     name = data["name"]
     if not isinstance(name, str) or not name:
@@ -141,14 +142,18 @@ def _build(data: dict, where: str) -> ModelSpec:
                          f"got {shape!r}")
     shape = tuple(S.integer(s, "input.shape entries", where) for s in shape)
     in_fmt = S.fixed_format(inp["format"], "input.format", where)
-    options = S.options(data.get("options", {}), Options(), f"{where} options")
+    dialect = parse_dialect(data.get("dialect"), where)
+    if dialect is None:
+        options = S.options(data.get("options", {}), Options(), f"{where} options")
+    else:
+        options = spec_options(data.get("options", {}), f"{where} options")
     layers_in = data["layers"]
     if not isinstance(layers_in, list) or not layers_in:
         raise InputError(f"{where}: layers must be a non-empty list")
     layers: list[Layer] = []
     cur_shape, cur_fmt, hwc_source = shape, in_fmt, None
     for idx, obj in enumerate(layers_in):
-        layer = _layer(obj, idx, cur_shape, cur_fmt, options, hwc_source)
+        layer = _layer(obj, idx, cur_shape, cur_fmt, options, hwc_source, dialect)
         if any(l.name == layer.name for l in layers):
             raise InputError(f"{where}: layer name {layer.name!r} is used twice")
         layers.append(layer)
@@ -156,7 +161,7 @@ def _build(data: dict, where: str) -> ModelSpec:
             hwc_source = layer.hwc_source
         cur_shape, cur_fmt = layer.out_shape, layer.out_format
     spec = ModelSpec(name=name, input_shape=shape, input_format=in_fmt, options=options,
-                     layers=tuple(layers), description=desc)
+                     layers=tuple(layers), description=desc, dialect=dialect)
     if "params" in data and data["params"] != spec.num_params:
         raise InputError(f"{where}: params is given as {data['params']!r} but the layers "
                          f"have {spec.num_params}")

@@ -27,17 +27,25 @@ class Options:
 
     product : "to_accum" (each product converted to the accumulator format, then added)
         or "exact" (``acc += x*w`` with the full-width product).
-    sum_order : "ci_kh_kw" or "kh_kw_ci" (conv2d only; dense sums its inputs in order).
+    sum_order : "ci_kh_kw" or "kh_kw_ci" (conv2d only; dense sums its inputs in order), or
+        "resource": hls4ml's Resource strategy with reuse factor R, the terms of the
+        flattened index k (dense: the input index; conv2d: ``(kh*KW + kw)*C + ci``) in the
+        order ``k = ir + R*j``, ir = 0..R-1 outer (conv2d and dense).
     activation_on : "result" (convert, then activate) or "accum" (activate, then convert).
+    reuse_factor : R of sum_order "resource" (1 otherwise); in the JSON only with "resource".
     """
 
     product: str = "to_accum"
     sum_order: str = "ci_kh_kw"
     activation_on: str = "result"
+    reuse_factor: int = 1
 
     def to_dict(self) -> dict:
-        return {"product": self.product, "sum_order": self.sum_order,
-                "activation_on": self.activation_on}
+        d = {"product": self.product, "sum_order": self.sum_order,
+             "activation_on": self.activation_on}
+        if self.sum_order == "resource":
+            d["reuse_factor"] = self.reuse_factor
+        return d
 
 
 @dataclass(frozen=True)
@@ -182,6 +190,10 @@ class _MacLayer(Layer):
     activation: Activation
     formats: LayerFormats
     options: Options
+    #: hls4ml dialect only (None otherwise): the layer's Strategy and ReuseFactor, from
+    #: which its options follow (:mod:`fixsim.network.dialect`).
+    strategy: str | None = None
+    reuse_factor: int | None = None
 
     @property
     def out_format(self) -> FixedType:
@@ -211,14 +223,36 @@ class _MacLayer(Layer):
         return tuple(out)
 
     def _mac_fields(self) -> dict:
-        return {"bias": self.bias, "activation": self.activation.to_json_value(),
-                "formats": self.formats.to_dict(), "options": self.options.to_dict()}
+        d = {"bias": self.bias, "activation": self.activation.to_json_value(),
+             "formats": self.formats.to_dict(), "options": self.options.to_dict()}
+        if self.strategy is not None:
+            d.update(strategy=self.strategy, reuse_factor=self.reuse_factor)
+        return d
 
     def to_dict(self, resolved: bool = False) -> dict:
         d = super().to_dict(resolved)
         if resolved:
             d["product_format"] = str(self.product_format)
         return d
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """A tool whose datapath the spec reproduces (``"dialect"`` in the spec JSON).
+
+    name : "hls4ml" (the only one); io_type : "io_parallel" | "io_stream";
+    strategy : "Latency" | "Resource" and reuse_factor : the defaults of the MAC layers
+    (each may give its own).  :mod:`fixsim.network.dialect` states what it sets.
+    """
+
+    name: str = "hls4ml"
+    io_type: str = "io_parallel"
+    strategy: str = "Latency"
+    reuse_factor: int = 1
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "io_type": self.io_type, "strategy": self.strategy,
+                "reuse_factor": self.reuse_factor}
 
 
 @dataclass(frozen=True)
@@ -231,6 +265,7 @@ class ModelSpec:
     options: Options
     layers: tuple[Layer, ...]
     description: str = ""
+    dialect: Dialect | None = None
     _index: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     def __post_init__(self):
@@ -275,6 +310,8 @@ class ModelSpec:
         d: dict[str, Any] = {"name": self.name}
         if self.description:
             d["description"] = self.description
+        if self.dialect is not None:
+            d["dialect"] = self.dialect.to_dict()
         d["input"] = {"shape": list(self.input_shape), "format": str(self.input_format)}
         d["options"] = self.options.to_dict()
         d["layers"] = [l.to_dict(resolved) for l in self.layers]
@@ -295,4 +332,4 @@ class ModelSpec:
 MacLayer = _MacLayer  # the base of conv2d/dense-like layers (weights, accumulator, result)
 
 __all__ = ["Options", "Activation", "LayerFormats", "Tensor", "TENSOR_ROLES", "TENSOR_ORDERS",
-           "Layer", "ResultLayer", "MacLayer", "ModelSpec"]
+           "Layer", "ResultLayer", "MacLayer", "Dialect", "ModelSpec"]

@@ -29,6 +29,9 @@ class ParseContext:
     hwc_source : (C, H, W) or None
         Set when the input is a flatten in hwc order (elementwise layers in between):
         a dense layer permutes its PyTorch-order weight columns with it.
+    dialect : Dialect or None
+        The spec's dialect (:mod:`fixsim.network.dialect`): MAC layers take their
+        strategy and reuse factor, flatten its default order.
     """
 
     where: str
@@ -37,6 +40,7 @@ class ParseContext:
     in_format: FixedType
     options: Options
     hwc_source: tuple[int, int, int] | None = None
+    dialect: Any = None
 
     def common(self) -> dict:
         """The fields every :class:`~fixsim.network.spec_types.Layer` takes from its context."""

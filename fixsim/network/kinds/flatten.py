@@ -42,7 +42,8 @@ class FlattenKind(LayerKind):
 
     def parse(self, obj, ctx):
         c, h, w = S.spatial(ctx.in_shape, ctx.where, "flatten")
-        order = S.choice(obj.get("order", "chw"), ORDERS, "order", ctx.where)
+        default = "chw" if ctx.dialect is None else "hwc"  # hls4ml: channels last
+        order = S.choice(obj.get("order", default), ORDERS, "order", ctx.where)
         return Flatten(**ctx.common(), out_shape=(c * h * w,), order=order,
                        result=S.result_format(obj, ctx.in_format, ctx.where))
 

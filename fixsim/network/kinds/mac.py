@@ -22,6 +22,7 @@ from ...layers import MacConfig, activation_float, hwc_permutation, order_free_r
 from ...layers import _kernels_narrow as KN
 from ...layers.convert import headers_check_overflow
 from ...layers.mac import bias_in_accum
+from .. import dialect as D
 from .. import schema as S
 from ..spec_types import LayerFormats, MacLayer, Options
 from .base import LayerKind, ParseContext
@@ -29,7 +30,7 @@ from .base import LayerKind, ParseContext
 _INT32_LIMIT = 2 ** 31 - 1
 #: Spec keys of every MAC layer (its own keys follow).
 MAC_KEYS = ("name", "type", "bias", "activation", "formats", "options", "product",
-            "sum_order", "activation_on") + S.DERIVED
+            "sum_order", "activation_on", "reuse_factor", "strategy") + S.DERIVED
 
 
 def mac_config(layer: MacLayer) -> MacConfig:
@@ -40,12 +41,15 @@ def mac_config(layer: MacLayer) -> MacConfig:
                      result=layer.formats.result, product=layer.options.product,
                      sum_order=layer.options.sum_order, activation=act.kind,
                      alpha_raw=act.alpha_raw or 0, alpha_format=act.alpha_format,
-                     activation_on=layer.options.activation_on)
+                     activation_on=layer.options.activation_on,
+                     reuse_factor=layer.options.reuse_factor)
 
 
 # ------------------------------------------------------------------ spec
-def mac_fields(obj: dict, base: Options, where: str) -> dict:
-    """``bias``, ``activation``, ``formats`` and ``options`` of a MAC layer object."""
+def mac_fields(obj: dict, base: Options, where: str, dialect=None) -> dict:
+    """``bias``, ``activation``, ``formats`` and ``options`` of a MAC layer object (and,
+    in a ``dialect`` spec, its ``strategy`` and ``reuse_factor``: see
+    :mod:`fixsim.network.dialect`; there the layer's ``reuse_factor`` is hls4ml's)."""
     bias = S.boolean(obj.get("bias", True), "bias", where)
     fm = obj["formats"]
     req = ("weight", "accum", "result") + (("bias",) if bias else ())
@@ -57,7 +61,8 @@ def mac_fields(obj: dict, base: Options, where: str) -> dict:
         bias=S.fixed_format(fm["bias"], "formats.bias", where) if bias else None,
         accum=S.fixed_format(fm["accum"], "formats.accum", where),
         result=S.fixed_format(fm["result"], "formats.result", where))
-    own = {k: obj[k] for k in ("product", "sum_order", "activation_on") if k in obj}
+    shorthand = ("product", "sum_order", "activation_on") + (() if dialect else ("reuse_factor",))
+    own = {k: obj[k] for k in shorthand if k in obj}
     nested = obj.get("options", {})
     if not isinstance(nested, dict):
         raise InputError(f"{where}: options must be a JSON object, got {nested!r}")
@@ -65,9 +70,14 @@ def mac_fields(obj: dict, base: Options, where: str) -> dict:
     if both:
         raise InputError(f"{where}: option {sorted(both)[0]!r} is given twice "
                          "(in the layer and in its options)")
-    options = S.options({**nested, **own}, base, where)
-    return dict(bias=bias, activation=S.activation(obj.get("activation", "linear"), where),
-                formats=formats, options=options)
+    fields = dict(bias=bias, activation=S.activation(obj.get("activation", "linear"), where),
+                  formats=formats)
+    if dialect is not None:
+        return {**fields, **D.mac_fields(obj, {**nested, **own}, dialect, where)}
+    if "strategy" in obj:
+        raise InputError(f"{where}: strategy belongs to a spec in the hls4ml dialect "
+                         "(\"dialect\": \"hls4ml\"); without it use options.sum_order 'resource'")
+    return {**fields, "options": S.options({**nested, **own}, base, where)}
 
 
 def check_mac_formats(layer: MacLayer, where: str) -> None:
@@ -232,8 +242,11 @@ class MacKind(LayerKind):
 
     def mac_layer(self, cls, obj: dict, ctx: ParseContext, **own) -> MacLayer:
         """``cls(**own)`` with the MAC fields of ``obj``, its formats checked."""
-        layer = cls(**ctx.common(), **own, **mac_fields(obj, ctx.options, ctx.where))
+        layer = cls(**ctx.common(), **own,
+                    **mac_fields(obj, ctx.options, ctx.where, getattr(ctx, "dialect", None)))
         check_mac_formats(layer, ctx.where)
+        if layer.strategy is not None:
+            D.check_mac_layer(layer, ctx.dialect, ctx.where)
         return layer
 
     def prepare(self, layer, weights, method) -> MacStep:
