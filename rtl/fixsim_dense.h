@@ -7,6 +7,8 @@
 // (fixsim::tb::permute_columns_chw_to_hwc). Loop order (docs/datapath.md):
 //   for o: acc = accum_t(bias[o]); for i: acc += product(x[i], w[o][i]); out = finish(acc)
 // (sum_order resource, reuse factor R > 1: for ir < R: for i = ir, ir + R, ... instead)
+// dense_map: the same dense at every position of a 1-D (C, L) map (Keras/hls4ml Dense on
+// an (N, F) tensor): in (l, c) order, in_features = C values per position, out (l, o).
 #ifndef FIXSIM_DENSE_H_
 #define FIXSIM_DENSE_H_
 
@@ -68,6 +70,17 @@ Out:
         accum_t acc = start<CONFIG_T>(biases, o);
         dense_sum<CONFIG_T, (CONFIG_T::reuse_factor > 1)>::apply(acc, buf, weights, o);
         out.write(finish<CONFIG_T>(acc));
+    }
+}
+
+template <class CONFIG_T>
+void dense_map(hls::stream<typename CONFIG_T::input_t>& in,
+               hls::stream<typename CONFIG_T::result_t>& out,
+               const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
+               const typename CONFIG_T::bias_t biases[CONFIG_T::n_biases]) {
+Positions:
+    for (unsigned l = 0; l < CONFIG_T::n_positions; l++) {
+        dense<CONFIG_T>(in, out, weights, biases);
     }
 }
 

@@ -9,6 +9,9 @@
 #include "fixsim_activation.h"
 #include "fixsim_flatten.h"
 #include "fixsim_dense.h"
+#include "fixsim_conv1d.h"
+#include "fixsim_maxpool1d.h"
+#include "fixsim_zeropad.h"
 #include "fixsim_tap.h"
 
 #endif  // FIXSIM_LAYERS_H_

@@ -1,6 +1,6 @@
 // fixsim rtl: layer taps for C simulation (compiled only with -DFIXSIM_TAPS).
 //
-// FIXSIM_TAP_MAP / FIXSIM_TAP_VEC sit in the top function after each layer. In C
+// FIXSIM_TAP_MAP / FIXSIM_TAP_SEQ / FIXSIM_TAP_VEC sit in the top function after each layer. In C
 // simulation the layers run one after the other, so a layer's whole output is in its
 // stream when the tap runs: the tap reads every value, records its raw mantissa (int64,
 // sign-extended) at its PyTorch position ((c, h, w) for maps, feature index for vectors)
@@ -84,9 +84,12 @@ void tap_vec(hls::stream<T>& s, unsigned index, unsigned n) {
 
 #define FIXSIM_TAP_MAP(s, index, C, H, W) fixsim::tap_map(s, index, C, H, W)
 #define FIXSIM_TAP_VEC(s, index, n) fixsim::tap_vec(s, index, n)
+// A 1-D (C, L) map is streamed as the (C, 1, L) map: (l, c) order, recorded at (c, l).
+#define FIXSIM_TAP_SEQ(s, index, C, L) fixsim::tap_map(s, index, C, 1, L)
 #else
 #define FIXSIM_TAP_MAP(s, index, C, H, W)
 #define FIXSIM_TAP_VEC(s, index, n)
+#define FIXSIM_TAP_SEQ(s, index, C, L)
 #endif
 
 #endif  // FIXSIM_TAP_H_

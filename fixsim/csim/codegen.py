@@ -120,19 +120,7 @@ def _mac_config(layer) -> list[str]:
              f"    typedef {bias} bias_t;" + ("" if f.bias is not None else "  // unused: no bias"),
              f"    typedef {cpp_type(f.accum)} accum_t;",
              f"    typedef {cpp_type(f.result)} result_t;"]
-    lines += _alpha_lines(layer.activation)
-    if layer.type == "conv2d":
-        c, h, w = layer.in_shape
-        oc, oh, ow = layer.out_shape
-        lines += [f"    static const unsigned in_channels = {c}, in_height = {h}, in_width = {w};",
-                  f"    static const unsigned out_channels = {oc}, out_height = {oh}, out_width = {ow};",
-                  f"    static const unsigned kernel_h = {layer.kernel[0]}, kernel_w = {layer.kernel[1]};",
-                  f"    static const unsigned stride_h = {layer.stride[0]}, stride_w = {layer.stride[1]};",
-                  f"    static const unsigned pad_top = {layer.padding[0]}, pad_left = {layer.padding[1]};",
-                  f"    static const fixsim::sum_order sum_order = {_SUM_ORDER[opt.sum_order]};"]
-    else:
-        lines += [f"    static const unsigned in_features = {layer.in_shape[0]}, "
-                  f"out_features = {layer.out_shape[0]};"]
+    lines += _alpha_lines(layer.activation) + _MAC_GEOMETRY[layer.type](layer)
     return lines + [
         f"    static const unsigned n_weights = {_n(layer.weight_shape)}, n_biases = "
         f"{layer.weight_shape[0] if layer.bias else 1};",
@@ -151,6 +139,39 @@ def _result_typedef(layer) -> str:
     return f"    typedef {cpp_type(result)} result_t;  // converted once: result_t r = x"
 
 
+def _conv2d_geometry(layer) -> list[str]:
+    c, h, w = layer.in_shape
+    oc, oh, ow = layer.out_shape
+    return [f"    static const unsigned in_channels = {c}, in_height = {h}, in_width = {w};",
+            f"    static const unsigned out_channels = {oc}, out_height = {oh}, out_width = {ow};",
+            f"    static const unsigned kernel_h = {layer.kernel[0]}, kernel_w = {layer.kernel[1]};",
+            f"    static const unsigned stride_h = {layer.stride[0]}, stride_w = {layer.stride[1]};",
+            f"    static const unsigned pad_top = {layer.padding[0]}, pad_left = {layer.padding[1]};",
+            f"    static const fixsim::sum_order sum_order = {_SUM_ORDER[layer.options.sum_order]};"]
+
+
+def _conv1d_geometry(layer) -> list[str]:
+    c, length = layer.in_shape
+    oc, ol = layer.out_shape
+    return [f"    static const unsigned in_channels = {c}, in_width = {length};",
+            f"    static const unsigned out_channels = {oc}, out_width = {ol};",
+            f"    static const unsigned kernel_w = {layer.kernel}, stride_w = {layer.stride};",
+            f"    static const unsigned pad_left = {layer.padding[0]}, pad_right = {layer.padding[1]};",
+            f"    static const fixsim::sum_order sum_order = {_SUM_ORDER[layer.options.sum_order]};"]
+
+
+def _dense_geometry(layer) -> list[str]:
+    lines = [f"    static const unsigned in_features = {layer.in_shape[0]}, "
+             f"out_features = {layer.out_shape[0]};"]
+    if len(layer.in_shape) == 2:  # a (C, L) map: the same dense at each of L positions
+        lines.append(f"    static const unsigned n_positions = {layer.in_shape[1]};")
+    return lines
+
+
+#: The sizes of a MAC layer's CONFIG_T, by type (after its formats and activation).
+_MAC_GEOMETRY = {"conv2d": _conv2d_geometry, "conv1d": _conv1d_geometry, "dense": _dense_geometry}
+
+
 def _maxpool2d_config(layer) -> list[str]:
     c, h, w = layer.in_shape
     _, oh, ow = layer.out_shape
@@ -162,8 +183,35 @@ def _maxpool2d_config(layer) -> list[str]:
             f"    static const bool ceil_mode = {'true' if layer.ceil_mode else 'false'};"]
 
 
-def _flatten_config(layer) -> list[str]:
+def _maxpool1d_config(layer) -> list[str]:
+    c, length = layer.in_shape
+    return ["    typedef input_t result_t;",
+            f"    static const unsigned channels = {c}, in_width = {length}, "
+            f"out_width = {layer.out_shape[1]};",
+            f"    static const unsigned kernel_w = {layer.kernel}, stride_w = {layer.stride};"]
+
+
+def _zeropad1d_config(layer) -> list[str]:
+    c, length = layer.in_shape
+    return ["    typedef input_t result_t;",
+            f"    static const unsigned channels = {c}, in_width = {length}, "
+            f"out_width = {layer.out_shape[1]};",
+            f"    static const unsigned pad_left = {layer.padding[0]}, pad_right = {layer.padding[1]};"]
+
+
+def _zeropad2d_config(layer) -> list[str]:
     c, h, w = layer.in_shape
+    (top, bottom), (left, right) = layer.padding
+    return ["    typedef input_t result_t;",
+            f"    static const unsigned channels = {c}, in_height = {h}, in_width = {w};",
+            f"    static const unsigned out_height = {layer.out_shape[1]}, "
+            f"out_width = {layer.out_shape[2]};",
+            f"    static const unsigned pad_top = {top}, pad_bottom = {bottom};",
+            f"    static const unsigned pad_left = {left}, pad_right = {right};"]
+
+
+def _flatten_config(layer) -> list[str]:
+    c, h, w = layer.map_shape
     return [_result_typedef(layer),
             f"    static const unsigned channels = {c}, height = {h}, width = {w};",
             f"    static const fixsim::flatten_order order = {_ORDER[layer.order]};"]
@@ -183,7 +231,8 @@ def _mac_call(layer, cfg: str, src: str, dst: str) -> list[str]:
     else:
         lines.append(f"    const {cfg}::bias_t {layer.name}_no_bias[1] = {{0}};")
         bias = f"{layer.name}_no_bias"
-    return lines + [f"    fixsim::{layer.type}<{cfg}>({src}, {dst}, {layer.name}_weight, {bias});"]
+    function = "dense_map" if layer.type == "dense" and len(layer.in_shape) == 2 else layer.type
+    return lines + [f"    fixsim::{function}<{cfg}>({src}, {dst}, {layer.name}_weight, {bias});"]
 
 
 def _stream_call(function: str):
@@ -213,6 +262,10 @@ CPP_LAYERS: dict[str, CppLayer] = {
     "relu": CppLayer("fixsim_activation.h", _activation_config, _stream_call("activation")),
     "linear": CppLayer("fixsim_activation.h", _activation_config, _stream_call("activation")),
     "leaky_relu": CppLayer("fixsim_activation.h", _activation_config, _stream_call("activation")),
+    "conv1d": CppLayer("fixsim_conv1d.h", _mac_config, _mac_call),
+    "maxpool1d": CppLayer("fixsim_maxpool1d.h", _maxpool1d_config, _stream_call("maxpool1d")),
+    "zeropad1d": CppLayer("fixsim_zeropad.h", _zeropad1d_config, _stream_call("zeropad1d")),
+    "zeropad2d": CppLayer("fixsim_zeropad.h", _zeropad2d_config, _stream_call("zeropad2d")),
 }
 
 
@@ -239,7 +292,7 @@ def _config(layer, cfg: str, prev: str) -> list[str]:
 
 
 #: Tap macro of rtl/fixsim_tap.h by the rank of a per-frame shape (PyTorch order).
-_TAP_MACROS = {3: "FIXSIM_TAP_MAP", 1: "FIXSIM_TAP_VEC"}
+_TAP_MACROS = {3: "FIXSIM_TAP_MAP", 2: "FIXSIM_TAP_SEQ", 1: "FIXSIM_TAP_VEC"}
 
 
 def _tap_macro(stream: str, index: int, shape: Sequence[int]) -> str:
@@ -271,6 +324,11 @@ def _image_tensors(spec) -> list[tuple[str, int, FixedType, int]]:
             for t in spec.tensors()]
 
 
+def _input_chw(shape) -> tuple[int, int, int]:
+    """The input stage's (channels, height, width): a (C, L) input is the (C, 1, L) map."""
+    return (shape[0], 1, shape[1]) if len(shape) == 2 else tuple(shape)
+
+
 def generate_network(spec, namespace: str | None = None) -> dict[str, str]:
     """C++ sources of one network (config header, top function, test-bench glue).
 
@@ -300,7 +358,7 @@ def generate_network(spec, namespace: str | None = None) -> dict[str, str]:
         + [f"const {t} {n}[{size}]" for n, t, size, _ in mems])
 
     # ----------------------------------------------------------- config header
-    c, h, w = spec.input_shape
+    c, h, w = _input_chw(spec.input_shape)
     cfg_lines = [header, f"#ifndef {guard}", f"#define {guard}", "",
                  '#include "fixsim_layers.h"', "", f"namespace {ns} {{", "",
                  "// the input quantization layer: float -> input format, (h, w, c) stream",

@@ -131,12 +131,12 @@ def check_weights(spec, weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarr
 
 
 def _frames(spec, x) -> tuple[np.ndarray, bool]:
-    """Inputs as (N, C, H, W): float64 values to quantize, or int64 raw mantissas."""
+    """Inputs as (N, *input_shape): float64 values to quantize, or int64 raw mantissas."""
     arr = np.asarray(x)
     shape = tuple(spec.input_shape)
     if arr.shape == shape:
         arr = arr[None]
-    if arr.ndim != 4 or arr.shape[1:] != shape:
+    if arr.ndim != 1 + len(shape) or arr.shape[1:] != shape:
         raise InputError(f"inputs have shape {arr.shape}, expected (N, {', '.join(map(str, shape))})")
     if arr.dtype.kind == "f":
         return np.ascontiguousarray(arr, dtype=np.float64), True
@@ -223,7 +223,7 @@ def run_testbench(tb: Testbench, network: str, weights, x, *, workdir=None,
         or a weight image (its bytes, or the path of an image file) that the test bench
         loads and checks itself (magic, CRC32, spec hash, formats, raw ranges).
     x : array_like
-        (N, C, H, W) or (C, H, W): floats (quantized by the C++ input layer) or raw
+        (N, *input_shape) or one frame: floats (quantized by the C++ input layer) or raw
         integer mantissas of the input format.
     workdir : path, optional
         Keep the exchanged files there (default: a temporary directory, removed).

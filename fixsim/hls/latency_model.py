@@ -139,9 +139,6 @@ def _validate(layer) -> dict:
         if key not in KINDS[kind].keys | _COMMON:
             raise InputError(f"layer {layer.get('name', kind)!r}: unknown key {key!r}"
                              f"{closest(key, KINDS[kind].keys | _COMMON)} for a {kind} layer")
-    if layer.get("padding", "valid") != "valid":
-        raise InputError(f"layer {layer.get('name', kind)!r}: only padding 'valid' is "
-                         f"modelled, got {layer['padding']!r}")
     return layer
 
 
@@ -195,6 +192,9 @@ def _conv2d(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
     """(out_shape, emits, costs, depth, macs, mult, reuse) of a conv2d: a beat that
     completes an output window costs ``ii * reuse``."""
     h, w, c = _spatial(layer, shape)
+    if layer.get("padding", "valid") != "valid":
+        raise InputError(f"layer {layer.get('name', layer['kind'])!r}: only padding 'valid' is "
+                         f"modelled, got {layer['padding']!r}")
     kh, kw = _pair(layer, "kernel")
     sh, sw = _pair(layer, "stride", 1)
     if kh > h or kw > w:
@@ -230,8 +230,112 @@ def _elementwise(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
     return shape, [1] * len(arrival), [ii] * len(arrival), layer.get("depth", 1), 0, 0, 1
 
 
+def _sequence(layer: dict, shape: tuple) -> tuple:
+    if len(shape) != 2:
+        raise InputError(f"layer {layer.get('name', layer['kind'])!r}: needs an (L, C) input, "
+                         f"got shape {list(shape)}")
+    return shape
+
+
+def _conv1d(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
+    """conv2d's schedule on the (1, L, C) map with a (1, kernel) window."""
+    length, c = _sequence(layer, shape)
+    k, s = _int(layer, "kernel"), _int(layer, "stride", 1)
+    if k > length:
+        raise InputError(f"layer {layer.get('name', layer['kind'])!r}: kernel {k} larger than "
+                         f"input length {length}")
+    out, *rest = _conv2d({**layer, "kernel": [1, k], "stride": [1, s]}, (1, length, c), arrival, ii)
+    return (out[1], out[2]), *rest
+
+
+def _maxpool1d(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
+    """maxpool2d's schedule on the (1, L, C) map with a (1, pool) window."""
+    length, c = _sequence(layer, shape)
+    pool = _int(layer, "pool")
+    stride = _int(layer, "stride", pool)
+    out, *rest = _maxpool2d({**layer, "pool": [1, pool], "stride": [1, stride]}, (1, length, c),
+                            arrival, ii)
+    return (out[1], out[2]), *rest
+
+
+def _pads(layer: dict, rank: int) -> tuple:
+    """``padding`` as ((before, after),) per padded axis (p, [p_axis...], or pairs)."""
+    value = layer.get("padding", 0)
+    if not isinstance(value, (list, tuple)):
+        value = [value] * rank
+    if rank == 1 and len(value) == 2 and not isinstance(value[0], (list, tuple)):
+        value = [value]
+    if len(value) != rank:
+        raise InputError(f"layer {layer.get('name', layer['kind'])!r}: padding {value!r} does "
+                         f"not give {rank} axes")
+    out = []
+    for v in value:
+        pair = v if isinstance(v, (list, tuple)) else [v, v]
+        out.append(tuple(_int({**layer, "padding": p}, "padding", minimum=0) for p in pair))
+    return tuple(out)
+
+
+def _zeropad(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
+    """Zero padding: each input beat is passed on; the pad beats before/after a row (and
+    the pad rows) are emitted with the first/last beat of the row (one ``ii`` per beat)."""
+    if len(shape) == 2:
+        (left, right), = _pads(layer, 1)
+        (top, bottom), h, (w, c) = (0, 0), 1, shape
+    else:
+        (top, bottom), (left, right) = _pads(layer, 2)
+        h, w, c = _spatial(layer, shape)
+    ow = w + left + right
+    emits = []
+    for r in range(h):
+        for q in range(w):
+            e = 1 + (left if q == 0 else 0) + (right if q == w - 1 else 0)
+            e += top * ow if (r, q) == (0, 0) else 0
+            e += bottom * ow if (r, q) == (h - 1, w - 1) else 0
+            emits.append(e)
+    out = (ow, c) if len(shape) == 2 else (h + top + bottom, ow, c)
+    return out, emits, [ii * e for e in emits], layer.get("depth", 1), 0, 0, 1
+
+
+def _avgpool2d(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
+    """A beat that completes pool windows (their last element inside the input, padding
+    taps add nothing) emits them; every beat costs ``ii``; depth: the adder tree of the
+    window plus the scaling (a constant divider or multiplier) and the output register."""
+    h, w, c = _spatial(layer, shape)
+    kh, kw = _pair(layer, "pool")
+    sh, sw = _pair(layer, "stride", layer.get("pool"))
+    ph, pw = _pair(layer, "padding", 0) if "padding" in layer else (0, 0)
+    if ph >= kh or pw >= kw or h + 2 * ph < kh or w + 2 * pw < kw:
+        raise InputError(f"layer {layer.get('name', layer['kind'])!r}: pool {kh}x{kw} with "
+                         f"padding {ph}x{pw} does not fit the input {h}x{w}")
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    rows = [min(y * sh - ph + kh - 1, h - 1) for y in range(oh)]
+    cols = [min(x * sw - pw + kw - 1, w - 1) for x in range(ow)]
+    emits = [rows.count(r) * cols.count(q) for r in range(h) for q in range(w)]
+    return (oh, ow, c), emits, [ii] * len(emits), layer.get("depth", _log2_depth(kh * kw)), 0, 0, 1
+
+
+def _global_pool(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
+    """One accumulator (or running max) per channel, updated by every beat at ``ii``; the
+    last beat emits the (C,) vector after the scaling (depth 3) or a register (max: 1)."""
+    if len(shape) < 2:
+        raise InputError(f"layer {layer.get('name', layer['kind'])!r}: needs an (H, W, C) or "
+                         f"(L, C) input, got shape {list(shape)}")
+    emits = [0] * (len(arrival) - 1) + [1]
+    depth = layer.get("depth", 3 if layer["kind"].startswith("global_avg") else 1)
+    return (shape[-1],), emits, [ii] * len(arrival), depth, 0, 0, 1
+
+
+def _batchnorm(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
+    """Elementwise: one beat in, one out; depth 3 (multiply, add, output register)."""
+    return _elementwise({**layer, "depth": layer.get("depth", 3)}, shape, arrival, ii)
+
+
 def _dense(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
-    """Buffer every input beat, then compute for ``ii * reuse`` cycles."""
+    """Buffer every input beat, then compute for ``ii * reuse`` cycles; on an (L, C) input
+    the dense acts on each beat (a kernel-1 conv1d of ``units`` filters)."""
+    if len(shape) == 2:
+        return _conv1d({**layer, "filters": _int(layer, "units"), "kernel": 1, "stride": 1},
+                       shape, arrival, ii)
     n_in, units = math.prod(shape), _int(layer, "units")
     mult, reuse = _reuse(layer, n_in * units)
     emits = [0] * (len(arrival) - 1) + [1]
@@ -249,6 +353,11 @@ KINDS: dict[str, _Kind] = {
     "relu": _Kind(frozenset(), _elementwise),
     "linear": _Kind(frozenset(), _elementwise),
     "leaky_relu": _Kind(frozenset(), _elementwise),
+    "conv1d": _Kind(frozenset({"filters", "kernel", "stride", "parallelism", "reuse", "padding"}),
+                    _conv1d),
+    "maxpool1d": _Kind(frozenset({"pool", "stride", "ceil_mode"}), _maxpool1d),
+    "zeropad1d": _Kind(frozenset({"padding"}), _zeropad),
+    "zeropad2d": _Kind(frozenset({"padding"}), _zeropad),
 }
 
 
@@ -274,7 +383,8 @@ def predict(layers: Sequence[dict] = SPECKLENN_LAYERS, *, input_shape: Optional[
     ----------
     layers : sequence of dict
         ``kind`` in :data:`KINDS` (the spec's layer types); see the module docstring.
-        The first layer (or ``input_shape``) gives ``in_shape`` as ``[H, W, C]`` or ``[N]``.
+        The first layer (or ``input_shape``) gives ``in_shape`` as ``[H, W, C]``, ``[L, C]``
+        (a 1-D map) or ``[N]``.
     input_shape : sequence of int, optional
         Overrides the first layer's ``in_shape``.
     clock_mhz : float
@@ -302,7 +412,7 @@ def predict(layers: Sequence[dict] = SPECKLENN_LAYERS, *, input_shape: Optional[
     shape = tuple(_int({"kind": "input", "name": "input", "s": s}, "s") for s in shape)
     input_ii = check_int("input_ii", input_ii, minimum=1)
     check_number("clock (MHz)", clock_mhz, minimum=0, exclusive_min=True)
-    beats = math.prod(shape[:2]) if len(shape) == 3 else 1
+    beats = math.prod(shape[:-1]) if len(shape) >= 2 else 1  # (H, W, C) or (L, C) maps
     arrival = [j * input_ii for j in range(beats)]
     estimates, sequential = [], beats * input_ii
     for layer in layers:

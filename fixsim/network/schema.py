@@ -178,14 +178,30 @@ def check_convert(src: FixedType, dst: FixedType, what: str, where: str) -> None
         raise FormatError(f"{where}: {what}: {exc}") from None
 
 
+def _rank_hint(in_shape) -> str:
+    if len(in_shape) == 1:
+        return " (a flatten or dense layer came before it)"
+    if len(in_shape) == 2:
+        return " (a 1-D (C, L) map: use the 1-D layer types, e.g. conv1d, maxpool1d)"
+    return " (a 2-D (C, H, W) map: use the 2-D layer types, e.g. conv2d, maxpool2d)"
+
+
 def spatial(in_shape, where: str, kind: str):
     """``in_shape`` as (C, H, W), or the error naming ``kind``."""
     if len(in_shape) != 3:
-        raise InputError(f"{where}: {kind} needs a (C, H, W) input, got shape {tuple(in_shape)} "
-                         "(a flatten or dense layer came before it)")
+        raise InputError(f"{where}: {kind} needs a (C, H, W) input, got shape "
+                         f"{tuple(in_shape)}{_rank_hint(in_shape)}")
+    return in_shape
+
+
+def sequence(in_shape, where: str, kind: str):
+    """``in_shape`` as a 1-D map (C, L), or the error naming ``kind``."""
+    if len(in_shape) != 2:
+        raise InputError(f"{where}: {kind} needs a (C, L) input, got shape "
+                         f"{tuple(in_shape)}{_rank_hint(in_shape)}")
     return in_shape
 
 
 __all__ = ["NAME", "DERIVED", "PRODUCT_MODES", "SUM_ORDERS", "ACTIVATION_ON", "ACTIVATIONS",
            "keys", "choice", "integer", "boolean", "pair", "fixed_format", "options", "alpha",
-           "activation", "fits_int64", "int64_type", "check_convert", "spatial"]
+           "activation", "fits_int64", "int64_type", "check_convert", "spatial", "sequence"]

@@ -94,8 +94,9 @@ def _parse_json(text: str, where: str) -> dict:
     return data
 
 
-#: Accepted input shapes by rank (a layer's parser checks the shape it needs).
-INPUT_SHAPES = {3: "[C, H, W]"}
+#: Accepted input shapes by rank (a layer's parser checks the shape it needs): 2-D maps
+#: (C, H, W) and 1-D maps (C, L) (sequences: waveforms with C channels of length L).
+INPUT_SHAPES = {3: "[C, H, W]", 2: "[C, L]"}
 
 
 def _layer(obj, idx: int, in_shape, in_fmt, base: Options, hwc_source, dialect=None) -> Layer:

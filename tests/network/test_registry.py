@@ -29,6 +29,7 @@ EVERY_TYPE = {
     "name": "every-type",
     "input": {"shape": [2, 7, 6], "format": "ap_fixed<10,4,AP_RND,AP_SAT>"},
     "layers": [
+        {"name": "zp", "type": "zeropad2d", "padding": [[0, 1], [1, 0]]},
         {"name": "c", "type": "conv2d", "out_channels": 3, "kernel": 3, "padding": "same",
          "activation": "relu",
          "formats": {"weight": "ap_fixed<8,2>", "bias": "ap_fixed<8,3>",
@@ -43,6 +44,27 @@ EVERY_TYPE = {
         {"name": "l", "type": "linear"},
     ],
 }
+#: The 1-D layer types ((C, L) maps: no chain leads from a 2-D map to a 1-D one).
+EVERY_TYPE_1D = {
+    "name": "every-type-1d",
+    "input": {"shape": [2, 11], "format": "ap_fixed<10,4,AP_RND,AP_SAT>"},
+    "layers": [
+        {"name": "zp", "type": "zeropad1d", "padding": [2, 1]},
+        {"name": "c", "type": "conv1d", "out_channels": 3, "kernel": 3, "stride": 2,
+         "activation": "relu",
+         "formats": {"weight": "ap_fixed<8,2>", "bias": "ap_fixed<8,3>",
+                     "accum": "ap_fixed<24,10>", "result": "ap_fixed<12,5,AP_RND,AP_SAT>"}},
+        {"name": "p", "type": "maxpool1d", "kernel": 2, "ceil_mode": True},
+        {"name": "dm", "type": "dense", "out_features": 2,
+         "formats": {"weight": "ap_fixed<8,2>", "bias": "ap_fixed<8,3>",
+                     "accum": "ap_fixed<26,12>", "result": "ap_fixed<12,6,AP_RND,AP_SAT>"}},
+        {"name": "f", "type": "flatten", "order": "hwc"},
+        {"name": "d", "type": "dense", "out_features": 4,
+         "formats": {"weight": "ap_fixed<8,2>", "bias": "ap_fixed<8,3>",
+                     "accum": "ap_fixed<26,12>", "result": "ap_fixed<12,6,AP_RND,AP_SAT>"}},
+    ],
+}
+EVERY_SPECS = (EVERY_TYPE, EVERY_TYPE_1D)
 
 
 def _overrides(method: str) -> set[str]:
@@ -88,8 +110,8 @@ def test_kinds_are_registered_under_their_names():
         assert set(kind.required) <= set(kind.allowed), name
         for fused in kind.fuses_with:
             assert fused in REGISTRY, f"{name} fuses with unknown type {fused!r}"
-    spec = load_spec(EVERY_TYPE)
-    assert {l.type for l in spec.layers} == set(REGISTRY), "EVERY_TYPE lacks a layer type"
+    types = {l.type for d in EVERY_SPECS for l in load_spec(d).layers}
+    assert types == set(REGISTRY), f"EVERY_TYPE(_1D) lacks {sorted(set(REGISTRY) - types)}"
 
 
 def test_every_cpp_entry_has_its_rtl_header_included():
@@ -117,10 +139,11 @@ def test_a_missing_codegen_entry_names_the_type(monkeypatch):
         codegen.generate_network(load_spec(EVERY_TYPE))
 
 
-def test_every_type_runs_in_both_twins():
+@pytest.mark.parametrize("every", EVERY_SPECS, ids=lambda d: d["name"])
+def test_every_type_runs_in_both_twins(every):
     """Each kind's exact runner and float twin, chained, with its taps (bits vs the C
     simulation: tests/rtl)."""
-    spec = load_spec(EVERY_TYPE)
+    spec = load_spec(every)
     x = np.random.default_rng(0).uniform(-6, 6, (3, *spec.input_shape))
     exact = run(spec, random_weights(spec, seed=1), x)
     ref = run(spec, random_weights(spec, seed=1), x, method="sequential")

@@ -93,7 +93,7 @@ def test_per_layer_options_and_hwc_permutation(base):
      FormatError, "outside the range"),
     (lambda d: d["layers"][0]["formats"].update(accum="ap_fixed<64,30>"), FormatError, "W <= 63"),
     (lambda d: d.update(params=5), InputError, "params"),
-    (lambda d: d["input"].update(shape=[65, 65]), InputError, "[C, H, W]"),
+    (lambda d: d["input"].update(shape=[65]), InputError, "[C, H, W] or [C, L]"),
 ])
 def test_errors_are_one_line(base, edit, err, text):
     d = copy.deepcopy(base)

@@ -7,8 +7,8 @@ dataclass), its parser (schema, validation, shapes, formats), its weight tensors
 prepared state, its exact runner and its float twin.  docs/extending.md lists every
 other place a new type is registered (the C++ codegen table, the latency model).
 
->>> sorted(REGISTRY)
-['conv2d', 'dense', 'flatten', 'leaky_relu', 'linear', 'maxpool2d', 'relu']
+>>> sorted(REGISTRY)[:4]
+['conv1d', 'conv2d', 'dense', 'flatten']
 >>> kind_of("conv2d").fuses_with
 ('maxpool2d',)
 """
@@ -16,14 +16,17 @@ other place a new type is registered (the C++ codegen table, the latency model).
 from __future__ import annotations
 
 from ...errors import InputError, closest
-from . import activation, conv2d, dense, flatten, pool
+from . import activation, conv1d, conv2d, dense, flatten, pool, pool1d, zeropad
 from .activation import ActivationLayer
 from .base import LayerKind, ParseContext
+from .conv1d import Conv1D
 from .conv2d import Conv2D
 from .dense import Dense
 from .flatten import Flatten
 from .mac import MacKind, MacStep, mac_config
 from .pool import MaxPool2D
+from .pool1d import MaxPool1D
+from .zeropad import ZeroPad1D, ZeroPad2D
 
 
 def _register(*modules) -> dict[str, LayerKind]:
@@ -36,7 +39,8 @@ def _register(*modules) -> dict[str, LayerKind]:
 
 
 #: Spec type name -> its kind (in the order the docs list them).
-REGISTRY: dict[str, LayerKind] = _register(conv2d, pool, dense, flatten, activation)
+REGISTRY: dict[str, LayerKind] = _register(conv2d, pool, dense, flatten, activation, conv1d,
+                                           pool1d, zeropad)
 #: The spec type names.
 LAYER_TYPES: tuple[str, ...] = tuple(REGISTRY)
 
@@ -58,4 +62,5 @@ def kind_of(type_name: str, where: str = "") -> LayerKind:
 
 
 __all__ = ["REGISTRY", "LAYER_TYPES", "LayerKind", "ParseContext", "MacKind", "MacStep",
-           "kind_of", "mac_config", "Conv2D", "Dense", "MaxPool2D", "Flatten", "ActivationLayer"]
+           "kind_of", "mac_config", "Conv2D", "Dense", "MaxPool2D", "Flatten", "ActivationLayer", "Conv1D", "MaxPool1D",
+           "ZeroPad1D", "ZeroPad2D"]

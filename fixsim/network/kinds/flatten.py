@@ -1,5 +1,6 @@
 """flatten: a (C, H, W) map to a (C*H*W,) vector in "chw" (PyTorch) or "hwc" (streaming
-raster) order.  Values are only moved: the output keeps the input format.
+raster) order.  Values are only moved: the output keeps the input format.  A 1-D (C, L)
+map is flattened as the (C, 1, L) map: chw feature ``c*L + l``, hwc feature ``l*C + c``.
 
 A dense layer after an hwc flatten (elementwise layers in between) permutes its
 PyTorch-order weight columns (:attr:`Flatten.hwc_source`).
@@ -11,6 +12,8 @@ longer a view of the input.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from ...fixed import convert
 from ...layers import flatten
@@ -28,8 +31,14 @@ class Flatten(ResultLayer):
     type = "flatten"
 
     @property
+    def map_shape(self) -> tuple[int, int, int]:
+        """The input as a (C, H, W) map ((C, L) is (C, 1, L))."""
+        s = tuple(self.in_shape)
+        return (s[0], 1, s[1]) if len(s) == 2 else s
+
+    @property
     def hwc_source(self):
-        return tuple(self.in_shape) if self.order == "hwc" else None
+        return self.map_shape if self.order == "hwc" else None
 
     def _own(self) -> dict:
         return {"order": self.order, **self._result_fields()}
@@ -41,10 +50,14 @@ class FlattenKind(LayerKind):
     required = ("name", "type")
 
     def parse(self, obj, ctx):
-        c, h, w = S.spatial(ctx.in_shape, ctx.where, "flatten")
+        shape = tuple(ctx.in_shape)
+        if len(shape) == 2:
+            S.sequence(shape, ctx.where, "flatten")
+        else:
+            S.spatial(shape, ctx.where, "flatten")
         default = "chw" if ctx.dialect is None else "hwc"  # hls4ml: channels last
         order = S.choice(obj.get("order", default), ORDERS, "order", ctx.where)
-        return Flatten(**ctx.common(), out_shape=(c * h * w,), order=order,
+        return Flatten(**ctx.common(), out_shape=(int(np.prod(shape)),), order=order,
                        result=S.result_format(obj, ctx.in_format, ctx.where))
 
     def reshapes(self, layer):
@@ -54,12 +67,12 @@ class FlattenKind(LayerKind):
         if layer.order == "chw" and not layer.converts:
             return x.reshape(len(x), layer.out_shape[0])
         dst = io.dst()
-        y = flatten(x, layer.order)
+        y = flatten(x.reshape(len(x), *layer.map_shape), layer.order)
         dst[...] = convert(y, layer.in_format, layer.result) if layer.converts else y
         return dst
 
     def run_float(self, layer, x, weights):
-        return flatten(x, layer.order)
+        return flatten(x.reshape(len(x), *layer.map_shape), layer.order)
 
 
 KINDS = (FlattenKind(),)
