@@ -7,6 +7,8 @@
 //     acc = accum_t(bias[oc])                      (or 0 without bias)
 //     sum_order ci_kh_kw: for ci, for kw:          acc += product(x, w)
 //     sum_order kh_kw_ci: for kw, for ci:          acc += product(x, w)
+//     sum_order resource: for ir < R: for k = ir; k < KW*CI; k += R:
+//                         kw = k / CI, ci = k % CI: acc += product(x, w)
 //     out = finish(acc)                            (conversion to result_t + activation)
 // x is the input at (ci, ol*stride_w + kw - pad_left), or zero outside the input (zero
 // padding: a zero product leaves the accumulator unchanged). This is Conv2D with one row
@@ -65,6 +67,28 @@ struct conv1d_sum<CONFIG_T, SUM_KH_KW_CI> {
         SumCi:
             for (unsigned ci = 0; ci < CONFIG_T::in_channels; ci++) {
 #pragma HLS PIPELINE II = 1
+                typename CONFIG_T::input_t x = conv1d_pixel<CONFIG_T>(buf, ci, l0 + (int)kw);
+                mac<CONFIG_T>(acc, x, weights[(oc * CI + ci) * KW + kw]);
+            }
+        }
+    }
+};
+
+template <class CONFIG_T>
+struct conv1d_sum<CONFIG_T, SUM_RESOURCE> {
+    static void apply(typename CONFIG_T::accum_t& acc,
+                      const typename CONFIG_T::input_t buf[CONFIG_T::in_channels][CONFIG_T::in_width],
+                      const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights], unsigned oc,
+                      int l0) {
+#pragma HLS INLINE
+        const unsigned CI = CONFIG_T::in_channels, KW = CONFIG_T::kernel_w;
+        const unsigned K = KW * CI, R = CONFIG_T::reuse_factor;
+    SumReuse:
+        for (unsigned ir = 0; ir < R; ir++) {
+        SumBlock:
+            for (unsigned k = ir; k < K; k += R) {
+#pragma HLS PIPELINE II = 1
+                const unsigned ci = k % CI, kw = k / CI;
                 typename CONFIG_T::input_t x = conv1d_pixel<CONFIG_T>(buf, ci, l0 + (int)kw);
                 mac<CONFIG_T>(acc, x, weights[(oc * CI + ci) * KW + kw]);
             }

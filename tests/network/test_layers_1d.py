@@ -191,6 +191,9 @@ def naive_conv1d(x, w, bias, cfg, stride, padding):
     acc = _start(cfg, bias, cout, (n, cout, ol))
     terms = ([(ci, j) for ci in range(c) for j in range(k)] if cfg.sum_order == "ci_kh_kw"
              else [(ci, j) for j in range(k) for ci in range(c)])
+    if cfg.sum_order == "resource":  # hls4ml's index j*C + ci, in the order ir + R*t
+        r = cfg.reuse_factor
+        terms = [terms[i] for ir in range(r) for i in range(ir, len(terms), r)]
     for ci, j in terms:
         xs = np.broadcast_to(xp[:, ci, j:j + stride * (ol - 1) + 1:stride][:, None], acc.shape)
         ws = np.broadcast_to(np.asarray(w, np.int64)[:, ci, j][None, :, None], acc.shape)
@@ -199,10 +202,11 @@ def naive_conv1d(x, w, bias, cfg, stride, padding):
 
 
 def naive_dense_map(x, w, bias, cfg):
-    """Dense at every position of (N, C, L): terms c = 0..C-1."""
+    """Dense at every position of (N, C, L): terms c = 0..C-1 (resource: ir + R*t)."""
     n, c, length = x.shape
     acc = _start(cfg, bias, len(w), (n, len(w), length))
-    for ci in range(c):
+    r = cfg.reuse_factor if cfg.sum_order == "resource" else 1
+    for ci in [i for ir in range(r) for i in range(ir, c, r)]:
         xs = np.broadcast_to(np.asarray(x, np.int64)[:, ci][:, None], acc.shape)
         ws = np.broadcast_to(np.asarray(w, np.int64)[:, ci][None, :, None], acc.shape)
         acc = _step(acc, cfg, xs, ws)
@@ -253,6 +257,34 @@ def test_dense_on_a_map_equals_the_naive_contract(case, method):
     want = naive_dense_map(x, w, b, mac_config(lay))
     got = _quiet_run(spec, _weights(lay, w, b), x, method=method)[lay.name]
     assert_bits_equal(want, got, context=f"{method} {lay.formats} {lay.options}")
+
+
+@pytest.mark.parametrize("kind", ["conv1d", "dense"])
+@pytest.mark.parametrize("reuse", [2, 3, 5])
+def test_resource_order_equals_the_naive_contract(kind, reuse):
+    """hls4ml's Resource order (sum_order "resource"): conv1d over k*C + ci, dense on a
+    map over c, with a saturating, rounding accumulator that acts on the data."""
+    d = copy.deepcopy(NET_1D)
+    layer = d["layers"][1] if kind == "conv1d" else d["layers"][3]
+    layer["options"] = {"sum_order": "resource", "reuse_factor": reuse}
+    layer["formats"]["accum"] = "ap_fixed<10,5,AP_RND_CONV,AP_SAT>"
+    d["layers"][1].update(kernel=3, out_channels=7)  # conv1d: 6 terms; dense: 7 terms
+    d["layers"][3]["out_features"] = 5
+    d["layers"][2]["kernel"] = 1
+    spec = load_spec(d)
+    lay = spec.layers[1] if kind == "conv1d" else spec.layers[3]
+    w, x = _loud_data(spec)
+    taps = _quiet_run(spec, w, x)
+    b = w.get(f"{lay.name}.bias")
+    if kind == "conv1d":
+        want = naive_conv1d(taps["zp"], w["c.weight"], b, mac_config(lay), lay.stride, lay.padding)
+    else:
+        want = naive_dense_map(taps["p"], w["dm.weight"], b, mac_config(lay))
+    assert_bits_equal(want, taps[lay.name], context=f"{kind} R={reuse}")
+    natural = load_spec({**d, "layers": [{**l, "options": {"sum_order": "kh_kw_ci"}}
+                                         if l["name"] == lay.name else l for l in d["layers"]]})
+    assert not np.array_equal(_quiet_run(natural, w, x)[lay.name], taps[lay.name]), \
+        "the order does not act on these data"
 
 
 @given(c=st.integers(1, 3), length=st.integers(1, 12), k=st.integers(1, 4),

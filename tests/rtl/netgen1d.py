@@ -3,7 +3,7 @@
 1-D networks on (C, L) inputs: zeropad1d, conv1d (stride, valid/same/symmetric/asymmetric
 padding, every datapath option of netgen's MAC layers), standalone activations,
 maxpool1d (floor/ceil), dense on the (C, L) map (per position), flatten (chw/hwc) and
-dense.  2-D networks: zeropad2d before and after conv2d layers, then flatten and dense.
+dense; a third of the conv1d and map-dense layers in hls4ml's Resource order.  2-D networks: zeropad2d before and after conv2d layers, then flatten and dense.
 Formats come from netgen (rounding and saturating accumulators weighted up).
 """
 
@@ -37,7 +37,15 @@ def _dense(rng, name: str, fmt: FixedType, out_max: int = 6) -> dict:
     return layer
 
 
-def _draw_1d(rng, name: str) -> dict:
+def _resource(aux, layer: dict) -> None:
+    """A third of the MAC layers sum in hls4ml's Resource order (from ``aux``, a stream of
+    its own: the architectures drawn from the main stream stay the same)."""
+    if aux.random() < 1 / 3:
+        layer["options"] = {**layer.get("options", {}), "sum_order": "resource",
+                            "reuse_factor": int(aux.integers(2, 5))}
+
+
+def _draw_1d(rng, name: str, aux) -> dict:
     c, length = int(rng.integers(1, 4)), int(rng.integers(4, 25))
     in_fmt = rand_format(rng, 5, 12, 1, 5)
     spec = {"name": name, "input": {"shape": [c, length], "format": str(in_fmt)}, "layers": []}
@@ -55,6 +63,7 @@ def _draw_1d(rng, name: str) -> dict:
         stride = int(rng.integers(1, 3))
         layer.update(out_channels=int(rng.integers(1, 5)), kernel=kw, stride=stride,
                      padding=pad_json)
+        _resource(aux, layer)
         layers.append(layer)
         fmt = FixedType.parse(layer["formats"]["result"])
         length = (length + pl + pr - kw) // stride + 1
@@ -68,6 +77,7 @@ def _draw_1d(rng, name: str) -> dict:
             length = pool_out(length, pk, ps, ceil)
     if rng.random() < 0.5:
         layers.append(_dense(rng, "dmap", fmt, 4))
+        _resource(aux, layers[-1])
         fmt = FixedType.parse(layers[-1]["formats"]["result"])
     if rng.random() < 0.75:
         layers.append({"name": "flatten", "type": "flatten", "order": _pick(rng, ["chw", "hwc"])})
@@ -77,7 +87,7 @@ def _draw_1d(rng, name: str) -> dict:
     return spec
 
 
-def _draw_2d(rng, name: str) -> dict:
+def _draw_2d(rng, name: str, aux=None) -> dict:
     c, h, w = int(rng.integers(1, 3)), int(rng.integers(2, 7)), int(rng.integers(2, 7))
     in_fmt = rand_format(rng, 5, 12, 1, 5)
     spec = {"name": name, "input": {"shape": [c, h, w], "format": str(in_fmt)}, "layers": []}
@@ -107,7 +117,7 @@ def _draw_2d(rng, name: str) -> dict:
 def random_networks_1d(seed: int, count: int, prefix: str = "seq", share_2d: float = 0.25) -> list:
     """``count`` valid random specs (ModelSpec), about ``share_2d`` of them 2-D zero-padding
     networks; draws the loader rejects are replaced by the next draw of the same RNG."""
-    rng = np.random.default_rng(seed)
+    rng, aux = np.random.default_rng(seed), np.random.default_rng(seed + 1_000_003)
     out, attempts = [], 0
     while len(out) < count:
         attempts += 1
@@ -115,7 +125,7 @@ def random_networks_1d(seed: int, count: int, prefix: str = "seq", share_2d: flo
             raise RuntimeError(f"netgen1d: only {len(out)} valid specs in {attempts} draws")
         draw = _draw_2d if rng.random() < share_2d else _draw_1d
         try:
-            out.append(load_spec(draw(rng, f"{prefix}{seed}_{len(out)}")))
+            out.append(load_spec(draw(rng, f"{prefix}{seed}_{len(out)}", aux)))
         except FixsimError:
             continue
     return out
@@ -143,6 +153,7 @@ def coverage_1d(specs) -> set:
             if l.type == "dense" and len(l.in_shape) == 2:
                 seen.add("dense_on_map")
                 seen.add(f"dense_map_accum_o={l.formats.accum.overflow.name}")
+                seen.add(f"dense_map_sum_order={l.options.sum_order}")
             if l.type == "flatten" and len(l.in_shape) == 2:
                 seen.add(f"flatten1d={l.order}")
             if l.type == "zeropad2d":

@@ -1,7 +1,8 @@
 """Differential proof for the 1-D layer types and the zero-padding layers: fixsim.network.run
 equals the rtl/ C simulation (g++ on the Xilinx ap_types headers) bit for bit at every
 layer, on seeded random networks (tests/rtl/netgen1d.py) with random formats (rounding,
-saturating and wrapping accumulators) and inputs that saturate.
+saturating and wrapping accumulators), hls4ml's Resource summation order, and inputs
+that saturate.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ REQUIRED = {
     "conv1d_product=to_accum", "conv1d_stride>1", "conv1d_padding=asymmetric",
     "conv1d_padding=symmetric", "conv1d_accum_o=AP_SAT", "conv1d_accum_o=AP_SAT_SYM",
     "conv1d_accum_o=AP_WRAP", "maxpool1d_ceil=True", "maxpool1d_ceil=False",
-    "zeropad2d=asymmetric", "dense_map_accum_o=AP_SAT",
+    "zeropad2d=asymmetric", "dense_map_accum_o=AP_SAT", "conv1d_sum_order=resource",
+    "dense_map_sum_order=resource",
 }
 
 

@@ -7,7 +7,8 @@ fields of :mod:`.mac`.  Tensors: ``weight`` (Cout, C, K), ``bias`` (Cout,).
 
 A conv1d is the conv2d of the (C, 1, L) map with a (1, K) kernel, stride (1, s) and
 padding (0, p): the kh loop has one step, so every output sees its terms in the same
-order (``ci_kh_kw``: ci then k; ``kh_kw_ci``: k then ci) and the exact paths of
+order (``ci_kh_kw``: ci then k; ``kh_kw_ci``: k then ci; ``resource``: the flattened
+index ``k*C + ci`` in the order ``ir + R*j``) and the exact paths of
 :func:`fixsim.layers.conv2d` and the narrow kernels give the contract's bits.
 """
 
@@ -23,10 +24,6 @@ from ...layers import conv2d, conv2d_float
 from .. import schema as S
 from ..spec_types import MacLayer
 from .mac import MAC_KEYS, MacKind, MacStep, prepare_mac
-
-#: The conv sum orders a 1-D layer has (kh is absent: "ci_kh_kw" = ci, k; "kh_kw_ci" = k, ci).
-SUM_ORDERS_1D = ("ci_kh_kw", "kh_kw_ci")
-
 
 @dataclass(frozen=True, kw_only=True)
 class Conv1D(MacLayer):
@@ -100,12 +97,8 @@ class Conv1DKind(MacKind):
             raise InputError(f"{where}: kernel {k} is larger than the padded input "
                              f"{length + pl + pr} (input shape {tuple(ctx.in_shape)})")
         cout = S.integer(obj["out_channels"], "out_channels", where)
-        layer = self.mac_layer(Conv1D, obj, ctx, out_shape=(cout, (length + pl + pr - k) // s + 1),
-                               out_channels=cout, kernel=k, stride=s, padding=(pl, pr))
-        if layer.options.sum_order not in SUM_ORDERS_1D:
-            raise InputError(f"{where}: conv1d sums in order {' or '.join(SUM_ORDERS_1D)}, "
-                             f"got sum_order {layer.options.sum_order!r}")
-        return layer
+        return self.mac_layer(Conv1D, obj, ctx, out_shape=(cout, (length + pl + pr - k) // s + 1),
+                              out_channels=cout, kernel=k, stride=s, padding=(pl, pr))
 
     def prepare(self, layer, weights, method) -> MacStep:
         step = prepare_mac(layer, weights, method)
