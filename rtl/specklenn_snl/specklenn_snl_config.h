@@ -34,6 +34,7 @@ struct conv1_config {
     static const fixsim::product_mode product = fixsim::PRODUCT_TO_ACCUM;
     static const fixsim::activation_kind activation = fixsim::ACT_RELU;
     static const fixsim::activation_on activation_on = fixsim::ACTIVATION_ON_RESULT;
+    static const unsigned reuse_factor = 1;  // sum_order resource: R
 };
 
 // layer 'pool1': maxpool2d, (7, 61, 61) -> (7, 31, 31)
@@ -67,6 +68,7 @@ struct conv2_config {
     static const fixsim::product_mode product = fixsim::PRODUCT_TO_ACCUM;
     static const fixsim::activation_kind activation = fixsim::ACT_RELU;
     static const fixsim::activation_on activation_on = fixsim::ACTIVATION_ON_RESULT;
+    static const unsigned reuse_factor = 1;  // sum_order resource: R
 };
 
 // layer 'pool2': maxpool2d, (3, 27, 27) -> (3, 14, 14)
@@ -103,6 +105,7 @@ struct fc1_config {
     static const fixsim::product_mode product = fixsim::PRODUCT_TO_ACCUM;
     static const fixsim::activation_kind activation = fixsim::ACT_RELU;
     static const fixsim::activation_on activation_on = fixsim::ACTIVATION_ON_RESULT;
+    static const unsigned reuse_factor = 1;  // sum_order resource: R
 };
 
 // layer 'fc2': dense, (100,) -> (50,)
@@ -120,6 +123,7 @@ struct fc2_config {
     static const fixsim::product_mode product = fixsim::PRODUCT_TO_ACCUM;
     static const fixsim::activation_kind activation = fixsim::ACT_LINEAR;
     static const fixsim::activation_on activation_on = fixsim::ACTIVATION_ON_RESULT;
+    static const unsigned reuse_factor = 1;  // sum_order resource: R
 };
 
 void top(hls::stream<input_config::result_t>& in,
