@@ -116,12 +116,8 @@ def make_plan(cfg, step_kind: str, xmax: int, w2d: np.ndarray,
     l1 = _row_l1(w2d)
     wmax = int(np.abs(w2d).max()) if w2d.size else 0
     pmax, smax = xmax * wmax, xmax * max(l1, default=0)
-    narrow = cfg.in_format.width <= 32 and cfg.weight.width <= 32
-    if narrow and d <= 30 and pmax + (1 << d) <= _INT32_MAX and smax <= _INT32_MAX:
-        lanes = np.int32
-    elif pmax + (1 << d) <= _INT64_MAX and smax <= 2 ** 62:
-        lanes = np.int64
-    else:
+    lanes = _lanes(cfg, d, pmax, smax)
+    if lanes is None:
         return None, f"products up to {pmax} and sums up to {smax} (raw) do not fit int64 lanes"
     # Per output channel: P * 2^shift <= hi - max(b, 0) and N * 2^shift >= lo' - min(b, 0)
     # (partial sums and each product alone), as bounds on P and N (floor / ceil).
@@ -135,6 +131,33 @@ def make_plan(cfg, step_kind: str, xmax: int, w2d: np.ndarray,
     c0, c1, c2 = round_constants(acc.quantization, d)
     return SpecPlan(lanes, d, c0, c1, c2, check, shift, np.array(hi_c, np.int64),
                     np.array(lo_c, np.int64)), None
+
+
+def _lanes(cfg, d: int, pmax: int, smax: int | None):
+    """int32 or int64 lanes for products up to ``pmax`` rounded by ``d`` bits whose
+    partial sums stay within ``smax`` (None: the sums may wrap), or None."""
+    narrow = cfg.in_format.width <= 32 and cfg.weight.width <= 32
+    if (narrow and d <= 30 and pmax + (1 << d) <= _INT32_MAX
+            and (cfg.accum.width <= 32 if smax is None else smax <= _INT32_MAX)):
+        return np.int32
+    if pmax + (1 << d) <= _INT64_MAX and (smax is None or smax <= 2 ** 62):
+        return np.int64
+    return None
+
+
+def wrap_plan(cfg, xmax: int, w2d: np.ndarray) -> SpecPlan | None:
+    """The kernels without the bound, for products rounded into a wrapping accumulator
+    (AP_WRAP, N = 0; :func:`fixsim.layers.mac.rounded_sum_ok`): ``b + sum_t r_t`` modulo
+    the lane width, which the caller wraps to A.  int32 lanes need ``W_acc <= 32`` (the sum
+    modulo 2^32 fixes the residue modulo 2^W); None when no lane width holds the terms."""
+    d = -cfg.shift
+    wmax = int(np.abs(w2d).max()) if w2d.size else 0
+    lanes = _lanes(cfg, d, xmax * wmax, None)
+    if lanes is None or d <= 0:
+        return None
+    c0, c1, c2 = round_constants(cfg.accum.quantization, d)
+    none = np.zeros(0, np.int64)
+    return SpecPlan(lanes, d, c0, c1, c2, False, 0, none, none)
 
 
 # ------------------------------------------------------------------------------ kernels

@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..fixed import check_raw
 from . import _kernels as K
 from ._ordered import column_ranges, conv_terms
-from ._speculative import conv2d_accumulators
+from ._speculative import conv2d_accumulators, wrap_plan
 from .mac import (MacConfig, bias_in_accum, choose_path, finish_accumulators, finish_sums,
                   step_descriptors, step_plan)
 
@@ -98,6 +98,11 @@ def conv2d(x, weight, bias, cfg: MacConfig, *, stride=(1, 1), padding=(0, 0),
         K._conv_sequential(x, w, bias_acc, sh, sw, ph, pw, cfg.sum_order != "ci_kh_kw", exact,
                            sp, cp, cs, accs)
         out = finish_accumulators(cfg, accs.reshape(n, cout, -1))
+    elif path == "direct" and cfg.shift < 0 and (wrap := wrap_plan(cfg, xmax, w.reshape(cout, -1))):
+        # bias + sum of rounded products (the speculative kernels without the bound),
+        # wrapped once (mod 2^W)
+        accs = conv2d_accumulators(x, w, bias_acc, cfg, wrap, None, stride, padding, (oh, ow))
+        out = finish_sums(cfg, accs.reshape(n, cout, -1), np.zeros(cout, np.int64), shift=0)
     elif path == "ordered" or (path == "direct" and cfg.shift < 0):
         plan = step_plan(cfg, order_free=path == "direct")
         accs = np.empty((n, cout, oh, ow), np.int64)

@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..fixed import check_raw
 from . import _kernels as K
 from ._ordered import resource_order
-from ._speculative import dense_accumulators
+from ._speculative import dense_accumulators, wrap_plan
 from .mac import (MacConfig, bias_in_accum, choose_path, finish_accumulators, finish_sums,
                   step_descriptors, step_plan)
 
@@ -68,6 +68,11 @@ def dense(x, weight, bias, cfg: MacConfig, *, method: str = "auto", return_metho
         accs = np.empty((n, o), np.int64)
         K._dense_sequential(x, w, bias_acc, exact, sp, cp, cs, accs)
         out = finish_accumulators(cfg, accs.reshape(n, o, 1))
+    elif path == "direct" and cfg.shift < 0 and (wrap := wrap_plan(cfg, xmax, w)):
+        # bias + sum of rounded products (the speculative kernels without the bound),
+        # wrapped once (mod 2^W)
+        accs = dense_accumulators(x, w, bias_acc, cfg, wrap, None)
+        out = finish_sums(cfg, accs.reshape(n, o, 1), np.zeros(o, np.int64), shift=0)
     elif path == "ordered" or (path == "direct" and cfg.shift < 0):
         plan = step_plan(cfg, order_free=path == "direct")
         accs = np.empty((n, o), np.int64)

@@ -269,6 +269,27 @@ def test_int64_lanes_when_sums_pass_int32():
     assert 0 < stats["failed"] < stats["outputs"], stats
 
 
+
+@pytest.mark.parametrize("q", ["AP_TRN", "AP_RND_CONV", "AP_TRN_ZERO"])
+def test_wrapping_accumulator_sums_wrap_in_int32_lanes(q):
+    """Products rounded into a wrapping A of at most 32 bits ("direct"): the same kernels
+    without the bound, in int32 lanes whose sums pass 2^31 and wrap (the residue modulo
+    2^32 fixes the one modulo 2^W)."""
+    cfg = mac_config_for(FixedType(16, 6), FixedType(16, 4), f"ap_fixed<24,3,{q},AP_WRAP>")  # d = 1
+    rng = np.random.default_rng(5)
+    x = np.concatenate([np.full((1, 64), 2 ** 15 - 1), rng.integers(-(2 ** 15), 2 ** 15, (3, 64))])
+    w = np.concatenate([np.full((1, 64), 2 ** 15 - 1), rng.integers(-(2 ** 15), 2 ** 15, (4, 64))])
+    plan = S.wrap_plan(cfg, int(np.abs(x).max()), w)
+    assert plan is not None and plan.lanes is np.int32 and not plan.check
+    assert 64 * (2 ** 15 - 1) ** 2 >> plan.d > 2 ** 31  # the first output's sum wraps int32
+    got, used = dense(x, w, None, cfg, return_method=True)
+    assert used == "direct"
+    assert_bits_equal(dense(x, w, None, cfg, method="sequential"), got)
+    xc, wc = x.reshape(4, 4, 4, 4), w.reshape(5, 4, 4, 4)
+    got, used = conv2d(xc, wc, None, cfg, padding=(1, 1), return_method=True)
+    assert used == "direct"
+    assert_bits_equal(conv2d(xc, wc, None, cfg, padding=(1, 1), method="sequential"), got)
+
 # --------------------------------------------------------------- the C simulation, every layer
 SMALL = {
     "name": "spec_small", "input": {"shape": [2, 9, 9], "format": "ap_fixed<10,4,AP_RND,AP_SAT>"},
