@@ -31,6 +31,12 @@ def register(sub) -> None:
     p.add_argument("--hex", action="store_true", help="print W-bit two's-complement patterns in hex")
     p.add_argument("--float32", action="store_true",
                    help="treat inputs as C float (rounded to float32 first, as ap_fixed(float))")
+    p.add_argument("--hls4ml", action="store_true",
+                   help="quantize as hls4ml writes weights: print each number with F decimals "
+                        "(F = the format's fraction bits), read the text back as a double, "
+                        "then ap_fixed(double) (two roundings)")
+    p.add_argument("--decimals", type=int, metavar="N",
+                   help="with --hls4ml: print N decimals instead of F")
     p.add_argument("--show-values", action="store_true", help="also print the quantized value")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run, extra_values=True)
@@ -83,12 +89,19 @@ def run(args: argparse.Namespace) -> int:
     fmt = FixedType.parse(args.format)
     if args.output:
         check_writable_output(args.output, args.force, "--output")
+    if args.decimals is not None and not args.hls4ml:
+        raise InputError("--decimals belongs to --hls4ml (the printed-text quantization)")
     values = _read_numbers(args)
     if args.float32:
         values = values.astype(np.float32)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FixsimWarning)
-        raw = quantize(values, fmt)
+        if args.hls4ml:
+            from ..network.weights import quantize_printed
+
+            raw = quantize_printed(values, fmt, args.decimals)
+        else:
+            raw = quantize(values, fmt)
     for w in caught:
         print(f"fixsim quantize: warning: {w.message}", file=sys.stderr)
     text = _hex(raw, fmt) if args.hex else [str(int(v)) for v in raw.reshape(-1)]

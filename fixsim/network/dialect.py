@@ -82,7 +82,8 @@ def _check_given(given: dict, checked: Options, resolved: Options, why: str, whe
 def spec_options(given: dict, where: str) -> Options:
     """The spec-wide options of a dialect spec (the ``"options"`` object checked)."""
     _check_given(given, S.options(given, HLS4ML_OPTIONS, where), HLS4ML_OPTIONS,
-                 "; a layer's Resource order follows from its strategy and reuse_factor", where)
+                 " spec-wide; a layer's Resource order follows from its strategy and reuse_factor"
+                 if {"sum_order", "reuse_factor"} & set(given) else "", where)
     return HLS4ML_OPTIONS
 
 

@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_choice, check_int
 from ..errors import InputError, closest
-from ..fixed import check_raw, quantize, to_float
+from ..fixed import FixedType, check_raw, quantize, to_float
+from ..fixed.format import as_format
 from .spec import ModelSpec, load_spec
+
+#: How float weights become raw mantissas: "double" (the ``ap_fixed(double)``
+#: constructor), "hls4ml" (printed with F decimals and read back, :func:`quantize_printed`),
+#: "auto" ("hls4ml" for a spec in the hls4ml dialect, else "double").
+ROUNDINGS = ("auto", "double", "hls4ml")
 
 
 def _names(spec: ModelSpec, given, what: str) -> None:
@@ -53,19 +60,70 @@ def check_weights(spec, weights: dict) -> dict[str, np.ndarray]:
     return out
 
 
-def quantize_weights(spec, float_weights: dict, *, warn: bool = True) -> dict[str, np.ndarray]:
-    """Quantize float arrays (PyTorch names and layouts) into the spec's formats.
+def quantize_printed(values, fmt: "FixedType | str", decimals: int | None = None, *,
+                     warn: bool = True) -> np.ndarray:
+    """hls4ml's weight quantization: print, read back, construct.
 
-    Each value goes through the ``ap_fixed(double)`` constructor of its format, so the
-    format's rounding and overflow modes apply (a :class:`~fixsim.fixed.FixsimWarning`
-    counts saturated values when ``warn``).
+    hls4ml writes each weight as text with ``F = max(0, frac_bits)`` decimals
+    (``WeightVariable``: ``'{:.Ff}'.format(w)``, correctly rounded, ties to even on the
+    exact binary value); the C simulation reads it with ``istream >> double`` (correctly
+    rounded) and assigns ``ap_fixed(double)`` (``nnet::load_weights_from_txt``; synthesis
+    compiles the same text as C++ literals).  Two roundings: the decimal one, then the
+    format's Q and O modes.
+
+    Parameters
+    ----------
+    values : array of floats (float32 is widened exactly first)
+    fmt : FixedType or format text
+    decimals : int, optional
+        Digits after the point (default: hls4ml's ``max(0, frac_bits)``).
+
+    Returns
+    -------
+    numpy.ndarray of raw mantissas (``fmt.raw_dtype``), the shape of ``values``.
 
     Raises
     ------
     InputError
-        Names or shapes that do not match the spec, non-numeric or non-finite values.
+        Non-finite values, negative ``decimals``.
+
+    >>> quantize_printed([0.15625, 0.0390625], "ap_fixed<8,4,AP_RND,AP_SAT>").tolist()  # '0.1562', '0.0391'
+    [2, 1]
+    >>> quantize([0.15625, 0.0390625], "ap_fixed<8,4,AP_RND,AP_SAT>").tolist()  # one rounding
+    [3, 1]
+    """
+    fmt = as_format(fmt)
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size and not np.all(np.isfinite(arr)):
+        raise InputError("values printed for hls4ml's weight quantization must be finite")
+    digits = max(0, fmt.frac_bits) if decimals is None else check_int("decimals", decimals,
+                                                                        minimum=0)
+    text = f".{digits}f"
+    back = np.array([float(format(v, text)) for v in arr.reshape(-1).tolist()], np.float64)
+    return quantize(back.reshape(arr.shape), fmt, warn=warn)
+
+
+def quantize_weights(spec, float_weights: dict, *, warn: bool = True,
+                     rounding: str = "auto") -> dict[str, np.ndarray]:
+    """Quantize float arrays (PyTorch names and layouts) into the spec's formats.
+
+    ``rounding`` "double": each value goes through the ``ap_fixed(double)`` constructor of
+    its format, so the format's rounding and overflow modes apply (a
+    :class:`~fixsim.fixed.FixsimWarning` counts saturated values when ``warn``).
+    "hls4ml": as hls4ml writes and reads weights (:func:`quantize_printed`), so weights
+    exported by hls4ml reproduce exactly.  "auto" (default): "hls4ml" for a spec in the
+    hls4ml dialect, else "double".
+
+    Raises
+    ------
+    InputError
+        Names or shapes that do not match the spec, non-numeric or non-finite values,
+        an unknown ``rounding``.
     """
     spec = load_spec(spec)
+    check_choice("rounding", rounding, ROUNDINGS)
+    if rounding == "auto":
+        rounding = "hls4ml" if spec.dialect is not None and spec.dialect.name == "hls4ml" else "double"
     _names(spec, float_weights, "float weights")
     fmts = spec.weight_formats()
     out = {}
@@ -77,7 +135,11 @@ def quantize_weights(spec, float_weights: dict, *, warn: bool = True) -> dict[st
             raise InputError(f"float weights[{name!r}] has shape {arr.shape}, expected {shape}")
         if arr.dtype.kind not in "fiu" or not np.all(np.isfinite(arr)):
             raise InputError(f"float weights[{name!r}] must be finite numbers")
-        out[name] = quantize(arr.astype(np.float64), fmts[name], warn=warn).astype(np.int64)
+        if rounding == "hls4ml":
+            raw = quantize_printed(arr, fmts[name], warn=warn)
+        else:
+            raw = quantize(arr.astype(np.float64), fmts[name], warn=warn)
+        out[name] = raw.astype(np.int64)
     return out
 
 
@@ -108,5 +170,5 @@ def random_weights(spec, seed: int = 0, *, scale: float = 1.0) -> dict[str, np.n
     return quantize_weights(spec, random_float_weights(spec, seed, scale=scale), warn=False)
 
 
-__all__ = ["check_weights", "quantize_weights", "dequantize_weights", "random_float_weights",
-           "random_weights"]
+__all__ = ["ROUNDINGS", "check_weights", "quantize_weights", "quantize_printed",
+           "dequantize_weights", "random_float_weights", "random_weights"]
