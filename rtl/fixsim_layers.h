@@ -12,6 +12,8 @@
 #include "fixsim_conv1d.h"
 #include "fixsim_maxpool1d.h"
 #include "fixsim_zeropad.h"
+#include "fixsim_avgpool.h"
+#include "fixsim_batchnorm.h"
 #include "fixsim_tap.h"
 
 #endif  // FIXSIM_LAYERS_H_

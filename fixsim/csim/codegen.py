@@ -223,6 +223,67 @@ def _activation_config(layer) -> list[str]:
                f"    static const fixsim::activation_kind activation = {_ACT[layer.activation.kind]};"])
 
 
+_POOL_TERM = {"exact": "fixsim::POOL_TERM_EXACT", "to_accum": "fixsim::POOL_TERM_TO_ACCUM"}
+_POOL_SUM = {"sequential": "fixsim::POOL_SUM_SEQUENTIAL", "tree": "fixsim::POOL_SUM_TREE"}
+_POOL_SCALING = {"divide": "fixsim::POOL_SCALE_DIVIDE", "reciprocal": "fixsim::POOL_SCALE_RECIPROCAL"}
+
+
+def _pool_formats(cfg) -> list[str]:
+    """accum_t, result_t, scale_t and the switches of an averaging layer (rtl/fixsim_avgpool.h)."""
+    scale = cpp_type(cfg.reciprocal) if cfg.reciprocal is not None else "accum_t"
+    return [f"    typedef {cpp_type(cfg.accum)} accum_t;",
+            f"    typedef {cpp_type(cfg.result)} result_t;",
+            f"    typedef {scale} scale_t;" + ("" if cfg.reciprocal is not None else
+                                                 "  // unused: scaling divide"),
+            f"    static const fixsim::pool_term term = {_POOL_TERM[cfg.term]};",
+            f"    static const fixsim::pool_sum sum_order = {_POOL_SUM[cfg.sum]};",
+            f"    static const fixsim::pool_scaling scaling = {_POOL_SCALING[cfg.scaling]};"]
+
+
+def _avgpool2d_config(layer) -> list[str]:
+    c, h, w = layer.in_shape
+    _, oh, ow = layer.out_shape
+    return _pool_formats(layer.cfg) + [
+        f"    static const unsigned channels = {c}, in_height = {h}, in_width = {w};",
+        f"    static const unsigned out_height = {oh}, out_width = {ow};",
+        f"    static const unsigned kernel_h = {layer.kernel[0]}, kernel_w = {layer.kernel[1]};",
+        f"    static const unsigned stride_h = {layer.stride[0]}, stride_w = {layer.stride[1]};",
+        f"    static const unsigned pad_top = {layer.padding[0]}, pad_left = {layer.padding[1]};",
+        f"    static const bool count_pad = {'true' if layer.cfg.count_pad else 'false'};"]
+
+
+def _pixels(layer) -> list[str]:
+    """channels and n_pixels of a (C, ...) input streamed pixel by pixel, channels innermost."""
+    return [f"    static const unsigned channels = {layer.in_shape[0]}, "
+            f"n_pixels = {_n(layer.in_shape[1:])};"]
+
+
+def _global_avgpool_config(layer) -> list[str]:
+    return _pool_formats(layer.cfg) + _pixels(layer)
+
+
+def _global_maxpool_config(layer) -> list[str]:
+    if layer.accum is None:
+        types = ["    typedef input_t accum_t;", "    typedef input_t result_t;"]
+    else:
+        types = [f"    typedef {cpp_type(layer.accum)} accum_t;",
+                 f"    typedef {cpp_type(layer.result)} result_t;"]
+    return types + [f"    static const fixsim::pool_term term = {_POOL_TERM[layer.term]};"] + _pixels(layer)
+
+
+def _batchnorm_config(layer) -> list[str]:
+    cfg = layer.cfg
+    return [f"    typedef {cpp_type(cfg.scale)} scale_t;",
+            f"    typedef {cpp_type(cfg.bias)} bias_t;",
+            f"    typedef {cpp_type(cfg.result)} result_t;",
+            f"    static const unsigned n_scales = {layer.channels}, n_biases = {layer.channels};",
+            ] + _pixels(layer)
+
+
+def _batchnorm_call(layer, cfg: str, src: str, dst: str) -> list[str]:
+    return [f"    fixsim::batchnorm<{cfg}>({src}, {dst}, {layer.name}_scale, {layer.name}_bias);"]
+
+
 def _mac_call(layer, cfg: str, src: str, dst: str) -> list[str]:
     """``fixsim::<type><cfg>(in, out, weight, bias)``; a layer without bias passes a zero."""
     lines = []
@@ -266,6 +327,12 @@ CPP_LAYERS: dict[str, CppLayer] = {
     "maxpool1d": CppLayer("fixsim_maxpool1d.h", _maxpool1d_config, _stream_call("maxpool1d")),
     "zeropad1d": CppLayer("fixsim_zeropad.h", _zeropad1d_config, _stream_call("zeropad1d")),
     "zeropad2d": CppLayer("fixsim_zeropad.h", _zeropad2d_config, _stream_call("zeropad2d")),
+    "avgpool2d": CppLayer("fixsim_avgpool.h", _avgpool2d_config, _stream_call("avgpool2d")),
+    "global_avgpool2d": CppLayer("fixsim_avgpool.h", _global_avgpool_config,
+                                 _stream_call("global_avgpool")),
+    "global_maxpool2d": CppLayer("fixsim_avgpool.h", _global_maxpool_config,
+                                 _stream_call("global_maxpool")),
+    "batchnorm": CppLayer("fixsim_batchnorm.h", _batchnorm_config, _batchnorm_call),
 }
 
 
@@ -304,7 +371,8 @@ def _tap_macro(stream: str, index: int, shape: Sequence[int]) -> str:
 
 
 #: C++ element type and size constant of a memory, by tensor role (in the layer's CONFIG_T).
-_MEMORY = {"weight": ("weight_t", "n_weights"), "bias": ("bias_t", "n_biases")}
+_MEMORY = {"weight": ("weight_t", "n_weights"), "bias": ("bias_t", "n_biases"),
+           "scale": ("scale_t", "n_scales")}
 
 
 def _memories(spec) -> list[tuple[str, str, str, str]]:

@@ -358,6 +358,10 @@ KINDS: dict[str, _Kind] = {
     "maxpool1d": _Kind(frozenset({"pool", "stride", "ceil_mode"}), _maxpool1d),
     "zeropad1d": _Kind(frozenset({"padding"}), _zeropad),
     "zeropad2d": _Kind(frozenset({"padding"}), _zeropad),
+    "avgpool2d": _Kind(frozenset({"pool", "stride", "padding"}), _avgpool2d),
+    "global_avgpool2d": _Kind(frozenset(), _global_pool),
+    "global_maxpool2d": _Kind(frozenset(), _global_pool),
+    "batchnorm": _Kind(frozenset(), _batchnorm),
 }
 
 

@@ -81,7 +81,7 @@ class LayerFormats:
 
 #: Roles of a weight tensor (``"<layer>.<role>"``).  Their indices are weight-image file
 #: fields (fixsim.vectors.weight_image): append new roles, never reorder.
-TENSOR_ROLES = ("weight", "bias")
+TENSOR_ROLES = ("weight", "bias", "scale")
 #: Element orders of a weight memory: the PyTorch layout in C order, or dense columns in
 #: hwc stream order.  Indices are weight-image file fields as well: append only.
 TENSOR_ORDERS = ("pytorch", "dense_hwc")

@@ -86,7 +86,7 @@ void load_dense_hwc(const Args& a, const std::string& name, T* memory, size_t ou
 //     u16 word bits (16/32/64), u32 tensors, u32 flags, u32 alignment 64, u32 0,
 //     u64 file length, 32 bytes sha256 of the spec, 24 zero bytes
 //   table: per tensor 192 bytes: char layer[64], char format[64], u8 kind (0 weight,
-//     1 bias), u8 signed, u8 order (0 pytorch, 1 dense_hwc), u8 ndim, u16 W, i16 I,
+//     1 bias, 2 scale), u8 signed, u8 order (0 pytorch, 1 dense_hwc), u8 ndim, u16 W, i16 I,
 //     u32 shape[4], u32 chw[3], u32 0, u64 count, u64 offset, u64 bytes
 //   payloads: words in the memory's element order, sign/zero-extended to word bits
 //   trailer: u32 CRC32 (IEEE) of every byte before it, "WEND"
@@ -187,7 +187,8 @@ template <class T>
 bool image_tensor(const Image& img, unsigned index, const char* layer, unsigned kind,
                   const char* format, unsigned order, int width, bool is_signed, size_t count,
                   T* staging, std::string& error) {
-    const std::string where = std::string(layer) + (kind ? ".bias" : ".weight");
+    static const char* const roles[] = {".weight", ".bias", ".scale"};
+    const std::string where = std::string(layer) + (kind < 3 ? roles[kind] : ".?");
     if (index >= img.n_tensors) {
         error = "weight image has no tensor " + std::to_string(index) + " (" + where + ")";
         return false;

@@ -64,7 +64,32 @@ EVERY_TYPE_1D = {
                      "accum": "ap_fixed<26,12>", "result": "ap_fixed<12,6,AP_RND,AP_SAT>"}},
     ],
 }
-EVERY_SPECS = (EVERY_TYPE, EVERY_TYPE_1D)
+#: Average/global pooling and batchnorm (a global pool ends the map: one per spec).
+EVERY_TYPE_POOL = {
+    "name": "every-type-pool",
+    "input": {"shape": [2, 7, 6], "format": "ap_fixed<10,4,AP_RND,AP_SAT>"},
+    "layers": [
+        {"name": "bn", "type": "batchnorm",
+         "formats": {"scale": "ap_fixed<8,2>", "bias": "ap_fixed<8,3>",
+                     "result": "ap_fixed<12,5,AP_RND,AP_SAT>"}},
+        {"name": "ap", "type": "avgpool2d", "kernel": 3, "stride": 2, "padding": 1,
+         "term": "to_accum", "sum_order": "tree",
+         "formats": {"accum": "ap_fixed<14,7,AP_RND,AP_SAT>", "result": "ap_fixed<10,4,AP_RND>"}},
+        {"name": "g", "type": "global_avgpool2d", "scaling": "reciprocal",
+         "formats": {"accum": "ap_fixed<16,7>", "result": "ap_fixed<12,6,AP_RND,AP_SAT>",
+                     "reciprocal": "ap_ufixed<10,0,AP_RND>"}},
+        {"name": "bf", "type": "batchnorm",
+         "formats": {"scale": "ap_fixed<8,2>", "bias": "ap_fixed<8,3>",
+                     "result": "ap_fixed<12,5,AP_RND,AP_SAT>"}},
+    ],
+}
+EVERY_TYPE_GMAX = {
+    "name": "every-type-gmax",
+    "input": {"shape": [3, 4, 5], "format": "ap_fixed<10,4,AP_RND,AP_SAT>"},
+    "layers": [{"name": "gm", "type": "global_maxpool2d", "term": "to_accum",
+                "formats": {"accum": "ap_fixed<8,3,AP_RND,AP_WRAP>", "result": "ap_fixed<8,4>"}}],
+}
+EVERY_SPECS = (EVERY_TYPE, EVERY_TYPE_1D, EVERY_TYPE_POOL, EVERY_TYPE_GMAX)
 
 
 def _overrides(method: str) -> set[str]:
