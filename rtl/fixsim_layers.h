@@ -14,6 +14,8 @@
 #include "fixsim_zeropad.h"
 #include "fixsim_avgpool.h"
 #include "fixsim_batchnorm.h"
+#include "fixsim_lut_activation.h"
+#include "fixsim_softmax.h"
 #include "fixsim_tap.h"
 
 #endif  // FIXSIM_LAYERS_H_

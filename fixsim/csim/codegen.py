@@ -314,6 +314,41 @@ class CppLayer:
     call: Callable[..., list[str]]
 
 
+_LUT_FN = {"sigmoid": "fixsim::LUT_SIGMOID", "tanh": "fixsim::LUT_TANH"}
+_LUT_INDEX = {"trunc": "fixsim::LUT_INDEX_TRUNC", "floor": "fixsim::LUT_INDEX_FLOOR"}
+_SOFTMAX = {"latency": "fixsim::SOFTMAX_LATENCY", "stable": "fixsim::SOFTMAX_STABLE"}
+
+
+def _lut_config(layer) -> list[str]:
+    """sigmoid/tanh (rtl/fixsim_lut_activation.h): the table and the index computation."""
+    return [f"    typedef {cpp_type(layer.table)} table_t;",
+            f"    typedef {cpp_type(layer.result)} result_t;",
+            f"    static const unsigned n_elements = {_n(layer.in_shape)};",
+            f"    static const unsigned table_size = {layer.table_size};",
+            f"    static const int range = {layer.range}, index_divisor = {2 * layer.range};",
+            f"    static const fixsim::lut_function function = {_LUT_FN[layer.function]};",
+            f"    static const fixsim::lut_index index = {_LUT_INDEX[layer.index]};"]
+
+
+def _softmax_config(layer) -> list[str]:
+    """softmax (rtl/fixsim_softmax.h): formats, table sizes and address bits, exp scale."""
+    norm = (f"    typedef {cpp_type(layer.inp_norm)} inp_norm_t;" if layer.inp_norm is not None
+            else "    typedef input_t inp_norm_t;  // unused: latency")
+    # repr() of the double round-trips; C++ rounds it to the float constant as numpy does
+    return [f"    typedef {cpp_type(layer.exp_table)} exp_table_t;",
+            f"    typedef {cpp_type(layer.inv_table)} inv_table_t;",
+            f"    typedef {cpp_type(layer.accum)} accum_t;",
+            f"    typedef {cpp_type(layer.inv_inp)} inv_inp_t;", norm,
+            f"    typedef {cpp_type(layer.result)} result_t;",
+            f"    static const unsigned channels = {layer.channels}, positions = {layer.positions};",
+            f"    static const unsigned exp_table_size = {layer.exp_table_size}, "
+            f"exp_index_bits = {layer.exp_index_bits};",
+            f"    static const unsigned inv_table_size = {layer.inv_table_size}, "
+            f"inv_index_bits = {layer.inv_index_bits};",
+            f"    static constexpr float exp_scale = {float(layer.exp_scale)!r};",
+            f"    static const fixsim::softmax_impl implementation = {_SOFTMAX[layer.implementation]};"]
+
+
 #: Spec type name -> its C++ twin (the same names as fixsim.network.kinds.REGISTRY).
 CPP_LAYERS: dict[str, CppLayer] = {
     "conv2d": CppLayer("fixsim_conv2d.h", _mac_config, _mac_call),
@@ -333,6 +368,9 @@ CPP_LAYERS: dict[str, CppLayer] = {
     "global_maxpool2d": CppLayer("fixsim_avgpool.h", _global_maxpool_config,
                                  _stream_call("global_maxpool")),
     "batchnorm": CppLayer("fixsim_batchnorm.h", _batchnorm_config, _batchnorm_call),
+    "sigmoid": CppLayer("fixsim_lut_activation.h", _lut_config, _stream_call("lut_activation")),
+    "tanh": CppLayer("fixsim_lut_activation.h", _lut_config, _stream_call("lut_activation")),
+    "softmax": CppLayer("fixsim_softmax.h", _softmax_config, _stream_call("softmax")),
 }
 
 

@@ -343,6 +343,23 @@ def _dense(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
     return (units,), emits, costs, layer.get("depth", _log2_depth(n_in)), n_in * units, mult, reuse
 
 
+def _lut(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
+    """sigmoid/tanh: every value of a beat looked up in parallel (index arithmetic, table
+    read): one beat in, one beat out, ``ii`` each, depth 2."""
+    return shape, [1] * len(arrival), [ii] * len(arrival), layer.get("depth", 2), 0, 0, 1
+
+
+def _softmax(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
+    """softmax over the C channels of each beat (a flat input is one beat of C values):
+    exp-table reads (1), the adder tree (ceil log2 C), the inverse-table read (1), the C
+    products (1, C multipliers) and the output register (1): depth 4 + ceil(log2 C),
+    ``ii`` per beat."""
+    c = shape[-1]
+    depth = 4 + max(0, math.ceil(math.log2(c))) if c > 1 else 4
+    return (shape, [1] * len(arrival), [ii] * len(arrival), layer.get("depth", depth),
+            c * len(arrival), c, 1)
+
+
 #: Layer kind -> its own keys and schedule (the same names as the spec's layer types).
 KINDS: dict[str, _Kind] = {
     "conv2d": _Kind(frozenset({"filters", "kernel", "stride", "parallelism", "reuse", "padding"}),
@@ -362,6 +379,9 @@ KINDS: dict[str, _Kind] = {
     "global_avgpool2d": _Kind(frozenset(), _global_pool),
     "global_maxpool2d": _Kind(frozenset(), _global_pool),
     "batchnorm": _Kind(frozenset(), _batchnorm),
+    "sigmoid": _Kind(frozenset(), _lut),
+    "tanh": _Kind(frozenset(), _lut),
+    "softmax": _Kind(frozenset(), _softmax),
 }
 
 

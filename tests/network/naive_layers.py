@@ -121,3 +121,58 @@ def naive_maxpool2d(x, kernel, stride, ceil_mode):
                     if a < h and b < w]
             out[:, :, i, j] = np.max(np.stack(vals), axis=0)
     return out
+
+
+def naive_lut_activation(x, in_format, table, table_format, result_format, rng, index):
+    """sigmoid/tanh on raw ``x``: the index from the exact rational x * N / (2R) (truncated
+    toward zero or floored), clamped, then the entry converted to the result format."""
+    import math
+    from fractions import Fraction
+
+    n = len(table)
+    out = []
+    for raw in np.asarray(x, np.int64).reshape(-1).tolist():
+        v = Fraction(raw) / Fraction(2) ** in_format.frac_bits * n / (2 * rng)
+        q = math.trunc(v) if index == "trunc" else math.floor(v)
+        k = min(max(q + n // 2, 0), n - 1)
+        out.append(int(convert(np.array([table[k]]), table_format, result_format)[0]))
+    return np.array(out, np.int64).reshape(np.shape(x))
+
+
+def naive_softmax(x, layer, exp_table, inv_table):
+    """softmax over axis 1 of raw ``x`` (N, C, ...), one position at a time, literally as
+    hls4ml's softmax_latency/softmax_stable (recursive balanced reduce)."""
+    from fixsim.fixed import subtract
+
+    def top_bits(raw, fmt, size):
+        bits = max(1, (size - 1).bit_length())
+        return (int(raw) & ((1 << fmt.width) - 1)) >> (fmt.width - bits)
+
+    def reduce(vals):
+        if len(vals) == 1:
+            return vals[0]
+        left = 1 << ((len(vals) - 1).bit_length() - 1) if len(vals) > 2 else 1
+        a, b = reduce(vals[:left]), reduce(vals[left:])
+        s, st = add(np.array([a]), layer.accum, np.array([b]), layer.accum)
+        return int(convert(s, st, layer.accum)[0])
+
+    x = np.asarray(x, np.int64)
+    flat = x.reshape(x.shape[0], x.shape[1], -1)
+    out = np.empty(flat.shape, np.int64)
+    fin = layer.in_format
+    for n in range(flat.shape[0]):
+        for p in range(flat.shape[2]):
+            col = flat[n, :, p]
+            if layer.implementation == "stable":
+                d, dt = subtract(np.full(col.shape, col.max()), fin, col, fin)
+                keys = [top_bits(v, layer.inp_norm, len(exp_table))
+                        for v in convert(d, dt, layer.inp_norm)]
+            else:
+                keys = [top_bits(v, fin, len(exp_table)) for v in col]
+            e = [int(convert(np.array([exp_table[k]]), layer.exp_table, layer.accum)[0]) for k in keys]
+            s = int(convert(np.array([reduce(e)]), layer.accum, layer.inv_inp)[0])
+            inv = inv_table[top_bits(s, layer.inv_inp, len(inv_table))]
+            for c, ec in enumerate(e):
+                pr, pt = multiply(np.array([ec]), layer.accum, np.array([inv]), layer.inv_table)
+                out[n, c, p] = convert(pr, pt, layer.result)[0]
+    return out.reshape(x.shape)

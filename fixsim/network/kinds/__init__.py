@@ -16,7 +16,7 @@ other place a new type is registered (the C++ codegen table, the latency model).
 from __future__ import annotations
 
 from ...errors import InputError, closest
-from . import activation, avgpool, batchnorm, conv1d, conv2d, dense, flatten, pool, pool1d, zeropad
+from . import activation, avgpool, batchnorm, conv1d, conv2d, dense, flatten, lut, pool, pool1d, zeropad
 from .activation import ActivationLayer
 from .base import LayerKind, ParseContext
 from .conv1d import Conv1D
@@ -41,7 +41,7 @@ def _register(*modules) -> dict[str, LayerKind]:
 #: Spec type name -> its kind (in the order the docs list them).
 REGISTRY: dict[str, LayerKind] = _register(conv2d, pool, dense, flatten, activation, conv1d,
                                            pool1d, zeropad,
-                                           avgpool, batchnorm)
+                                           avgpool, batchnorm, lut)
 #: The spec type names.
 LAYER_TYPES: tuple[str, ...] = tuple(REGISTRY)
 
