@@ -248,6 +248,23 @@ def _ellipsoid_amplitude(q, rot, ax, ay, az, electrons, out):
             out[p] = electrons * 3.0 * (math.sin(u) - u * math.cos(u)) / (u * u * u)
 
 
+@njit(nogil=True, cache=True)
+def _phase_factor(qx, qy, qz, d0, d1, d2):
+    """exp(i ((qx d0 + qy d1) + qz d2)) per pixel, complex128.
+
+    numpy's ``np.exp(1j * x)`` bit for bit: ``1j * x`` is ``(+-0) + i (0 + x)`` (so -0.0
+    becomes +0.0), and glibc's ``cexp`` of a zero real part returns ``(1 * cos y, 1 * sin
+    y)`` from one ``sincos`` call, which is what ``math.cos`` and ``math.sin`` of one
+    argument compile to (checked in tests/data/test_sim_kernels.py).
+    """
+    n = qx.shape[0]
+    out = np.empty(n, dtype=np.complex128)
+    for p in range(n):
+        y = 0.0 + ((qx[p] * d0 + qy[p] * d1) + qz[p] * d2)
+        out[p] = complex(math.cos(y), math.sin(y))
+    return out
+
+
 #: numpy sums a reduced axis shorter than 8 in order (longer ones pairwise), so
 #: :func:`_binned_intensity` equals its block sum below this many sub-pixels per side
 #: (for n > 1: with n = 1 the two summed axes are adjacent and numpy merges them).

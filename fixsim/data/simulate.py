@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import InputError, closest
 from .config import CLASS_NAMES, SimConfig
 from .geometry import make_grid, physical_mask
-from .kernels import SEQUENTIAL_BIN_MAX, _binned_intensity, _noisy_frame
+from .kernels import SEQUENTIAL_BIN_MAX, _binned_intensity, _noisy_frame, _phase_factor
 from .particles import Protein, draw_radius, make_droplet, make_protein
 
 #: Entropy tags keep the label stream and the per-frame streams independent.
@@ -210,7 +210,7 @@ class FrameSimulator:
             # the exact phase factors applied on the full grid
             a = grid.smooth_field(p.amplitude(grid.q_coarse))
             if k > 1:   # elementwise: a BLAS gemv here stalls on a busy machine
-                a = a * np.exp(1j * (qx * d[0] + qy * d[1] + qz * d[2]))
+                a = a * _phase_factor(qx, qy, qz, float(d[0]), float(d[1]), float(d[2]))
             amp += a
         params["n_particles"][index] = k
         params["radius_a"][index, :k] = radii

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from fixsim.data import SimConfig
 from fixsim.data.kernels import (SEQUENTIAL_BIN_MAX, _binned_intensity, _column_runs,
-                                 _noisy_frame, _pairwise_sum)
+                                 _noisy_frame, _pairwise_sum, _phase_factor)
 from fixsim.data.preprocess import standardize
 
 
@@ -102,3 +102,18 @@ def test_noisy_frame_is_the_numpy_expression(shape, standardized):
         _noisy_frame(counts.reshape(-1), normals.reshape(-1), sigma.reshape(-1), common,
                      nvalid.reshape(-1), 36.0, standardized, got.reshape(-1))
         assert got.tobytes() == want.tobytes(), (shape, trial, int((got != want).sum()))
+
+
+def test_phase_factor_is_numpys_complex_exp():
+    rng = np.random.default_rng(11)
+    special = np.array([0.0, -0.0, 1e-310, -1e-310, 5e-324, 1e-300, np.pi, -np.pi / 2,
+                        1e6, -1e6, 1e22, 2.0 ** 60])
+    for trial in range(40):
+        q = rng.normal(size=(3, 4225)) * 0.1
+        d = rng.normal(size=3) * np.exp(rng.uniform(0, 8))
+        if trial == 0:     # with -0.0 terms: x = -0.0 exactly where special is -0.0
+            minus0 = np.full_like(special, -0.0)
+            q, d = np.stack([special, minus0, minus0]), np.ones(3)
+        want = np.exp(1j * (q[0] * d[0] + q[1] * d[1] + q[2] * d[2]))
+        got = _phase_factor(q[0], q[1], q[2], *map(float, d))
+        assert got.tobytes() == want.tobytes(), (trial, int((got != want).sum()))
