@@ -211,3 +211,61 @@ def test_documented_errors_are_measured():
     for row in rows:
         line = tool.row_text(row)
         assert line in doc, f"docs/datapath.md lacks the measured row:\n{line}"
+
+
+@pytest.mark.parametrize("result, impl", [("ap_fixed<8,3>", "stable"), ("ap_ufixed<6,2>", "stable"),
+                                          ("ap_fixed<9,4>", "latency")])
+def test_defaults_are_what_hls4ml_writes(tmp_path, result, impl):
+    """hls4ml's own Python flow (config_from_pytorch_model, its optimizer passes such as
+    FixSoftmaxTableSize, the config templates) writes the table sizes and formats that
+    fixsim's defaults derive, for the layer's input format (no g++ needed)."""
+    import re
+
+    torch = pytest.importorskip("torch")
+    hls4ml = pytest.importorskip("hls4ml")
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.sm = torch.nn.Linear(4, 5), torch.nn.Softmax(dim=1)
+            self.sg, self.th = torch.nn.Sigmoid(), torch.nn.Tanh()
+
+        def forward(self, x):
+            return self.th(self.sg(self.sm(self.fc(x))))
+
+    net = Net()
+    cfg = hls4ml.utils.config_from_pytorch_model(net, (4,), granularity="name", backend="Vivado")
+    cfg["LayerName"]["fc"]["Precision"]["result"] = result
+    cfg["LayerName"]["sm"]["Implementation"] = impl
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = hls4ml.converters.convert_from_pytorch_model(
+            net, hls_config=cfg, output_dir=str(tmp_path / "prj"), backend="Vivado",
+            io_type="io_parallel")
+        model.write()
+    params = (tmp_path / "prj" / "firmware" / "parameters.h").read_text()
+    defines = (tmp_path / "prj" / "firmware" / "defines.h").read_text()
+
+    def struct(prefix):
+        i = params.index(f"struct {prefix}")
+        return params[i:params.index("};", i)]
+
+    def typedef(name):
+        return FixedType.parse(re.search(rf"typedef (\S+) {name};", defines).group(1))
+
+    sm = struct("softmax_config")
+    layers = load_spec({"name": "h", "input": {"shape": [5, 1, 1], "format": result}, "layers": [
+        {"name": "sm", "type": "softmax", "implementation": impl}, {"name": "sg", "type": "sigmoid"},
+        {"name": "th", "type": "tanh"}]}).layers
+    s = layers[0]
+    assert f"exp_table_size = {s.exp_table_size};" in sm
+    assert f"inv_table_size = {s.inv_table_size};" in sm
+    assert f"softmax_implementation::{impl};" in sm and "exp_scale = 1.0;" in sm
+    for role in ("exp_table", "inv_table", "accum", "inv_inp"):
+        assert typedef(f"sm_{role}_t") == getattr(s, role), role
+    if impl == "stable":
+        norm = re.search(r"typedef (.*) inp_norm_t;", sm).group(1).replace(" ", "")
+        assert FixedType.parse(norm) == s.inp_norm
+    for l, prefix in ((layers[1], "sigmoid_config"), (layers[2], "tanh_config")):
+        assert f"table_size = {l.table_size};" in struct(prefix)
+        assert typedef(f"{l.name}_table_t") == l.table
