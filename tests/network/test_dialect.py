@@ -422,6 +422,7 @@ def _dialect_with(edit):
     (lambda d: d["layers"][3].update(activation_on="accum"), "activation_on"),
     (lambda d: d.update(options={"sum_order": "resource", "reuse_factor": 2}), "spec-wide"),
     (lambda d: d["layers"][0].update(strategy="resource_unrolled"), "Latency, Resource"),
+    (lambda d: d["layers"][2].update(formats={"result": "ap_fixed<8,4>"}), "Reshape"),
 ])
 def test_hostile_dialect_values(edit, fragment):
     with pytest.raises(InputError, match=fragment) as info:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...errors import InputError
 from ...fixed import convert
 from ...layers import flatten
 from ...layers.flatten import ORDERS
@@ -57,8 +58,12 @@ class FlattenKind(LayerKind):
             S.spatial(shape, ctx.where, "flatten")
         default = "chw" if ctx.dialect is None else "hwc"  # hls4ml: channels last
         order = S.choice(obj.get("order", default), ORDERS, "order", ctx.where)
+        result = S.result_format(obj, ctx.in_format, ctx.where)
+        if result is not None and ctx.dialect is not None:
+            raise InputError(f"{ctx.where}: formats.result on a flatten is not hls4ml's datapath "
+                             "(its Reshape converts nothing); remove it or drop the dialect")
         return Flatten(**ctx.common(), out_shape=(int(np.prod(shape)),), order=order,
-                       result=S.result_format(obj, ctx.in_format, ctx.where))
+                       result=result)
 
     def reshapes(self, layer):
         return layer.order == "chw" and not layer.converts
