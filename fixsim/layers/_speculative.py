@@ -16,6 +16,8 @@ Rounding without a mode branch: for every quantization mode,
 (:func:`round_constants`), and ``|round(p / 2^d)| <= ceil(|p| / 2^d) = (|p| + 2^d - 1) >> d``.
 One kernel serves every mode and both signs; the sums run in int32 lanes where the
 operands, every rounding intermediate and every partial sum provably fit, else int64.
+The same kernels without the bound give the "direct" path's sums of products rounded into
+a wrapping accumulator (:func:`wrap_plan`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from ..fixed.specialized import _variant
 from ._ordered import column_ranges, conv_terms
 
 _INT32_MAX = 2 ** 31 - 1
+#: Accumulators of a conv map summed together over every term (s and t: 4 kB each in int32).
+_BLOCK = 1024
 _INT64_MAX = 2 ** 63 - 1
 _SATURATING = (Overflow.AP_SAT, Overflow.AP_SAT_ZERO, Overflow.AP_SAT_SYM)
 
@@ -230,21 +234,28 @@ def kernels(wide: bool):
             sv[:] = 0
             if check:
                 tv[:] = 0
-            for ci in range(n_c):
-                for kh in range(n_kh):
-                    for kw in range(n_kw):
-                        wv = w[co, ci, kh, kw]
-                        if wv == 0:  # adds 0 to s and t in every mode
-                            continue
-                        if long:
-                            off = kh * n_wp + kw
-                            xv = xp[n, ci].reshape(n_hp * n_wp)[off:off + n_j]
-                        else:
-                            xv = xp[n, ci, oh0 * sh + kh, kw:kw + (n_ow - 1) * sw + 1:sw]
-                        if wide:
-                            _add64(xv, wv, d, c0, c1, c2, check, sv, tv)
-                        else:
-                            _add32(xv, wv, d, c0, c1, c2, check, sv, tv)
+            # Blocks of _BLOCK accumulators take every term before the next block, so that
+            # s and t stay in the L1 cache (a map's vector is 4-16 kB per array).
+            for j_lo in range(0, n_j, _BLOCK):
+                j_hi = min(n_j, j_lo + _BLOCK)
+                sb, tb = sv[j_lo:j_hi], tv[j_lo:j_hi]
+                for ci in range(n_c):
+                    xf = xp[n, ci].reshape(n_hp * n_wp)
+                    for kh in range(n_kh):
+                        for kw in range(n_kw):
+                            wv = w[co, ci, kh, kw]
+                            if wv == 0:  # adds 0 to s and t in every mode
+                                continue
+                            if long:
+                                off = kh * n_wp + kw
+                                xv = xf[off + j_lo:off + j_hi]
+                            else:
+                                r0 = (oh0 * sh + kh) * n_wp + kw
+                                xv = xf[r0 + j_lo * sw:r0 + (j_hi - 1) * sw + 1:sw]
+                            if wide:
+                                _add64(xv, wv, d, c0, c1, c2, check, sb, tb)
+                            else:
+                                _add32(xv, wv, d, c0, c1, c2, check, sb, tb)
             b = bias_acc[co]
             for oh in range(oh0, oh0 + (n_oh if long else 1)):
                 j0 = (oh - oh0) * n_wp if long else 0

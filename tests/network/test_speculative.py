@@ -270,6 +270,27 @@ def test_int64_lanes_when_sums_pass_int32():
 
 
 
+
+@pytest.mark.parametrize("shape, kernel, stride", [((2, 40, 41), (3, 3), (1, 1)),
+                                                   ((4, 2, 2103), (1, 3), (1, 2))])
+def test_conv_maps_longer_than_one_block(shape, kernel, stride):
+    """Maps whose accumulator vector spans several of the kernel's cache blocks (a stride-1
+    map's long vector, a strided row of more than 1024 outputs), saturating in places."""
+    from fixsim.layers import MacConfig
+
+    cfg = MacConfig(FixedType(8, 3), FixedType(8, 1), None,
+                    FixedType.parse("ap_fixed<12,5,AP_RND_ZERO,AP_SAT>"),
+                    FixedType(12, 5, True, "AP_RND", "AP_SAT"))
+    rng = np.random.default_rng(9)
+    x = rng.integers(-128, 128, (2, *shape))
+    w = rng.integers(-128, 128, (3, shape[0], *kernel))
+    stats: dict = {}
+    got = conv2d(x, w, None, cfg, stride=stride, padding=(1, 1), method="speculative",
+                 stats=stats)
+    assert_bits_equal(conv2d(x, w, None, cfg, stride=stride, padding=(1, 1), method="sequential"),
+                      got)
+    assert 0 < stats["recomputed"] < stats["outputs"], stats
+
 @pytest.mark.parametrize("q", ["AP_TRN", "AP_RND_CONV", "AP_TRN_ZERO"])
 def test_wrapping_accumulator_sums_wrap_in_int32_lanes(q):
     """Products rounded into a wrapping A of at most 32 bits ("direct"): the same kernels
