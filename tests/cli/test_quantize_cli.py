@@ -37,7 +37,20 @@ def test_quantize_files(tmp_path, capsys):
     assert (tmp_path / "o.txt").read_text().split() == ["8", "-4", "16"]
 
 
+def test_quantize_hls4ml_text_rounding(capsys):
+    """--hls4ml: printed with F decimals ('0.1562', ties to even), read back, constructed."""
+    fmt = "ap_fixed<8,4,AP_RND,AP_SAT>"
+    assert main(["quantize", fmt, "0.15625", "-0.15625", "--hls4ml"]) == 0
+    assert capsys.readouterr().out.split() == ["2", "-2"]
+    assert main(["quantize", fmt, "0.15625", "-0.15625"]) == 0
+    assert capsys.readouterr().out.split() == ["3", "-2"]
+    assert main(["quantize", fmt, "0.15625", "--hls4ml", "--decimals", "5"]) == 0
+    assert capsys.readouterr().out.split() == ["3"]
+
+
 @pytest.mark.parametrize("argv, fragment", [
+    (["quantize", "ap_fixed<8,4>", "1", "--decimals", "3"], "--hls4ml"),
+    (["quantize", "ap_fixed<8,4>", "1", "--hls4ml", "--decimals", "-1"], "decimals"),
     (["quantize", "ap_fixed<0,4>", "1"], "W=0"),
     (["quantize", "ap_fixed<8,4,AP_RNDD>", "1"], "did you mean"),
     (["quantize", "ap_fixed<8,4>", "abc"], "not a number"),
