@@ -40,8 +40,7 @@ def _register(*modules) -> dict[str, LayerKind]:
 
 #: Spec type name -> its kind (in the order the docs list them).
 REGISTRY: dict[str, LayerKind] = _register(conv2d, pool, dense, flatten, activation, conv1d,
-                                           pool1d, zeropad,
-                                           avgpool, batchnorm, lut)
+                                           pool1d, zeropad, avgpool, batchnorm, lut)
 #: The spec type names.
 LAYER_TYPES: tuple[str, ...] = tuple(REGISTRY)
 
@@ -63,5 +62,5 @@ def kind_of(type_name: str, where: str = "") -> LayerKind:
 
 
 __all__ = ["REGISTRY", "LAYER_TYPES", "LayerKind", "ParseContext", "MacKind", "MacStep",
-           "kind_of", "mac_config", "Conv2D", "Dense", "MaxPool2D", "Flatten", "ActivationLayer", "Conv1D", "MaxPool1D",
-           "ZeroPad1D", "ZeroPad2D"]
+           "kind_of", "mac_config", "Conv2D", "Dense", "MaxPool2D", "Flatten", "ActivationLayer",
+           "Conv1D", "MaxPool1D", "ZeroPad1D", "ZeroPad2D"]
