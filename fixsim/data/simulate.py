@@ -234,6 +234,7 @@ class FrameSimulator:
         overlap the simulation (quantizing, say) and may write only its block's rows.
         """
         out = self.config.detector.out_px
+        size = check_count(size, "block size")
 
         def one(lo: int, hi: int) -> tuple[int, np.ndarray]:
             block = np.empty((hi - lo, out, out), dtype=np.float32)

@@ -120,3 +120,38 @@ def test_config_file_errors(tmp_path):
 def test_config_type_is_checked():
     with pytest.raises(InputError, match="SimConfig or a dict"):
         simulate(2, 1, config="cfg.json")
+
+
+def test_blocks_of_any_size_give_the_same_frames_and_post_sees_each_once():
+    from fixsim.data.simulate import FrameSimulator, draw_labels
+
+    sim = FrameSimulator()
+    labels = draw_labels(11, 4, [0, 1, 2, 3])
+    want = simulate(11, 4)[0]
+    for size, workers in ((1, 1), (4, 2), (16, 2)):
+        seen: list = []
+        got = np.concatenate([b for _, b in sim.blocks(
+            labels, 4, sim.params_template(11), 0, 11, workers=workers, size=size,
+            post=lambda lo, block, seen=seen: seen.append((lo, len(block))))])
+        assert got.tobytes() == want.tobytes(), size
+        assert sorted(seen) == [(lo, min(size, 11 - lo)) for lo in range(0, 11, size)]
+    with pytest.raises(InputError, match="block size"):
+        next(sim.blocks(labels, 4, sim.params_template(11), 0, 11, size=0))
+
+
+def test_progress_reports_increments():
+    calls = []
+    simulate(21, 2, workers=2, progress=calls.append)
+    assert sum(calls) == 21 and all(1 <= c <= 16 for c in calls)
+
+
+def test_vectors_source_quantizes_blockwise_as_a_whole():
+    from fixsim.fixed import quantize
+    from fixsim.network.spec import load_spec
+    from fixsim.vectors.sources import read_source
+
+    spec = load_spec("specklenn-snl")
+    data = read_source(spec, "simulated", 20, 6)
+    frames = simulate(20, 6)[0]
+    assert data.frames[:, 0].tobytes() == frames.tobytes()
+    np.testing.assert_array_equal(data.inputs, quantize(frames[:, None], spec.input_format))
