@@ -4,7 +4,8 @@
 // (docs/datapath.md, "Lookup-table activations"):
 //
 //   table[i] = table_t(f(float(2 * R * (i - N/2.0) / N)))       f in float: expf / tanhf
-//   q = int(x * N / (2R))            (C int conversion: truncation toward zero), or its floor
+//   q = int(x * N / (2R))     the ap_fixed quotient keeps x's LSB and is cut toward zero
+//                             there, then to an int toward zero (hls4ml); or the exact floor
 //   y = result_t(table[clamp(q + N/2, 0, N - 1)])
 #ifndef FIXSIM_LUT_ACTIVATION_H_
 #define FIXSIM_LUT_ACTIVATION_H_
@@ -69,9 +70,13 @@ template <class CONFIG_T>
 struct lut_round<CONFIG_T, LUT_INDEX_FLOOR> {
     static int apply(typename CONFIG_T::input_t x) {
 #pragma HLS INLINE
-        int data_round = x * CONFIG_T::table_size / CONFIG_T::index_divisor;
-        // the quotient was cut toward zero: one less when it was negative and not exact
-        if (x * CONFIG_T::table_size < data_round * CONFIG_T::index_divisor) data_round -= 1;
+        // index_t is x with at least the integer LSB (exact), so the ap_fixed quotient is
+        // cut at or below 1 and the int conversion cuts it toward zero: trunc(x * N / 2R)
+        typename CONFIG_T::index_t xe = x;
+        int data_round = xe * CONFIG_T::table_size / CONFIG_T::index_divisor;
+        // one less when the quotient was negative and not exact
+        if (xe * CONFIG_T::table_size < (long long)data_round * CONFIG_T::index_divisor)
+            data_round -= 1;
         return data_round;
     }
 };

@@ -323,6 +323,7 @@ def _lut_config(layer) -> list[str]:
     """sigmoid/tanh (rtl/fixsim_lut_activation.h): the table and the index computation."""
     return [f"    typedef {cpp_type(layer.table)} table_t;",
             f"    typedef {cpp_type(layer.result)} result_t;",
+            f"    typedef {cpp_type(layer.index_format)} index_t;  // floor: x with F >= 0",
             f"    static const unsigned n_elements = {_n(layer.in_shape)};",
             f"    static const unsigned table_size = {layer.table_size};",
             f"    static const int range = {layer.range}, index_divisor = {2 * layer.range};",

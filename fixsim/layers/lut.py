@@ -11,7 +11,8 @@ docs/datapath.md, "Lookup-table activations", states every step.
 sigmoid/tanh, table of N entries over ``[-R, R)`` (hls4ml: R = 8 sigmoid, 4 tanh)::
 
     entry i = T(f(float(2*R*(i - N/2) / N)))           sampled at the left edge
-    q = trunc(x * N / (2R))   ("trunc", hls4ml)   or   floor(x * N / (2R))   ("floor")
+    q = trunc(x * N / (2R))   ("trunc", hls4ml; on x's grid if x's LSB exceeds 1)
+        or floor(x * N / (2R))   ("floor")
     y = R_out(entry[clamp(q + N//2, 0, N - 1)])
 
 softmax over C values (hls4ml's "latency" and "stable" implementations)::
@@ -110,17 +111,36 @@ def index_scale(fmt: FixedType, size: int, rng: int) -> tuple[int, int]:
 
 
 @njit(cache=True, nogil=True)
-def _lut_lookup(x, mul, den, floor, half, table, out):
-    """out[i] = table[clamp(q + half, 0, N-1)], q = trunc (or floor) of x[i]*mul/den."""
+def _tdiv(a, b):
+    """a / b cut toward zero (b > 0), as C's integer division."""
+    if a < 0:
+        return -((-a) // b)
+    return a // b
+
+
+@njit(cache=True, nogil=True)
+def _lut_lookup(x, n, d, f, floor, table, out):
+    """out[i] = table[clamp(q + n//2, 0, n_t - 1)] for raw x in a format with f fraction bits.
+
+    floor: q = floor(x * n / (d * 2^f)), exact.  trunc (hls4ml): the ap_fixed quotient
+    ``x * n / d`` keeps x's LSB 2^-f and is cut toward zero there, then toward zero to an
+    integer: q = trunc(trunc(X*n / d) / 2^f), or trunc(X*n / d) * 2^-f when f < 0.
+    """
     n_t = table.shape[0]
+    half = n // 2
     for i in range(x.shape[0]):
-        p = x[i] * mul
+        p = x[i] * n
         if floor:
-            q = p // den
-        elif p < 0:
-            q = -((-p) // den)
+            if f >= 0:
+                q = p // (d << f)
+            else:
+                q = (p << -f) // d
         else:
-            q = p // den
+            q = _tdiv(p, d)
+            if f >= 0:
+                q = _tdiv(q, np.int64(1) << f)
+            else:
+                q = q << -f
         k = q + half
         if k < 0:
             k = 0
@@ -137,9 +157,8 @@ def lut_activation(x, in_format: FixedType, table: np.ndarray, rng: int, index: 
     if index not in INDEX_MODES:
         raise InputError(f"index {index!r} is not one of {', '.join(INDEX_MODES)}")
     arr = np.ascontiguousarray(x, np.int64)
-    mul, den = index_scale(in_format, len(table), rng)
     out = np.empty(arr.size, np.int64)
-    _lut_lookup(arr.reshape(-1), mul, den, index == "floor", len(table) // 2,
+    _lut_lookup(arr.reshape(-1), len(table), 2 * rng, in_format.frac_bits, index == "floor",
                 np.ascontiguousarray(table, np.int64), out)
     return out.reshape(arr.shape)
 

@@ -124,16 +124,20 @@ def naive_maxpool2d(x, kernel, stride, ceil_mode):
 
 
 def naive_lut_activation(x, in_format, table, table_format, result_format, rng, index):
-    """sigmoid/tanh on raw ``x``: the index from the exact rational x * N / (2R) (truncated
-    toward zero or floored), clamped, then the entry converted to the result format."""
+    """sigmoid/tanh on raw ``x``: the index from the exact rational x * N / (2R), floored
+    ("floor") or as the C++ cuts it ("trunc": the quotient on x's grid 2^-F, cut toward
+    zero, then toward zero to an integer), clamped, then the entry converted to R."""
     import math
     from fractions import Fraction
 
     n = len(table)
+    lsb = Fraction(2) ** -in_format.frac_bits
     out = []
     for raw in np.asarray(x, np.int64).reshape(-1).tolist():
-        v = Fraction(raw) / Fraction(2) ** in_format.frac_bits * n / (2 * rng)
-        q = math.trunc(v) if index == "trunc" else math.floor(v)
+        if index == "trunc":
+            q = math.trunc(math.trunc(Fraction(raw * n, 2 * rng)) * lsb)
+        else:
+            q = math.floor(raw * lsb * n / (2 * rng))
         k = min(max(q + n // 2, 0), n - 1)
         out.append(int(convert(np.array([table[k]]), table_format, result_format)[0]))
     return np.array(out, np.int64).reshape(np.shape(x))

@@ -111,9 +111,10 @@ def test_every_rank_and_the_output_format():
 
 
 # ------------------------------------------------------------------ exact vs naive
-def _random_lut(rng):
+def _random_lut(rng, coarse=False):
     fn = ["sigmoid", "tanh"][rng.integers(2)]
-    return {"type": fn, "table_size": int(rng.integers(2, 300)), "range": int(rng.integers(1, 9)),
+    rmax = 200 if coarse else 9  # inputs with LSB 8 need a wide range to reach the table
+    return {"type": fn, "table_size": int(rng.integers(2, 300)), "range": int(rng.integers(1, rmax)),
             "index": ["trunc", "floor"][rng.integers(2)],
             "formats": {"table": f"ap_fixed<{rng.integers(6, 20)},{rng.integers(0, 3)},AP_RND,AP_SAT>",
                         "result": f"ap_fixed<{rng.integers(4, 12)},{rng.integers(0, 3)},AP_RND_CONV>"}}
@@ -132,11 +133,12 @@ def _random_softmax(rng, in_fmt):
     return layer
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(9))
 def test_lut_kernel_equals_the_naive_reference(seed):
     rng = np.random.default_rng(seed)
-    fmt = FixedType.parse(f"ap_fixed<{rng.integers(5, 14)},{rng.integers(1, 6)}>")
-    spec = _spec([_random_lut(rng)], shape=(2, 3, 5), fmt=str(fmt))
+    fmt = FixedType.parse([f"ap_fixed<{rng.integers(5, 14)},{rng.integers(1, 6)}>",
+                           "ap_fixed<6,9>", "ap_ufixed<12,-2>"][seed % 3])
+    spec = _spec([_random_lut(rng, fmt.frac_bits < 0)], shape=(2, 3, 5), fmt=str(fmt))
     layer = spec.layers[0]
     x = rng.integers(fmt.raw_min, fmt.raw_max + 1, (8, 2, 3, 5))
     table = L.lut_table(layer.function, layer.table_size, layer.range, layer.table)
@@ -144,10 +146,26 @@ def test_lut_kernel_equals_the_naive_reference(seed):
     np.testing.assert_array_equal(_run(spec, x)["l0"], want)
 
 
+def test_trunc_index_keeps_a_coarse_input_grid():
+    """hls4ml's quotient ``x * N / 16`` keeps x's LSB (4 here): 4 * 100 / 16 = 25 is cut to
+    24 on that grid, the entry of x = 3.84 (checked against hls4ml's code in tests/rtl)."""
+    spec = _spec([{"type": "sigmoid", "table_size": 100, "formats": {"table": "ap_fixed<24,2>",
+                                                                    "result": "ap_fixed<24,2>"}}],
+                 shape=(1, 1, 1), fmt="ap_fixed<7,9>")
+    layer = spec.layers[0]
+    table = L.lut_table("sigmoid", 100, 8, layer.table)
+    got = _run(spec, np.array([[[[1]]], [[[-1]]]]))["l0"].reshape(-1)  # raw: x = 4, -4
+    assert got.tolist() == [table[50 + 24], table[50 - 24]]
+    x = np.arange(-64, 64).reshape(-1, 1, 1, 1)  # every code
+    want = naive_lut_activation(x, layer.in_format, table, layer.table, layer.result, 8, "trunc")
+    np.testing.assert_array_equal(_run(spec, x)["l0"], want)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_softmax_kernel_equals_the_naive_reference(seed):
     rng = np.random.default_rng(100 + seed)
-    fmt = FixedType.parse(f"ap_fixed<{rng.integers(7, 13)},{rng.integers(2, 5)},AP_RND,AP_SAT>")
+    fmt = FixedType.parse([f"ap_fixed<{rng.integers(7, 13)},{rng.integers(2, 5)},AP_RND,AP_SAT>",
+                           "ap_fixed<8,10>", "ap_ufixed<9,11>"][seed % 3])
     c = int(rng.integers(1, 8))
     spec = _spec([_random_softmax(rng, fmt)], shape=(c, 2, 3), fmt=str(fmt))
     layer = spec.layers[0]

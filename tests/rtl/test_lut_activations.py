@@ -106,8 +106,19 @@ def lut_networks(seed: int, count: int) -> list:
                       "layers": [{"name": "s", "type": "sigmoid"}, {"name": "t", "type": "tanh"},
                                  {"name": "sm", "type": "softmax"},
                                  {"name": "sl", "type": "softmax", "implementation": "latency"}]})]
+    # inputs with negative fraction bits (LSB 4): the index arithmetic shifts left
+    coarse = {"shape": [3, 1, 2], "format": "ap_fixed<6,8,AP_RND,AP_SAT>"}
+    out.append(load_spec({"name": "lut_coarse", "input": coarse, "layers": [
+        {"name": "s", "type": "sigmoid", "index": "floor", "table_size": 100, "range": 64,
+         "formats": {"result": "ap_fixed<12,8>"}},
+        {"name": "t", "type": "tanh", "table_size": 64, "range": 16,
+         "formats": {"result": "ap_fixed<10,2>"}}]}))
+    out.append(load_spec({"name": "lut_coarse_sm", "input": {"shape": [5, 1, 2], "format": "ap_ufixed<7,9>"},
+                          "layers": [{"name": "sl", "type": "softmax", "implementation": "latency",
+                                      "formats": {"result": "ap_fixed<12,2>"}},
+                                     {"name": "sm", "type": "softmax", "exp_scale": 8.0}]}))
     for _ in range(50 * count):
-        if len(out) > count:
+        if len(out) > count + 2:
             break
         try:
             out.append(load_spec(_draw(rng, f"lut{seed}_{len(out)}")))
@@ -210,6 +221,9 @@ H4_CASES = [
     ("tanh_odd", {"type": "tanh", "table_size": 333,
                   "formats": {"table": "ap_fixed<12,2,AP_RND_CONV,AP_SAT>", "result": "ap_fixed<10,2>"}},
      "ap_ufixed<11,4>", (3, 2)),
+    ("sig_coarse", {"type": "sigmoid", "table_size": 100, "formats": {"result": "ap_fixed<12,2>"}},
+     "ap_fixed<7,9,AP_RND,AP_SAT>", (3, 2)),
+    ("tanh_coarse", {"type": "tanh", "formats": {"result": "ap_fixed<12,2>"}}, "ap_ufixed<6,7>", (2, 2)),
     ("sm_stable", {"type": "softmax", "formats": {"result": "ap_fixed<16,6>"}}, "ap_fixed<16,6>", (5, 3)),
     ("sm_latency", {"type": "softmax", "implementation": "latency", "formats": {"result": "ap_fixed<16,6>"}},
      "ap_fixed<10,3,AP_RND,AP_SAT>", (6, 2)),

@@ -80,6 +80,12 @@ class LutActivation(Layer):
     def out_format(self) -> FixedType:
         return self.result
 
+    @property
+    def index_format(self) -> FixedType:
+        """The input with at least the integer LSB (exact): the "floor" index's quotient."""
+        f = self.in_format
+        return FixedType(f.width + max(0, -f.frac_bits), f.int_bits, f.signed)
+
     def _own(self) -> dict:
         return {"table_size": self.table_size, "range": self.range, "index": self.index,
                 "formats": {"table": str(self.table), "result": str(self.result)}}
@@ -110,7 +116,7 @@ class LutKind(LayerKind):
                              f"{size} does not fit the C int of the table index (< 2^31); "
                              "narrow the input's integer bits or the table")
         mul, den = L.index_scale(fin, size, rng)
-        if max(-fin.raw_min, fin.raw_max) * mul >= 1 << 63 or den >= 1 << 63:
+        if max(-fin.raw_min, fin.raw_max) * mul >= 1 << 62 or den >= 1 << 62:
             raise FormatError(f"{where}: input {fin} has too many fraction bits for the "
                               "index computation in int64")
         return LutActivation(**ctx.common(), out_shape=tuple(ctx.in_shape), function=self.name,
