@@ -19,8 +19,8 @@ describes an hls4ml 1.3.0 design (Vivado/Vitis backend), and sets what hls4ml do
 A conv2d/dense layer of a dialect spec may give ``"strategy"`` and ``"reuse_factor"``
 (defaults: the dialect's).  Options given explicitly must agree with these; a Resource
 reuse factor hls4ml would replace (it keeps only the values of its
-``_validate_reuse_factor``) or that its conv2d resource kernel asserts against (io_parallel,
-R > C*KH*KW) is refused, naming the value hls4ml would use.
+``_validate_reuse_factor``) or that its conv1d/conv2d resource kernels assert against
+(io_parallel, R > C*KH*KW) is refused, naming the value hls4ml would use.
 
 >>> parse_dialect("hls4ml", "spec")
 Dialect(name='hls4ml', io_type='io_parallel', strategy='Latency', reuse_factor=1)
@@ -135,10 +135,10 @@ def check_mac_layer(layer, dialect: Dialect, where: str) -> None:
         raise InputError(f"{where}: reuse_factor {rf} is not one hls4ml keeps for a Resource "
                          f"layer of {n_in} inputs and {n_out} outputs (it would use "
                          f"{closest_reuse_factor(valid, rf)}); valid: {shown}")
-    if layer.type == "conv2d" and dialect.io_type == "io_parallel" and rf > n_in:
-        raise InputError(f"{where}: reuse_factor {rf} exceeds C*KH*KW = {n_in}; hls4ml's "
-                         "io_parallel conv_2d_resource_cl asserts RF <= C*KH*KW (use io_stream "
-                         "or a smaller reuse factor)")
+    if layer.type in ("conv1d", "conv2d") and dialect.io_type == "io_parallel" and rf > n_in:
+        raise InputError(f"{where}: reuse_factor {rf} exceeds its {n_in} terms per output "
+                         f"(C*KH*KW); hls4ml's io_parallel {layer.type} resource kernel asserts "
+                         "RF <= C*KH*KW (use io_stream or a smaller reuse factor)")
 
 
 __all__ = ["NAMES", "IO_TYPES", "STRATEGIES", "HLS4ML_OPTIONS", "FLATTEN_ORDER", "parse_dialect",

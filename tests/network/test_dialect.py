@@ -414,7 +414,7 @@ def _dialect_with(edit):
     (lambda d: d.update(dialect={"name": "hls4ml", "strategy": "Latncy"}), "did you mean 'Latency'"),
     (lambda d: d.update(dialect=["hls4ml"]), "dialect"),
     (lambda d: d["layers"][0].update(reuse_factor=7), "would use 9"),
-    (lambda d: d["layers"][0].update(reuse_factor=54), "C\\*KH\\*KW = 27"),
+    (lambda d: d["layers"][0].update(reuse_factor=54), "its 27 terms"),
     (lambda d: d["layers"][0].update(reuse_factor=True), "reuse_factor"),
     (lambda d: d["layers"][0].update(reuse_factor="4"), "reuse_factor"),
     (lambda d: d["layers"][0].update(sum_order="ci_kh_kw"), "implies sum_order 'resource'"),
