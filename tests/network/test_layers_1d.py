@@ -366,10 +366,12 @@ def test_conv1d_saturates_in_the_tested_data():
 
 
 # ------------------------------------------------------------------ float twin
-torch = pytest.importorskip("torch", reason="torch not installed: pip install 'fixsim[model]'")
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch", reason="torch not installed: pip install 'fixsim[model]'")
 
 
-def test_float_twin_equals_torch():
+def test_float_twin_equals_torch(torch):
     spec = load_spec(NET_1D)
     fw = random_float_weights(spec, seed=2)
     x = np.random.default_rng(3).normal(size=(4, *spec.input_shape)) * 3
@@ -391,7 +393,7 @@ def test_float_twin_equals_torch():
     np.testing.assert_allclose(got["d"], h.numpy(), rtol=0, atol=1e-12)
 
 
-def test_float_twin_zeropad2d_equals_torch():
+def test_float_twin_zeropad2d_equals_torch(torch):
     spec = load_spec(NET_2D)
     fw = random_float_weights(spec, seed=2)
     x = np.random.default_rng(4).normal(size=(3, *spec.input_shape))
@@ -401,3 +403,31 @@ def test_float_twin_zeropad2d_equals_torch():
     np.testing.assert_array_equal(got["zp"], h.numpy())
     h = F.conv2d(h, torch.from_numpy(fw["c.weight"]), torch.from_numpy(fw["c.bias"]))
     np.testing.assert_allclose(got["zq"], F.pad(h, (1, 1, 1, 1)).numpy(), rtol=0, atol=1e-12)
+
+
+# ------------------------------------------------------------------ latency model
+def test_latency_model_1d_entries():
+    """conv1d/maxpool1d are the 2-D schedules on a (1, L, C) map; dense on (L, C) is a
+    kernel-1 conv1d; zero padding emits every input beat and its pad beats."""
+    from fixsim.hls.latency_model import predict
+
+    one = predict([{"kind": "zeropad1d", "in_shape": [20, 3], "padding": [2, 1]},
+                   {"kind": "conv1d", "filters": 4, "kernel": 3, "stride": 2, "reuse": 3},
+                   {"kind": "maxpool1d", "pool": 2},
+                   {"kind": "dense", "units": 5},
+                   {"kind": "flatten"}, {"kind": "dense", "units": 3}])
+    assert [(e.in_shape, e.out_shape) for e in one.layers] == [
+        ((20, 3), (23, 3)), ((23, 3), (11, 4)), ((11, 4), (5, 4)), ((5, 4), (5, 5)),
+        ((5, 5), (25,)), ((25,), (3,))]
+    assert [e.beats_out for e in one.layers][:4] == [23, 11, 5, 5]
+    two = predict([{"kind": "conv2d", "in_shape": [1, 23, 3], "filters": 4, "kernel": [1, 3],
+                    "stride": [1, 2], "reuse": 3}])
+    c1, c2 = one.layers[1], two.layers[0]
+    assert (c1.macs, c1.reuse, c1.depth, c1.busy_cycles) == (c2.macs, c2.reuse, c2.depth,
+                                                             c2.busy_cycles)
+    pad2 = predict([{"kind": "zeropad2d", "in_shape": [5, 6, 2], "padding": [[1, 2], [0, 3]]}])
+    assert pad2.layers[0].out_shape == (8, 9, 2) and pad2.layers[0].beats_out == 72
+    with pytest.raises(InputError, match="needs an \\(L, C\\) input"):
+        predict([{"kind": "conv1d", "in_shape": [5, 6, 2], "filters": 1, "kernel": 1}])
+    with pytest.raises(InputError, match="kernel 9 larger than input length 5"):
+        predict([{"kind": "conv1d", "in_shape": [5, 2], "filters": 1, "kernel": 9}])
