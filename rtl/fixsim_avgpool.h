@@ -1,6 +1,8 @@
 // fixsim rtl: average pooling (AvgPool2D, global average) and global max pooling.
 //
-// Stream order in: (h, w, c); out: (oh, ow, c), or c for the global layers.
+// Stream order in: (h, w, c); out: (oh, ow, c), or c for the global layers. The 1-D
+// layers use the same templates: avgpool1d is avgpool2d with in_height = kernel_h = 1
+// (the (l, c) stream of a (C, L) map), the global ones count n_pixels = L.
 // Arithmetic (docs/datapath.md, "AvgPool2D and global pooling"), for each window:
 //   sum   term exact:    acc += x             acc = accum_t(acc + x)
 //         term to_accum: acc += (accum_t)x    acc = accum_t(acc + accum_t(x))

@@ -252,6 +252,19 @@ def _avgpool2d_config(layer) -> list[str]:
         f"    static const bool count_pad = {'true' if layer.cfg.count_pad else 'false'};"]
 
 
+def _avgpool1d_config(layer) -> list[str]:
+    """avgpool2d's CONFIG_T for the (C, 1, L) map with a (1, K) window (the (l, c) stream
+    is the (h, w, c) stream of that map)."""
+    c, length = layer.in_shape
+    return _pool_formats(layer.cfg) + [
+        f"    static const unsigned channels = {c}, in_height = 1, in_width = {length};",
+        f"    static const unsigned out_height = 1, out_width = {layer.out_shape[1]};",
+        f"    static const unsigned kernel_h = 1, kernel_w = {layer.kernel};",
+        f"    static const unsigned stride_h = 1, stride_w = {layer.stride};",
+        f"    static const unsigned pad_top = 0, pad_left = {layer.padding};",
+        f"    static const bool count_pad = {'true' if layer.cfg.count_pad else 'false'};"]
+
+
 def _pixels(layer) -> list[str]:
     """channels and n_pixels of a (C, ...) input streamed pixel by pixel, channels innermost."""
     return [f"    static const unsigned channels = {layer.in_shape[0]}, "
@@ -369,6 +382,11 @@ CPP_LAYERS: dict[str, CppLayer] = {
     "global_maxpool2d": CppLayer("fixsim_avgpool.h", _global_maxpool_config,
                                  _stream_call("global_maxpool")),
     "batchnorm": CppLayer("fixsim_batchnorm.h", _batchnorm_config, _batchnorm_call),
+    "avgpool1d": CppLayer("fixsim_avgpool.h", _avgpool1d_config, _stream_call("avgpool2d")),
+    "global_avgpool1d": CppLayer("fixsim_avgpool.h", _global_avgpool_config,
+                                 _stream_call("global_avgpool")),
+    "global_maxpool1d": CppLayer("fixsim_avgpool.h", _global_maxpool_config,
+                                 _stream_call("global_maxpool")),
     "sigmoid": CppLayer("fixsim_lut_activation.h", _lut_config, _stream_call("lut_activation")),
     "tanh": CppLayer("fixsim_lut_activation.h", _lut_config, _stream_call("lut_activation")),
     "softmax": CppLayer("fixsim_softmax.h", _softmax_config, _stream_call("softmax")),

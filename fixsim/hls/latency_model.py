@@ -303,7 +303,9 @@ def _avgpool2d(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
     h, w, c = _spatial(layer, shape)
     kh, kw = _pair(layer, "pool")
     sh, sw = _pair(layer, "stride", layer.get("pool"))
-    ph, pw = _pair(layer, "padding", 0) if "padding" in layer else (0, 0)
+    pad = layer.get("padding", 0)
+    ph, pw = pad if isinstance(pad, (list, tuple)) and len(pad) == 2 else (pad, pad)
+    ph, pw = (_int({**layer, "padding": p}, "padding", minimum=0) for p in (ph, pw))
     if ph >= kh or pw >= kw or h + 2 * ph < kh or w + 2 * pw < kw:
         raise InputError(f"layer {layer.get('name', layer['kind'])!r}: pool {kh}x{kw} with "
                          f"padding {ph}x{pw} does not fit the input {h}x{w}")
@@ -312,6 +314,17 @@ def _avgpool2d(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
     cols = [min(x * sw - pw + kw - 1, w - 1) for x in range(ow)]
     emits = [rows.count(r) * cols.count(q) for r in range(h) for q in range(w)]
     return (oh, ow, c), emits, [ii] * len(emits), layer.get("depth", _log2_depth(kh * kw)), 0, 0, 1
+
+
+def _avgpool1d(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
+    """avgpool2d's schedule on the (1, L, C) map with a (1, pool) window."""
+    length, c = _sequence(layer, shape)
+    pool = _int(layer, "pool")
+    stride = _int(layer, "stride", pool)
+    pad = _int(layer, "padding", 0, minimum=0)
+    out, *rest = _avgpool2d({**layer, "pool": [1, pool], "stride": [1, stride],
+                             "padding": [0, pad]}, (1, length, c), arrival, ii)
+    return (out[1], out[2]), *rest
 
 
 def _global_pool(layer: dict, shape: tuple, arrival: list, ii: int) -> tuple:
@@ -379,6 +392,9 @@ KINDS: dict[str, _Kind] = {
     "global_avgpool2d": _Kind(frozenset(), _global_pool),
     "global_maxpool2d": _Kind(frozenset(), _global_pool),
     "batchnorm": _Kind(frozenset(), _batchnorm),
+    "avgpool1d": _Kind(frozenset({"pool", "stride", "padding"}), _avgpool1d),
+    "global_avgpool1d": _Kind(frozenset(), _global_pool),
+    "global_maxpool1d": _Kind(frozenset(), _global_pool),
     "sigmoid": _Kind(frozenset(), _lut),
     "tanh": _Kind(frozenset(), _lut),
     "softmax": _Kind(frozenset(), _softmax),

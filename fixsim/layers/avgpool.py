@@ -228,13 +228,18 @@ def avgpool2d(x, cfg: PoolConfig, kernel, stride=None, padding=(0, 0)) -> np.nda
     return out
 
 
-def global_avgpool2d(x, cfg: PoolConfig) -> np.ndarray:
-    """Exact global average over (H, W) in raster order: (N, C) int64 in R."""
-    x = _raw4(x, "global_avgpool2d")
-    n, c, h, w = x.shape
+def global_avgpool(x, cfg: PoolConfig) -> np.ndarray:
+    """Exact global average over every position after the channel axis of x (N, C, ...),
+    in C order (raster (h, w) of a map, l of a sequence): (N, C) int64 in R."""
+    x = np.asarray(x)
+    if x.ndim < 3:
+        raise InputError(f"global average pooling needs an (N, C, ...) input, got shape {x.shape}")
+    n, c = x.shape[:2]
+    x = _raw4(x.reshape(n, c, 1, -1), "global average pooling")
+    p = x.shape[3]
     out = np.empty((n, c, 1, 1), np.int64)
-    buf = np.empty(h * w, np.int64)
-    _window_pool(x, h, w, 1, 1, 0, 0, True, *cfg.kernel_args(h * w), tree_plan(h * w), buf, out)
+    buf = np.empty(p, np.int64)
+    _window_pool(x, 1, p, 1, 1, 0, 0, True, *cfg.kernel_args(p), tree_plan(p), buf, out)
     return out.reshape(n, c)
 
 
@@ -280,5 +285,5 @@ def global_pool_float(x, op: str) -> np.ndarray:
     return x3.mean(axis=2) if op == "avg" else x3.max(axis=2)
 
 
-__all__ = ["PoolConfig", "TERMS", "POOL_SUMS", "SCALINGS", "avgpool2d", "global_avgpool2d",
+__all__ = ["PoolConfig", "TERMS", "POOL_SUMS", "SCALINGS", "avgpool2d", "global_avgpool",
            "global_maxpool", "avgpool2d_float", "global_pool_float", "pool_out_padded"]

@@ -1,4 +1,4 @@
-"""avgpool2d, global_avgpool2d, global_maxpool2d and batchnorm: kernels == slow naive
+"""avgpool2d/1d, global_avgpool2d/1d, global_maxpool2d/1d and batchnorm: kernels == slow naive
 references (every conversion through fixsim.fixed's ports of the headers), float twins ==
 PyTorch, and hostile spec values refused with one-line errors.  Bits against the C
 simulation of rtl/: tests/rtl/test_pool_csim.py."""
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from fixsim.errors import FixsimError, FormatError, InputError
 from fixsim.fixed import FixedType, FixsimWarning
-from fixsim.layers.avgpool import avgpool2d, global_avgpool2d, global_maxpool, tree_plan
+from fixsim.layers.avgpool import avgpool2d, global_avgpool, global_maxpool, tree_plan
 from fixsim.layers.batchnorm import batchnorm
 from fixsim.network import load_spec, run, run_float
 from fixsim.network.weights import random_float_weights, random_weights
@@ -84,17 +84,42 @@ def test_avgpool2d_equals_naive(case):
 
 
 @st.composite
+def avgpool1d_case(draw):
+    c, length = draw(st.integers(1, 3)), draw(st.integers(1, 9))
+    k = draw(st.integers(1, min(length, 5)))
+    layer = {"type": "avgpool1d", "kernel": k, "stride": draw(st.integers(1, 3)),
+             "padding": draw(st.integers(0, k - 1)), "count_pad": draw(st.booleans()),
+             **draw(avg_fields())}
+    in_fmt = draw(fmt(wmax=12))
+    spec = _spec((c, length), in_fmt, layer)
+    return spec, _raw(draw, in_fmt, (draw(st.integers(1, 3)), c, length))
+
+
+@given(avgpool1d_case())
+def test_avgpool1d_equals_naive(case):
+    """The spec's avgpool1d (the 2-D kernel on (C, 1, L)) == the naive 2-D reference there."""
+    spec, x = case
+    lay = spec.layers[0]
+    note(spec.to_json(indent=None))
+    want = naive_avgpool2d(x[:, :, None, :], lay.cfg, (1, lay.kernel), (1, lay.stride),
+                           (0, lay.padding))[:, :, 0, :]
+    assert_bits_equal(want, run(spec, {}, x)["p"], context=f"avgpool1d {lay.cfg}")
+    assert load_spec(spec.to_json(resolved=True)) == spec
+
+
+@st.composite
 def global_case(draw):
-    c, h, w = draw(st.integers(1, 3)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    shape = draw(st.sampled_from([(2, 3, 4), (1, 1, 6), (3, 5, 2), (2, 7), (1, 1), (3, 4)]))
+    rank = "2d" if len(shape) == 3 else "1d"
     in_fmt = draw(fmt(wmax=12))
     if draw(st.booleans()):
-        layer = {"type": "global_avgpool2d", **draw(avg_fields(tree_allowed=False))}
+        layer = {"type": f"global_avgpool{rank}", **draw(avg_fields(tree_allowed=False))}
     else:
-        layer = {"type": "global_maxpool2d", "term": draw(st.sampled_from(["exact", "to_accum"]))}
+        layer = {"type": f"global_maxpool{rank}", "term": draw(st.sampled_from(["exact", "to_accum"]))}
         if draw(st.booleans()):
             layer["formats"] = {"accum": draw(fmt(wmax=14)), "result": draw(fmt(wmax=14))}
-    spec = _spec((c, h, w), in_fmt, layer)
-    return spec, _raw(draw, in_fmt, (draw(st.integers(1, 3)), c, h, w))
+    spec = _spec(shape, in_fmt, layer)
+    return spec, _raw(draw, in_fmt, (draw(st.integers(1, 3)),) + shape)
 
 
 @given(global_case())
@@ -102,12 +127,13 @@ def test_global_pooling_equals_naive(case):
     spec, x = case
     lay = spec.layers[0]
     note(spec.to_json(indent=None))
-    if lay.type == "global_avgpool2d":
-        got, want = global_avgpool2d(x, lay.cfg), naive_global_avgpool(x, lay.cfg)
+    got = run(spec, {}, x)["p"]
+    if lay.type.startswith("global_avgpool"):
+        want = naive_global_avgpool(x, lay.cfg)
+        assert_bits_equal(want, global_avgpool(x, lay.cfg))
     else:
         acc = lay.accum or lay.in_format
         res = lay.result or lay.in_format
-        got = run(spec, {}, x)["p"]
         want = naive_global_maxpool(x, lay.in_format, acc, res, lay.term)
         assert_bits_equal(want, global_maxpool(x, lay.in_format, acc, res, lay.term))
     assert_bits_equal(want, got, context=spec.to_json(indent=None))
@@ -180,6 +206,26 @@ def test_avgpool2d_float_twin_is_torch(kernel, stride, padding, count_pad):
     want = torch.nn.functional.avg_pool2d(torch.from_numpy(x), kernel, stride, padding,
                                           count_include_pad=count_pad).numpy()
     np.testing.assert_allclose(run_float(spec, {}, x)["p"], want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel, stride, padding, count_pad", [
+    (2, 2, 0, False), (3, 2, 1, False), (3, 1, 1, True), (1, 3, 0, True)])
+def test_1d_float_twins_are_torch(kernel, stride, padding, count_pad):
+    fm = {"accum": "ap_fixed<24,10>", "result": "ap_fixed<16,6>"}
+    spec = load_spec({"name": "t", "input": {"shape": [2, 9], "format": "ap_fixed<16,6>"},
+                      "layers": [{"name": "p", "type": "avgpool1d", "kernel": kernel,
+                                  "stride": stride, "padding": padding,
+                                  "count_pad": count_pad, "formats": fm},
+                                 {"name": "g", "type": "global_avgpool1d", "formats": fm}]})
+    x = np.random.default_rng(4).normal(size=(3, 2, 9))
+    p = torch.nn.functional.avg_pool1d(torch.from_numpy(x), kernel, stride, padding,
+                                       count_include_pad=count_pad)
+    out = run_float(spec, {}, x)
+    np.testing.assert_allclose(out["p"], p.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out["g"], p.mean(dim=2).numpy(), rtol=1e-12, atol=1e-12)
+    gmax = load_spec({**spec.to_dict(), "layers": [{"name": "g", "type": "global_maxpool1d"}]})
+    np.testing.assert_allclose(run_float(gmax, {}, x)["g"],
+                               torch.from_numpy(x).amax(dim=2).numpy(), rtol=0, atol=0)
 
 
 def test_global_pool_and_batchnorm_float_twins_are_torch():
@@ -293,12 +339,38 @@ def test_hostile_formats_are_one_line_errors(layer, match):
     assert "\n" not in str(info.value)
 
 
+GOOD_AVG1D = {**GOOD_AVG, "type": "avgpool1d", "kernel": 3}
+
+
+@pytest.mark.parametrize("layer, match", [
+    ({**GOOD_AVG1D, "kernel": [3, 3]}, r"kernel must be an integer >= 1, got \[3, 3\]"),
+    ({**GOOD_AVG1D, "kernel": 10}, r"pool kernel \[10\] is larger than the padded input \[7\]"),
+    ({**GOOD_AVG1D, "padding": 3}, r"padding \[3\] must be smaller than the kernel \[3\]"),
+    ({**GOOD_AVG1D, "padding": -1}, r"padding must be an integer >= 0, got -1"),
+    ({**GOOD_AVG1D, "kernel": 2, "padding": "same"}, r"padding 'same' needs an odd kernel"),
+    ({**GOOD_AVG1D, "padding": "vald"}, r"did you mean 'valid'"),
+    ({**GOOD_AVG1D, "stride": 0}, r"stride must be an integer >= 1, got 0"),
+    ({"type": "global_avgpool1d", "formats": GOOD_AVG["formats"], "scaling": "x"},
+     r"scaling 'x' is not one of divide, reciprocal"),
+])
+def test_hostile_1d_layers_are_one_line_errors(layer, match):
+    with pytest.raises(InputError, match=match) as info:
+        _load_layer(layer, shape=(2, 7))
+    assert "\n" not in str(info.value) and "layer 0 ('p')" in str(info.value)
+
+
 def test_shapes_the_layers_refuse():
     flat = [{"name": "f", "type": "flatten"}]
     for layer in (GOOD_AVG, {"type": "global_avgpool2d", "formats": GOOD_AVG["formats"]},
                   {"type": "global_maxpool2d"}):
         with pytest.raises(InputError, match=r"needs a \(C, H, W\) input, got shape \(72,\)"):
             _load_layer(layer, before=flat)
+        with pytest.raises(InputError, match=r"needs a \(C, H, W\) input, got shape \(2, 7\)"):
+            _load_layer(layer, shape=(2, 7))
+    for layer in (GOOD_AVG1D, {"type": "global_avgpool1d", "formats": GOOD_AVG["formats"]},
+                  {"type": "global_maxpool1d"}):
+        with pytest.raises(InputError, match=r"needs a \(C, L\) input, got shape \(2, 6, 6\)"):
+            _load_layer(layer)
     bn = {"type": "batchnorm", "formats": {"scale": "ap_fixed<8,2>", "bias": "ap_fixed<8,3>",
                                            "result": "ap_fixed<10,4>"}}
     assert _load_layer(bn, before=flat).weight_shapes() == {"p.scale": (72,), "p.bias": (72,)}

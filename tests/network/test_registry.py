@@ -92,7 +92,30 @@ EVERY_TYPE_GMAX = {
     "layers": [{"name": "gm", "type": "global_maxpool2d", "term": "to_accum",
                 "formats": {"accum": "ap_fixed<8,3,AP_RND,AP_WRAP>", "result": "ap_fixed<8,4>"}}],
 }
-EVERY_SPECS = (EVERY_TYPE, EVERY_TYPE_1D, EVERY_TYPE_POOL, EVERY_TYPE_GMAX)
+EVERY_TYPE_POOL1D = {
+    "name": "every-type-pool1d",
+    "input": {"shape": [2, 9], "format": "ap_fixed<10,4,AP_RND,AP_SAT>"},
+    "layers": [
+        {"name": "bn", "type": "batchnorm",
+         "formats": {"scale": "ap_fixed<8,2>", "bias": "ap_fixed<8,3>",
+                     "result": "ap_fixed<12,5,AP_RND,AP_SAT>"}},
+        {"name": "ap", "type": "avgpool1d", "kernel": 3, "stride": 2, "padding": 1,
+         "count_pad": True, "formats": {"accum": "ap_fixed<14,7>", "result": "ap_fixed<10,4,AP_RND>"}},
+        {"name": "g", "type": "global_avgpool1d", "term": "to_accum",
+         "formats": {"accum": "ap_fixed<12,6,AP_RND,AP_SAT>", "result": "ap_fixed<10,4>"}},
+    ],
+}
+EVERY_TYPE_GMAX1D = {
+    "name": "every-type-gmax1d",
+    "input": {"shape": [3, 5], "format": "ap_fixed<10,4,AP_RND,AP_SAT>"},
+    "layers": [{"name": "gm", "type": "global_maxpool1d"}],
+}
+EVERY_SPECS = (EVERY_TYPE,
+               EVERY_TYPE_1D,
+               EVERY_TYPE_POOL,
+               EVERY_TYPE_GMAX,
+               EVERY_TYPE_POOL1D,
+               EVERY_TYPE_GMAX1D)
 
 
 def _overrides(method: str) -> set[str]:

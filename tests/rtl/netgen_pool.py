@@ -1,4 +1,5 @@
-"""Seeded random networks with average/global pooling and batchnorm layers (netgen's style).
+"""Seeded random networks with average/global pooling and batchnorm layers (netgen's style),
+on (C, H, W) maps (:func:`random_pool_networks`) and (C, L) maps (:func:`random_pool1d_networks`).
 
 Every switch of the new layers is drawn: avgpool2d term exact/to_accum, sum sequential/
 tree, scaling divide/reciprocal, count_pad, zero padding, strides; global average with
@@ -86,8 +87,37 @@ def _draw(rng, name: str) -> dict:
     return spec
 
 
-def random_pool_networks(seed: int, count: int, prefix: str = "pool") -> list:
-    """``count`` valid random specs named ``<prefix><seed>_<k>``; rejected draws are redrawn."""
+def _draw_1d(rng, name: str) -> dict:
+    c, length = int(rng.integers(1, 4)), int(rng.integers(2, 12))
+    fmt = rand_format(rng, 5, 12, 1, 5)
+    layers: list[dict] = []
+    spec = {"name": name, "input": {"shape": [c, length], "format": str(fmt)}, "layers": layers}
+    if rng.random() < 0.5:
+        layers.append(_batchnorm(rng, "bn"))
+        fmt = FixedType.parse(layers[-1]["formats"]["result"])
+    for k in range(int(rng.integers(1, 3))):
+        kw = int(rng.integers(1, min(length, 4) + 1))
+        pw = int(rng.integers(0, kw)) if rng.random() < 0.5 else 0
+        sw = int(rng.integers(1, 3))
+        layers.append({"name": f"avg{k}", "type": "avgpool1d", "kernel": kw, "stride": sw,
+                       "padding": pw, "count_pad": bool(rng.random() < 0.4),
+                       **_avg_fields(rng, False, fmt)})
+        fmt = FixedType.parse(layers[-1]["formats"]["result"])
+        length = (length + 2 * pw - kw) // sw + 1
+        if length < 2:
+            break
+    if rng.random() < 0.5:
+        layers.append({"name": "gavg", "type": "global_avgpool1d", **_avg_fields(rng, True, fmt)})
+    else:
+        gmax = {"name": "gmax", "type": "global_maxpool1d", "term": _pick(rng, ["exact", "to_accum"])}
+        if rng.random() < 0.7:
+            gmax["formats"] = {"accum": str(rand_format(rng, 3, 10, 0, 5)),
+                               "result": str(rand_format(rng, 3, 10, 0, 5))}
+        layers.append(gmax)
+    return spec
+
+
+def _valid(draw, seed: int, count: int, prefix: str) -> list:
     rng = np.random.default_rng(seed)
     out, attempts = [], 0
     while len(out) < count:
@@ -95,10 +125,20 @@ def random_pool_networks(seed: int, count: int, prefix: str = "pool") -> list:
         if attempts > 50 * count:
             raise RuntimeError(f"netgen_pool: only {len(out)} valid specs in {attempts} draws")
         try:
-            out.append(load_spec(_draw(rng, f"{prefix}{seed}_{len(out)}")))
+            out.append(load_spec(draw(rng, f"{prefix}{seed}_{len(out)}")))
         except FixsimError:
             continue
     return out
+
+
+def random_pool1d_networks(seed: int, count: int, prefix: str = "pool1d") -> list:
+    """``count`` valid random (C, L) specs named ``<prefix><seed>_<k>``."""
+    return _valid(_draw_1d, seed, count, prefix)
+
+
+def random_pool_networks(seed: int, count: int, prefix: str = "pool") -> list:
+    """``count`` valid random specs named ``<prefix><seed>_<k>``; rejected draws are redrawn."""
+    return _valid(_draw, seed, count, prefix)
 
 
 def coverage(specs) -> set:
@@ -108,14 +148,14 @@ def coverage(specs) -> set:
         for l in spec.layers:
             seen.add(f"layer={l.type}")
             cfg = getattr(l, "cfg", None)
-            if l.type in ("avgpool2d", "global_avgpool2d"):
+            if l.type in ("avgpool2d", "global_avgpool2d", "avgpool1d", "global_avgpool1d"):
                 seen |= {f"{l.type}:term={cfg.term}", f"{l.type}:scaling={cfg.scaling}",
                          f"accum_o={cfg.accum.overflow.name}"}
-            if l.type == "avgpool2d":
+            if l.type in ("avgpool2d", "avgpool1d"):
                 seen |= {f"sum_order={cfg.sum}", f"count_pad={cfg.count_pad}"}
-                if any(l.padding):
-                    seen.add("padding")
-            if l.type == "global_maxpool2d":
+                if np.any(l.padding):
+                    seen.add(f"{l.type}:padding")
+            if l.type in ("global_maxpool2d", "global_maxpool1d"):
                 seen |= {f"gmax:term={l.term}", f"gmax:formats={l.accum is not None}"}
             if l.type == "batchnorm":
                 seen.add(f"batchnorm:rank={len(l.in_shape)}")

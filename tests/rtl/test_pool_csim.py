@@ -1,4 +1,4 @@
-"""Differential proof for avgpool2d, global_avgpool2d, global_maxpool2d and batchnorm:
+"""Differential proof for avgpool2d/1d, global_avgpool2d/1d, global_maxpool2d/1d and batchnorm:
 fixsim.network.run equals the C simulation of rtl/ (g++ on the ap_types headers) at
 every layer, on seeded random networks drawing every switch of these layers
 (netgen_pool), with seeded full-range data that saturates, and Hypothesis data."""
@@ -19,31 +19,37 @@ from fixsim.fixed import FixedType, FixsimWarning
 from fixsim.network import load_spec
 from fixsim.network import run as fixsim_run
 
-from .netgen_pool import coverage, random_pool_networks
+from .netgen_pool import coverage, random_pool1d_networks, random_pool_networks
 from .strategies import inputs_for, weights_for
 from .taps import assert_taps_equal
 
-#: The CI set: every switch below is drawn (asserted by the first test).
+#: The CI set, (C, H, W) and (C, L) networks: every switch below is drawn (asserted by the
+#: first test).
 SEED, COUNT = 85, 6
+SEED_1D, COUNT_1D = 109, 3
 REQUIRED = {
     "layer=avgpool2d", "layer=global_avgpool2d", "layer=global_maxpool2d", "layer=batchnorm",
     "avgpool2d:term=exact", "avgpool2d:term=to_accum", "avgpool2d:scaling=divide",
     "avgpool2d:scaling=reciprocal", "global_avgpool2d:term=exact",
     "global_avgpool2d:term=to_accum", "global_avgpool2d:scaling=divide",
     "global_avgpool2d:scaling=reciprocal", "sum_order=tree", "sum_order=sequential",
-    "count_pad=True", "count_pad=False", "padding", "gmax:term=exact", "gmax:term=to_accum",
+    "count_pad=True", "count_pad=False", "avgpool2d:padding", "gmax:term=exact", "gmax:term=to_accum",
     "gmax:formats=True", "gmax:formats=False", "batchnorm:rank=3", "batchnorm:rank=1",
-    "accum_o=AP_SAT", "accum_o=AP_WRAP", "accum_o=AP_SAT_SYM"}
+    "accum_o=AP_SAT", "accum_o=AP_WRAP", "accum_o=AP_SAT_SYM",
+    "layer=avgpool1d", "layer=global_avgpool1d", "layer=global_maxpool1d",
+    "avgpool1d:term=exact", "avgpool1d:term=to_accum", "avgpool1d:scaling=divide",
+    "avgpool1d:scaling=reciprocal", "avgpool1d:padding", "global_avgpool1d:term=exact",
+    "global_avgpool1d:term=to_accum", "batchnorm:rank=2"}
 
 
 @pytest.fixture(scope="module")
 def networks():
-    return random_pool_networks(SEED, COUNT)
+    return random_pool_networks(SEED, COUNT) + random_pool1d_networks(SEED_1D, COUNT_1D)
 
 
 @pytest.fixture(scope="module")
 def bench(need_gxx, networks):
-    return twin.build(networks, opt="-O1", per_file=COUNT)
+    return twin.build(networks, opt="-O1", per_file=len(networks))
 
 
 def _both(bench, spec, weights, x):
@@ -62,7 +68,7 @@ def _seeded(spec, rng, scale=2.0):
 
 def test_the_set_covers_every_switch(networks):
     missing = REQUIRED - coverage(networks)
-    assert not missing, f"netgen_pool seed {SEED} x {COUNT} misses {sorted(missing)}"
+    assert not missing, f"netgen_pool seeds {SEED}, {SEED_1D} miss {sorted(missing)}"
 
 
 def test_every_network_every_layer(bench, networks):
@@ -99,7 +105,7 @@ def test_the_accumulator_modes_act(networks, field, swap):
         weights, x = _seeded(spec, rng)
         d = spec.to_dict()
         for layer in d["layers"]:
-            if layer["type"] in ("avgpool2d", "global_avgpool2d"):
+            if layer["type"] in ("avgpool2d", "global_avgpool2d", "avgpool1d", "global_avgpool1d"):
                 acc = FixedType.parse(layer["formats"]["accum"])
                 new = swap[1] if getattr(acc, field).name == swap[0] else swap[0]
                 kw = {field: new, **({"sat_bits": 0} if field == "overflow" else {})}

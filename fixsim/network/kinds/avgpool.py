@@ -1,4 +1,5 @@
-"""avgpool2d, global_avgpool2d, global_maxpool2d: average and global pooling of a (C, H, W) map.
+"""avgpool2d/1d, global_avgpool2d/1d, global_maxpool2d/1d: average and global pooling of
+a (C, H, W) or (C, L) map.
 
 Spec (docs/datapath.md, "AvgPool2D and global pooling"):
 
@@ -14,16 +15,21 @@ Spec (docs/datapath.md, "AvgPool2D and global pooling"):
   ``formats`` {``accum``, ``result``} with ``term`` as hls4ml's io_parallel ("exact":
   ``R(A(max x))``) or io_stream ("to_accum": ``R(max A(x))``); without formats the
   output keeps the input format.
+- avgpool1d, global_avgpool1d, global_maxpool1d: the same on a (C, L) map (``kernel``,
+  ``stride`` and ``padding`` are integers; it is the 2-D layer on the (C, 1, L) map with a
+  (1, K) window, in both twins).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...errors import FormatError, InputError
+import numpy as np
+
+from ...errors import FormatError, InputError, closest
 from ...fixed import FixedType
 from ...layers.avgpool import (POOL_SUMS, SCALINGS, TERMS, PoolConfig, avgpool2d,
-                               avgpool2d_float, global_avgpool2d, global_maxpool,
+                               avgpool2d_float, global_avgpool, global_maxpool,
                                global_pool_float, pool_out_padded)
 from .. import schema as S
 from ..spec_types import Layer
@@ -67,6 +73,20 @@ class AvgPool2D(_AvgLayer):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AvgPool1D(_AvgLayer):
+    """Average pooling of a (C, L) map, floor mode, symmetric zero padding."""
+
+    kernel: int
+    stride: int
+    padding: int
+    type = "avgpool1d"
+
+    def _own(self) -> dict:
+        return {"kernel": self.kernel, "stride": self.stride, "padding": self.padding,
+                "count_pad": self.cfg.count_pad, **self._avg_fields()}
+
+
+@dataclass(frozen=True, kw_only=True)
 class GlobalAvgPool2D(_AvgLayer):
     """The mean of each channel over (H, W): (C, H, W) -> (C,)."""
 
@@ -76,6 +96,13 @@ class GlobalAvgPool2D(_AvgLayer):
         d = self._avg_fields()
         del d["sum_order"]
         return d
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobalAvgPool1D(GlobalAvgPool2D):
+    """The mean of each channel over L: (C, L) -> (C,)."""
+
+    type = "global_avgpool1d"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +124,13 @@ class GlobalMaxPool2D(Layer):
         if self.accum is not None:
             d["formats"] = {"accum": str(self.accum), "result": str(self.result)}
         return d
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobalMaxPool1D(GlobalMaxPool2D):
+    """The max of each channel over L: (C, L) -> (C,)."""
+
+    type = "global_maxpool1d"
 
 
 # ------------------------------------------------------------------ parsing
@@ -152,14 +186,8 @@ class AvgPool2DKind(LayerKind):
         kh, kw = S.pair(obj["kernel"], "kernel", where)
         sh, sw = S.pair(obj.get("stride", [kh, kw]), "stride", where)
         ph, pw = _padding(obj.get("padding", "valid"), kh, kw, where)
-        if ph >= kh or pw >= kw:
-            raise InputError(f"{where}: padding {[ph, pw]} must be smaller than the kernel "
-                             f"{[kh, kw]} (a window of padding only has no elements to average)")
-        if h + 2 * ph < kh or w + 2 * pw < kw:
-            raise InputError(f"{where}: pool kernel {[kh, kw]} is larger than the padded input "
-                             f"{[h + 2 * ph, w + 2 * pw]} (shape {tuple(ctx.in_shape)})")
-        count_pad = S.boolean(obj.get("count_pad", False), "count_pad", where)
-        cfg = pool_config(obj, ctx, tree_allowed=True, count_pad=count_pad)
+        _check_window((h, w), (kh, kw), (ph, pw), ctx)
+        cfg = pool_config(obj, ctx, tree_allowed=True, count_pad=_count_pad(obj, where))
         out = (c, pool_out_padded(h, kh, sh, ph), pool_out_padded(w, kw, sw, pw))
         return AvgPool2D(**ctx.common(), out_shape=out, kernel=(kh, kw), stride=(sh, sw),
                          padding=(ph, pw), cfg=cfg)
@@ -173,33 +201,105 @@ class AvgPool2DKind(LayerKind):
         return avgpool2d_float(x, layer.kernel, layer.stride, layer.padding, layer.cfg.count_pad)
 
 
-class GlobalAvgPool2DKind(LayerKind):
-    name = "global_avgpool2d"
-    allowed = ("name", "type", "formats", "term", "scaling") + S.DERIVED
-    required = ("name", "type", "formats")
+class AvgPool1DKind(LayerKind):
+    name = "avgpool1d"
+    allowed = AvgPool2DKind.allowed
+    required = AvgPool2DKind.required
 
     def parse(self, obj, ctx):
-        c, _, _ = S.spatial(ctx.in_shape, ctx.where, self.name)
-        cfg = pool_config(obj, ctx, tree_allowed=False, count_pad=True)
-        return GlobalAvgPool2D(**ctx.common(), out_shape=(c,), cfg=cfg)
+        where = ctx.where
+        c, length = S.sequence(ctx.in_shape, where, self.name)
+        k = S.integer(obj["kernel"], "kernel", where)
+        s = S.integer(obj.get("stride", k), "stride", where)
+        pad = obj.get("padding", "valid")
+        if pad == "same" and k % 2 == 0:
+            raise InputError(f"{where}: padding 'same' needs an odd kernel (symmetric zero "
+                             f"padding), got {k}; give the padding as an integer")
+        if isinstance(pad, str):
+            p = {"valid": 0, "same": (k - 1) // 2}.get(pad)
+            if p is None:
+                raise InputError(f"{where}: padding {pad!r} is not 'valid', 'same' or an "
+                                 f"integer{closest(pad, ('valid', 'same'))}")
+        else:
+            p = S.integer(pad, "padding", where, minimum=0)
+        _check_window((length,), (k,), (p,), ctx)
+        cfg = pool_config(obj, ctx, tree_allowed=True, count_pad=_count_pad(obj, where))
+        return AvgPool1D(**ctx.common(), out_shape=(c, pool_out_padded(length, k, s, p)),
+                         kernel=k, stride=s, padding=p, cfg=cfg)
 
     def run(self, layer, state, x, io):
         dst = io.dst()
-        dst[...] = global_avgpool2d(x, layer.cfg)
+        n, c, length = x.shape
+        y = avgpool2d(x.reshape(n, c, 1, length), layer.cfg, (1, layer.kernel),
+                      (1, layer.stride), (0, layer.padding))
+        dst[...] = y.reshape(dst.shape)
+        return dst
+
+    def run_float(self, layer, x, weights):
+        x = np.asarray(x, np.float64)
+        y = avgpool2d_float(x[:, :, None, :], (1, layer.kernel), (1, layer.stride),
+                            (0, layer.padding), layer.cfg.count_pad)
+        return y[:, :, 0, :]
+
+
+def _count_pad(obj, where):
+    return S.boolean(obj.get("count_pad", False), "count_pad", where)
+
+
+def _check_window(size, kernel, pad, ctx) -> None:
+    """Every window holds an input element, and the kernel fits the padded input."""
+    where = ctx.where
+    if any(p >= k for p, k in zip(pad, kernel, strict=True)):
+        raise InputError(f"{where}: padding {list(pad)} must be smaller than the kernel "
+                         f"{list(kernel)} (a window of padding only has no elements to average)")
+    padded = [n + 2 * p for n, p in zip(size, pad, strict=True)]
+    if any(n < k for n, k in zip(padded, kernel, strict=True)):
+        raise InputError(f"{where}: pool kernel {list(kernel)} is larger than the padded input "
+                         f"{padded} (shape {tuple(ctx.in_shape)})")
+
+
+def _global_shape(ctx, name: str, rank: int) -> int:
+    """The channel count of a global pool's (C, H, W) or (C, L) input."""
+    if rank == 2:
+        return S.spatial(ctx.in_shape, ctx.where, name)[0]
+    return S.sequence(ctx.in_shape, ctx.where, name)[0]
+
+
+class GlobalAvgPoolKind(LayerKind):
+    """global_avgpool2d (rank 2: (C, H, W)) and global_avgpool1d (rank 1: (C, L))."""
+
+    allowed = ("name", "type", "formats", "term", "scaling") + S.DERIVED
+    required = ("name", "type", "formats")
+
+    def __init__(self, name: str, rank: int, cls):
+        self.name, self.rank, self.cls = name, rank, cls
+
+    def parse(self, obj, ctx):
+        c = _global_shape(ctx, self.name, self.rank)
+        cfg = pool_config(obj, ctx, tree_allowed=False, count_pad=True)
+        return self.cls(**ctx.common(), out_shape=(c,), cfg=cfg)
+
+    def run(self, layer, state, x, io):
+        dst = io.dst()
+        dst[...] = global_avgpool(x, layer.cfg)
         return dst
 
     def run_float(self, layer, x, weights):
         return global_pool_float(x, "avg")
 
 
-class GlobalMaxPool2DKind(LayerKind):
-    name = "global_maxpool2d"
+class GlobalMaxPoolKind(LayerKind):
+    """global_maxpool2d (rank 2: (C, H, W)) and global_maxpool1d (rank 1: (C, L))."""
+
     allowed = ("name", "type", "formats", "term") + S.DERIVED
     required = ("name", "type")
 
+    def __init__(self, name: str, rank: int, cls):
+        self.name, self.rank, self.cls = name, rank, cls
+
     def parse(self, obj, ctx):
         where, x = ctx.where, ctx.in_format
-        c, _, _ = S.spatial(ctx.in_shape, where, self.name)
+        c = _global_shape(ctx, self.name, self.rank)
         term = S.choice(obj.get("term", "exact"), TERMS, "term", where)
         acc = res = None
         if "formats" in obj:
@@ -209,7 +309,7 @@ class GlobalMaxPool2DKind(LayerKind):
             res = S.fixed_format(fm["result"], "formats.result", where)
             S.check_convert(x, acc, f"input {x} into accumulator", where)
             S.check_convert(acc, res, f"accumulator {acc} into result", where)
-        return GlobalMaxPool2D(**ctx.common(), out_shape=(c,), term=term, accum=acc, result=res)
+        return self.cls(**ctx.common(), out_shape=(c,), term=term, accum=acc, result=res)
 
     def run(self, layer, state, x, io):
         dst = io.dst()
@@ -223,6 +323,10 @@ class GlobalMaxPool2DKind(LayerKind):
         return global_pool_float(x, "max")
 
 
-KINDS = (AvgPool2DKind(), GlobalAvgPool2DKind(), GlobalMaxPool2DKind())
+KINDS = (AvgPool2DKind(), GlobalAvgPoolKind("global_avgpool2d", 2, GlobalAvgPool2D),
+         GlobalMaxPoolKind("global_maxpool2d", 2, GlobalMaxPool2D), AvgPool1DKind(),
+         GlobalAvgPoolKind("global_avgpool1d", 1, GlobalAvgPool1D),
+         GlobalMaxPoolKind("global_maxpool1d", 1, GlobalMaxPool1D))
 
-__all__ = ["AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D", "pool_config", "KINDS"]
+__all__ = ["AvgPool2D", "AvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool1D", "GlobalMaxPool2D",
+           "GlobalMaxPool1D", "pool_config", "KINDS"]
