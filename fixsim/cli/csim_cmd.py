@@ -35,7 +35,7 @@ def register(subparsers) -> None:
                    help="raw int64 weights '<layer>.weight'/'<layer>.bias' (PyTorch layout); "
                         "float arrays are quantized to the spec formats first")
     p.add_argument("--inputs", metavar="X.npy",
-                   help="frames (N, C, H, W) or (C, H, W): floats, or raw integer mantissas")
+                   help="frames (N, *input shape) or one frame: floats, or raw integer mantissas")
     p.add_argument("--out", metavar="DIR", help="output directory (created or replaced)")
     p.add_argument("--n", type=integer("--n", 1), metavar="N", help="use only the first N frames")
     p.add_argument("--force", action="store_true",
@@ -72,9 +72,10 @@ def _load_inputs(spec, path: str, n: int | None) -> np.ndarray:
                          "raw integer mantissas")
     if x.shape == tuple(spec.input_shape):
         x = x[None]
-    elif x.ndim == 3 and spec.input_shape[0] == 1 and x.shape[1:] == tuple(spec.input_shape[1:]):
-        x = x[:, None]  # (N, H, W) frames of a one-channel input
-    if x.ndim != 4 or x.shape[1:] != tuple(spec.input_shape):
+    elif (x.ndim == len(spec.input_shape) and spec.input_shape[0] == 1
+          and x.shape[1:] == tuple(spec.input_shape[1:])):
+        x = x[:, None]  # (N, H, W) or (N, L) frames of a one-channel input
+    if x.ndim != 1 + len(spec.input_shape) or x.shape[1:] != tuple(spec.input_shape):
         raise InputError(f"--inputs {path!r} have shape {x.shape}, expected (N, "
                          f"{', '.join(map(str, spec.input_shape))})")
     if x.shape[0] == 0:
