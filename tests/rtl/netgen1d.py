@@ -3,8 +3,9 @@
 1-D networks on (C, L) inputs: zeropad1d, conv1d (stride, valid/same/symmetric/asymmetric
 padding, every datapath option of netgen's MAC layers), standalone activations,
 maxpool1d (floor/ceil), dense on the (C, L) map (per position), flatten (chw/hwc) and
-dense; a third of the conv1d and map-dense layers in hls4ml's Resource order.  2-D networks: zeropad2d before and after conv2d layers, then flatten and dense.
-Formats come from netgen (rounding and saturating accumulators weighted up).
+dense; a third of the conv1d and map-dense layers in hls4ml's Resource order.  2-D
+networks: zeropad2d before conv2d layers, then flatten and dense.  Formats come from
+netgen (rounding and saturating accumulators weighted up).
 """
 
 from __future__ import annotations
