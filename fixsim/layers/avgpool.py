@@ -88,9 +88,22 @@ class PoolConfig:
         x_shift = s.frac_bits - self.in_format.frac_bits
         a_shift = s.frac_bits - a.frac_bits
         return (self.term == "to_accum", self.sum == "tree", x_shift, a_shift,
-                descriptor(self.in_format, a), descriptor(s, a),
+                assign_descriptor(self.in_format, a), descriptor(s, a),
                 self.scaling == "divide", self.reciprocal_table(n_max),
-                descriptor(self.scaled_format, self.result))
+                assign_descriptor(self.scaled_format, self.result))
+
+
+def assign_descriptor(src: FixedType, dst: FixedType) -> np.ndarray:
+    """The descriptor of C++'s ``dst_t y = x`` for ``x`` of type ``src``.
+
+    Between two different types it is the headers' conversion; between identical types
+    (every field equal) C++ copies the value (the copy constructor: no quantization, no
+    overflow handling, so an AP_SAT_SYM minimum stays the minimum), which is the
+    conversion into the same width and integer bits with AP_TRN and AP_WRAP.
+    """
+    if src == dst:
+        return descriptor(src, FixedType(src.width, src.int_bits, src.signed))
+    return descriptor(src, dst)
 
 
 # ------------------------------------------------------------------ kernels
@@ -254,7 +267,8 @@ def global_maxpool(x, in_format: FixedType, accum: FixedType, result: FixedType,
                          f"{x.dtype} {x.shape}")
     x3 = np.ascontiguousarray(x.reshape(x.shape[0], x.shape[1], -1), np.int64)
     out = np.empty(x3.shape[:2], np.int64)
-    _global_max(x3, term == "to_accum", descriptor(in_format, accum), descriptor(accum, result), out)
+    _global_max(x3, term == "to_accum", assign_descriptor(in_format, accum),
+                assign_descriptor(accum, result), out)
     return out
 
 

@@ -17,7 +17,7 @@ from numba import njit
 from ..errors import InputError
 from ..fixed import FixedType, check_raw, product_type, sum_type
 from . import _kernels as K
-from .convert import descriptor
+from .avgpool import assign_descriptor
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def batchnorm(x, scale, bias, cfg: BatchNormConfig) -> np.ndarray:
     x3 = np.ascontiguousarray(x.reshape(x.shape[0], c, -1), np.int64)
     out = np.empty(x3.shape, np.int64)
     _batchnorm(x3, scale, bias, s.frac_bits - p.frac_bits, s.frac_bits - cfg.bias.frac_bits,
-               descriptor(s, cfg.result), out)
+               assign_descriptor(s, cfg.result), out)
     return out.reshape(x.shape)
 
 

@@ -17,6 +17,13 @@ from fixsim.fixed import FixedType, add, convert, divide, multiply, quantize
 UNSIGNED = FixedType(32, 32, False)
 
 
+def assign(v, src, dst):
+    """C++ ``dst_t y = x``: the headers' conversion, or a copy between identical types (the
+    copy constructor: an AP_SAT_SYM minimum stays; measured with the wheel's headers)."""
+    v = np.asarray(v, np.int64)
+    return v.copy() if src == dst else convert(v, src, dst).astype(np.int64)
+
+
 def _acc_add(acc, a_fmt, v, v_fmt):
     s, st = add(acc, a_fmt, v, v_fmt)
     return convert(s, st, a_fmt).astype(np.int64)
@@ -39,11 +46,11 @@ def naive_scale(acc, counts, cfg):
     counts = np.broadcast_to(np.asarray(counts, np.int64), acc.shape)
     if cfg.scaling == "divide":
         q, qt = divide(acc, cfg.accum, counts, UNSIGNED)
-        q = convert(q, qt, cfg.accum)  # acc /= n: the quotient back into A (its value fits)
-        return convert(q, cfg.accum, cfg.result).astype(np.int64)
+        q = assign(q, qt, cfg.accum)  # acc /= n: the quotient back into A (its value fits)
+        return assign(q, cfg.accum, cfg.result)
     k = quantize(1.0 / counts.astype(np.float64), cfg.reciprocal, warn=False)
     p, pt = multiply(acc, cfg.accum, k, cfg.reciprocal)
-    return convert(p, pt, cfg.result).astype(np.int64)
+    return assign(p, pt, cfg.result)
 
 
 def naive_window_sum(windows, valid, cfg):
@@ -51,14 +58,14 @@ def naive_window_sum(windows, valid, cfg):
     ``valid`` (K, ...) False for padding taps (zeros)."""
     x_fmt, a_fmt = cfg.in_format, cfg.accum
     if cfg.sum == "tree":
-        leaves = [np.where(v, convert(w, x_fmt, a_fmt), 0).astype(np.int64)
+        leaves = [np.where(v, assign(w, x_fmt, a_fmt), 0).astype(np.int64)
                   for w, v in zip(windows, valid)]
         return _reduce(leaves, a_fmt)
     acc = np.zeros(windows.shape[1:], np.int64)
     for w, v in zip(windows, valid):  # padding taps are added too: acc + 0 == acc
         w = np.where(v, w, 0)
         if cfg.term == "to_accum":
-            acc = _acc_add(acc, a_fmt, convert(w, x_fmt, a_fmt), a_fmt)
+            acc = _acc_add(acc, a_fmt, assign(w, x_fmt, a_fmt), a_fmt)
         else:
             acc = _acc_add(acc, a_fmt, w, x_fmt)
     return acc
@@ -97,10 +104,10 @@ def naive_global_avgpool(x, cfg):
 def naive_global_maxpool(x, x_fmt, a_fmt, r_fmt, term):
     x3 = np.asarray(x, np.int64).reshape(len(x), np.shape(x)[1], -1)
     if term == "to_accum":
-        m = convert(x3, x_fmt, a_fmt).max(axis=2)
+        m = assign(x3, x_fmt, a_fmt).max(axis=2)
     else:
-        m = convert(x3.max(axis=2), x_fmt, a_fmt)
-    return convert(m, a_fmt, r_fmt).astype(np.int64)
+        m = assign(x3.max(axis=2), x_fmt, a_fmt)
+    return assign(m, a_fmt, r_fmt)
 
 
 def naive_batchnorm(x, scale, bias, cfg):
@@ -110,4 +117,4 @@ def naive_batchnorm(x, scale, bias, cfg):
     b = np.broadcast_to(np.asarray(bias, np.int64).reshape(shape), x.shape)
     p, pt = multiply(x, cfg.in_format, s, cfg.scale)
     t, tt = add(p, pt, b, cfg.bias)
-    return convert(t, tt, cfg.result).astype(np.int64)
+    return assign(t, tt, cfg.result)

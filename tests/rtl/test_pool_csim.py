@@ -42,9 +42,24 @@ REQUIRED = {
     "global_avgpool1d:term=to_accum", "batchnorm:rank=2"}
 
 
+#: Assignments between identical types are copies in C++ (an AP_SAT_SYM minimum stays the
+#: minimum), conversions between different ones apply the minimum rule: raw inputs at the
+#: minimum reach the pools' accumulators and results through both.
+SYM = "ap_fixed<6,2,AP_RND,AP_SAT_SYM>"
+COPIES = {"name": "copies", "input": {"shape": [2, 4, 4], "format": SYM}, "layers": [
+    {"name": "ap", "type": "avgpool2d", "kernel": 2, "stride": 1, "term": "to_accum",
+     "sum_order": "tree", "formats": {"accum": SYM, "result": "ap_fixed<6,2,AP_TRN,AP_SAT_SYM>"}},
+    {"name": "gm", "type": "global_maxpool2d", "term": "to_accum",
+     "formats": {"accum": "ap_fixed<6,2,AP_TRN,AP_SAT_SYM>",
+                 "result": "ap_fixed<6,2,AP_TRN,AP_SAT_SYM>"}}]}
+COPIES_1D = {"name": "copies1d", "input": {"shape": [2, 5], "format": SYM}, "layers": [
+    {"name": "gm", "type": "global_maxpool1d", "formats": {"accum": SYM, "result": SYM}}]}
+
+
 @pytest.fixture(scope="module")
 def networks():
-    return random_pool_networks(SEED, COUNT) + random_pool1d_networks(SEED_1D, COUNT_1D)
+    return (random_pool_networks(SEED, COUNT) + random_pool1d_networks(SEED_1D, COUNT_1D)
+            + [load_spec(COPIES), load_spec(COPIES_1D)])
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +97,18 @@ def test_every_network_every_layer(bench, networks):
         expected, actual = _both(bench, spec, weights, x)
         assert_taps_equal(expected, actual, spec)
     assert saturated > 0, "no input saturates"
+
+
+def test_same_type_assignments_are_copies(bench, networks):
+    """Raw inputs at an AP_SAT_SYM minimum: equal taps, and the minimum reaches the outputs
+    where C++ copies (a conversion would have raised it by one LSB)."""
+    f = FixedType.parse(SYM)
+    for spec in networks[-2:]:
+        x = np.full((2,) + spec.input_shape, f.raw_min, np.int64)
+        x[1, :, 0] = f.raw_min + 1
+        expected, actual = _both(bench, spec, {}, x)
+        assert_taps_equal(expected, actual, spec)
+    assert expected["gm"].min() == f.raw_min  # copies1d: accum_t = result_t = input_t
 
 
 @settings(max_examples=40)
