@@ -207,6 +207,11 @@ def _global_max(x, to_acc, cx, cr, out):
 
 
 # ------------------------------------------------------------------ layer functions
+def _positions(x) -> int:
+    """The number of positions after the channel axis (an empty batch reshapes too)."""
+    return int(np.prod(x.shape[2:]))
+
+
 def pool_out_padded(size: int, k: int, s: int, pad: int) -> int:
     """Output length of a floor-mode window sweep over ``size + 2*pad`` elements."""
     return (size + 2 * pad - k) // s + 1
@@ -248,7 +253,7 @@ def global_avgpool(x, cfg: PoolConfig) -> np.ndarray:
     if x.ndim < 3:
         raise InputError(f"global average pooling needs an (N, C, ...) input, got shape {x.shape}")
     n, c = x.shape[:2]
-    x = _raw4(x.reshape(n, c, 1, -1), "global average pooling")
+    x = _raw4(x.reshape(n, c, 1, _positions(x)), "global average pooling")
     p = x.shape[3]
     out = np.empty((n, c, 1, 1), np.int64)
     buf = np.empty(p, np.int64)
@@ -265,7 +270,7 @@ def global_maxpool(x, in_format: FixedType, accum: FixedType, result: FixedType,
     if x.ndim < 3 or not np.issubdtype(x.dtype, np.integer):
         raise InputError(f"global max pooling needs raw integer (N, C, ...) input, got "
                          f"{x.dtype} {x.shape}")
-    x3 = np.ascontiguousarray(x.reshape(x.shape[0], x.shape[1], -1), np.int64)
+    x3 = np.ascontiguousarray(x.reshape(x.shape[0], x.shape[1], _positions(x)), np.int64)
     out = np.empty(x3.shape[:2], np.int64)
     _global_max(x3, term == "to_accum", assign_descriptor(in_format, accum),
                 assign_descriptor(accum, result), out)
@@ -295,7 +300,7 @@ def avgpool2d_float(x, kernel, stride=None, padding=(0, 0), count_pad: bool = Fa
 def global_pool_float(x, op: str) -> np.ndarray:
     """Float64 global ``"avg"`` or ``"max"`` over every position after the channel axis."""
     x = np.asarray(x, np.float64)
-    x3 = x.reshape(x.shape[0], x.shape[1], -1)
+    x3 = x.reshape(x.shape[0], x.shape[1], _positions(x))
     return x3.mean(axis=2) if op == "avg" else x3.max(axis=2)
 
 

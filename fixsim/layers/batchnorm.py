@@ -67,7 +67,7 @@ def batchnorm(x, scale, bias, cfg: BatchNormConfig) -> np.ndarray:
     if scale.shape != (c,) or bias.shape != (c,):
         raise InputError(f"batchnorm: scale {scale.shape} and bias {bias.shape} must be ({c},)")
     p, s = cfg.product_format, cfg.sum_format
-    x3 = np.ascontiguousarray(x.reshape(x.shape[0], c, -1), np.int64)
+    x3 = np.ascontiguousarray(x.reshape(x.shape[0], c, int(np.prod(x.shape[2:]))), np.int64)
     out = np.empty(x3.shape, np.int64)
     _batchnorm(x3, scale, bias, s.frac_bits - p.frac_bits, s.frac_bits - cfg.bias.frac_bits,
                assign_descriptor(s, cfg.result), out)

@@ -401,3 +401,7 @@ def test_spec_runs_and_taps_equal_the_sequential_reference():
     assert_bits_equal(naive_global_avgpool(taps["ap"], spec.layers[2].cfg), taps["g"])
     flt = run_float(spec, random_float_weights(spec, seed=3), x)
     assert {k: v.shape for k, v in flt.items()} == {k: v.shape for k, v in taps.items()}
+    empty = run(spec, w, x[:0])  # an empty batch: every tap (0, *out_shape)
+    assert {k: v.shape for k, v in empty.items()} == {k: (0,) + v.shape[1:] for k, v in taps.items()}
+    gmax = load_spec({**d, "layers": d["layers"][:2] + [{"name": "g", "type": "global_maxpool2d"}]})
+    assert run(gmax, w, x[:0])["g"].shape == (0, 2)

@@ -314,7 +314,7 @@ class GlobalMaxPoolKind(LayerKind):
     def run(self, layer, state, x, io):
         dst = io.dst()
         if layer.accum is None:
-            dst[...] = x.reshape(len(x), x.shape[1], -1).max(axis=2)
+            dst[...] = x.reshape(len(x), x.shape[1], int(np.prod(x.shape[2:]))).max(axis=2)
         else:
             dst[...] = global_maxpool(x, layer.in_format, layer.accum, layer.result, layer.term)
         return dst
