@@ -20,9 +20,11 @@ import numpy as np
 import pytest
 
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-from spi_configs import PROTOTYPE_CONFIG  # noqa: E402
+if __package__:
+    from .spi_configs import PROTOTYPE_CONFIG
+else:  # run as a script (--record): tests/data last on sys.path, never shadowing tests/
+    sys.path.append(str(HERE))
+    from spi_configs import PROTOTYPE_CONFIG
 
 REFERENCE = HERE / "sim_reference.json"
 
