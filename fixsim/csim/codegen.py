@@ -131,14 +131,6 @@ def _mac_config(layer) -> list[str]:
         f"    static const unsigned reuse_factor = {opt.reuse_factor};  // sum_order resource: R"]
 
 
-def _result_typedef(layer) -> str:
-    """``result_t`` of a layer without weights: its result format, else its input type."""
-    result = getattr(layer, "result", None)
-    if result is None:
-        return "    typedef input_t result_t;"
-    return f"    typedef {cpp_type(result)} result_t;  // converted once: result_t r = x"
-
-
 def _conv2d_geometry(layer) -> list[str]:
     c, h, w = layer.in_shape
     oc, oh, ow = layer.out_shape
@@ -170,6 +162,14 @@ def _dense_geometry(layer) -> list[str]:
 
 #: The sizes of a MAC layer's CONFIG_T, by type (after its formats and activation).
 _MAC_GEOMETRY = {"conv2d": _conv2d_geometry, "conv1d": _conv1d_geometry, "dense": _dense_geometry}
+
+
+def _result_typedef(layer) -> str:
+    """``result_t`` of a layer without weights: its result format, else its input type."""
+    result = getattr(layer, "result", None)
+    if result is None:
+        return "    typedef input_t result_t;"
+    return f"    typedef {cpp_type(result)} result_t;  // converted once: result_t r = x"
 
 
 def _maxpool2d_config(layer) -> list[str]:

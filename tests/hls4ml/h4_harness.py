@@ -143,33 +143,34 @@ def torch_module(case: Case):
 def hls_config(case: Case) -> dict:
     """hls4ml's configuration (granularity 'name'): fixsim's formats, traces, strategy."""
     spec = case.spec
-    model = {"Precision": {"default": "ap_fixed<16,6>"}, "ReuseFactor": case.reuse_factor,
+    model = {"Precision": {"default": "ap_fixed<16,6>"}, "ReuseFactor": 1,
              "Strategy": case.strategy, "ChannelsLastConversion": case.channels_last,
              "TransposeOutputs": False, "BramFactor": 1_000_000_000}
     names = {INPUT_NAME: {"Trace": True, "Precision": {"result": hls_type(spec.input_format)}},
              f"transpose_input_for_{INPUT_NAME}": {"Trace": True}}
     for l in spec.layers:
         fin = hls_type(l.in_format)
-        per = {"Trace": True, "ReuseFactor": case.reuse_factor, "Strategy": case.strategy}
+        per = {"Trace": True, "ReuseFactor": 1, "Strategy": case.strategy}
         if l.type in ("conv2d", "dense"):
+            per["ReuseFactor"] = l.options.reuse_factor  # > 1 only with sum_order "resource"
             f = l.formats
             per["Precision"] = {"weight": hls_type(f.weight), "accum": hls_type(f.accum),
                                 "result": hls_type(f.result),
                                 # without a bias hls4ml adds zeros; A(0) = 0 in any format
                                 "bias": hls_type(f.bias if f.bias is not None else f.weight)}
             if l.activation.kind != "linear":
-                names[f"{l.name}_act"] = {"Trace": True, "ReuseFactor": case.reuse_factor,
+                names[f"{l.name}_act"] = {"Trace": True, "ReuseFactor": 1,
                                           "Precision": _act_precision(l.activation,
                                                                       hls_type(f.result))}
         elif l.type == "maxpool2d":
-            per["Precision"] = {"result": fin, "accum": fin}
+            per["Precision"] = {"result": hls_type(l.out_format), "accum": fin}
         elif l.type == "flatten":
             per["Precision"] = {"result": fin}
             names[f"transpose_input_for_{l.name}"] = {"Trace": True}
         elif l.type == "linear":
             continue
         else:
-            per["Precision"] = _act_precision(l.activation, fin)
+            per["Precision"] = _act_precision(l.activation, hls_type(l.out_format))
         if l.type == "conv2d" and case.io_type == "io_stream":
             per["ConvImplementation"] = "LineBuffer"
         names[l.name] = per
@@ -304,6 +305,11 @@ def _check_formats(case: Case, model) -> None:
         elif l.type != "linear":
             want[l.name] = {"result": l.out_format}
     for layer in model.get_layers():
+        if layer.name in want and "weight" in want[layer.name]:
+            rf = spec.layer(layer.name).options.reuse_factor
+            if layer.get_attr("reuse_factor") != rf:  # hls4ml replaces reuse factors it rejects
+                raise RuntimeError(f"hls4ml layer {layer.name!r} uses ReuseFactor "
+                                   f"{layer.get_attr('reuse_factor')}, fixsim {rf}")
         for role, f in want.get(layer.name, {}).items():
             t = layer.get_output_variable().type if role == "result" else layer.get_attr(f"{role}_t")
             if t is None:
@@ -412,7 +418,7 @@ class Comparison:
                 lines.append(f"      [{idx}] fixsim raw {a}  hls4ml raw {b}")
         for name, why in self.not_compared:
             lines.append(f"  (hls4ml {name}: not compared, {why})")
-        lines.append(f"  reproduce: h4_harness.differential(draw_case({self.case.seed}, "
+        lines.append(f"  reproduce (in tests/hls4ml): h4_harness.differential(draw_case({self.case.seed}, "
                      f"{self.case.io_type!r}, {self.case.strategy!r}, {self.case.reuse_factor}, "
                      f"{self.case.channels_last!r}))")
         return "\n".join(lines)

@@ -23,9 +23,12 @@ mapping is checked against the templates in ``hls4ml/templates/vivado/nnet_utils
 - no activation directly after a flatten in io_stream: hls4ml writes the flattened stream
   in packs of the channel count, and the activation reads packs of the whole feature
   count (it reads past its input array and leaves data in the stream: hls4ml is wrong).
-- a standalone activation keeps its input format (fixsim cannot yet give it a format
-  of its own), and so does a fused one (the hls4ml activation layer's result format is
-  the conv/dense result format); a pool's accum and result formats are its input format.
+- standalone relu / leaky_relu and max pool layers have a result format of their own half
+  the time (hls4ml's ``res_T``: one conversion of the activated value or of the max;
+  a pool's ``accum_t`` is its input format, so the max itself is exact); a fused
+  activation's hls4ml layer has the conv/dense result format.  A flatten never converts:
+  hls4ml's Reshape is an alias of its input array (a result precision would be ignored),
+  and a standalone linear layer has no PyTorch module to carry one.
 - formats with every quantization mode and the overflow modes hls4ml's precision parser
   knows (AP_SAT, AP_SAT_ZERO, AP_SAT_SYM, AP_WRAP with N = 0..2; not AP_WRAP_SM);
   accumulators in four regimes: ``wide`` (no mode can act), ``sat`` (narrow, saturating),
@@ -63,7 +66,12 @@ FRAMES = 64
 
 @dataclass(frozen=True)
 class Case:
-    """One seeded differential case (spec dict, raw weights, float64 frames, build knobs)."""
+    """One seeded differential case (spec dict, raw weights, float64 frames, build knobs).
+
+    ``reuse_factor`` is the largest reuse factor drawn: with Strategy Resource and a value
+    above 1, each conv2d/dense layer takes a reuse factor in ``[2, reuse_factor]`` that
+    hls4ml keeps (when its shape has one) and fixsim's order ``sum_order="resource"``.
+    """
 
     seed: int
     io_type: str
@@ -81,7 +89,7 @@ class Case:
 
     @property
     def label(self) -> str:
-        return (f"seed={self.seed} {self.io_type} {self.strategy} RF={self.reuse_factor} "
+        return (f"seed={self.seed} {self.io_type} {self.strategy} RF<={self.reuse_factor} "
                 f"ChannelsLastConversion={self.channels_last}")
 
 
@@ -150,15 +158,29 @@ def _mac(rng, name: str, kind: str, in_fmt: FixedType, fan_in: int, regimes: dic
             "options": dict(HLS4ML_OPTIONS)}
 
 
-def _standalone(rng, name: str) -> dict:
+def _result(frng, layer: dict) -> dict:
+    """Half the time a result format of the layer's own (hls4ml's ``res_T``)."""
+    if frng.random() < 0.5:
+        layer["formats"] = {"result": str(rand_format(frng, 4, 16, 0, 7))}
+    return layer
+
+
+def _standalone(rng, frng, name: str) -> dict:
     act = _activation(rng)
     if isinstance(act, dict):
-        return {"name": name, "type": "leaky_relu", "alpha": act["leaky_relu"],
-                "alpha_format": act["alpha_format"]}
-    return {"name": name, "type": act}
+        return _result(frng, {"name": name, "type": "leaky_relu", "alpha": act["leaky_relu"],
+                              "alpha_format": act["alpha_format"]})
+    # a standalone linear layer has no PyTorch module (hls4ml emits nothing): no conversion
+    return {"name": name, "type": act} if act == "linear" else _result(frng, {"name": name,
+                                                                              "type": act})
 
 
-def _draw_spec(rng, io_type: str, regimes: dict) -> dict:
+def _out_format(layer: dict, fmt: FixedType) -> FixedType:
+    result = layer.get("formats", {}).get("result")
+    return FixedType.parse(result) if result else fmt
+
+
+def _draw_spec(rng, frng, io_type: str, regimes: dict) -> dict:
     c, h, w = int(rng.integers(1, 4)), int(rng.integers(4, 8)), int(rng.integers(4, 8))
     in_fmt = rand_format(rng, 5, 12, 1, 5)
     spec = {"name": "h4diff", "input": {"shape": [c, h, w], "format": str(in_fmt)},
@@ -179,7 +201,8 @@ def _draw_spec(rng, io_type: str, regimes: dict) -> dict:
         fmt = FixedType.parse(layer["formats"]["result"])
         h, w = h + 2 * ph - kh + 1, w + 2 * pw - kw + 1
         if rng.random() < 0.45:
-            layers.append(_standalone(rng, f"act{k}"))
+            layers.append(_standalone(rng, frng, f"act{k}"))
+            fmt = _out_format(layers[-1], fmt)
         if rng.random() < 0.6 and h >= 2 and w >= 2:
             pk = [int(rng.integers(1, min(3, h) + 1)), int(rng.integers(1, min(3, w) + 1))]
             if pk == [1, 1]:
@@ -188,8 +211,9 @@ def _draw_spec(rng, io_type: str, regimes: dict) -> dict:
                 ps = list(pk)  # the line-buffer pool asserts stride == kernel
             else:
                 ps = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
-            layers.append({"name": f"pool{k}", "type": "maxpool2d", "kernel": pk, "stride": ps,
-                           "ceil_mode": False})
+            layers.append(_result(frng, {"name": f"pool{k}", "type": "maxpool2d", "kernel": pk,
+                                         "stride": ps, "ceil_mode": False}))
+            fmt = _out_format(layers[-1], fmt)
             h, w = pool_out(h, pk[0], ps[0], False), pool_out(w, pk[1], ps[1], False)
     flat_at = len(layers)
     layers.append({"name": "flat", "type": "flatten", "order": "chw"})
@@ -197,7 +221,8 @@ def _draw_spec(rng, io_type: str, regimes: dict) -> dict:
     # io_stream: hls4ml packs the flattened stream by the channel count but the next
     # elementwise layer reads packs of the whole feature count (hls4ml gets it wrong)
     if rng.random() < 0.15 and io_type == "io_parallel":
-        layers.append(_standalone(rng, "act_flat"))
+        layers.append(_standalone(rng, frng, "act_flat"))
+        fmt = _out_format(layers[-1], fmt)
     for k in range(1, int(rng.integers(1, 3)) + 1):
         layer = _mac(rng, f"fc{k}", "dense", fmt, feats, regimes)
         feats = int(rng.integers(1, 9))
@@ -205,7 +230,8 @@ def _draw_spec(rng, io_type: str, regimes: dict) -> dict:
         layers.append(layer)
         fmt = FixedType.parse(layer["formats"]["result"])
         if rng.random() < 0.3:
-            layers.append(_standalone(rng, f"act_fc{k}"))
+            layers.append(_standalone(rng, frng, f"act_fc{k}"))
+            fmt = _out_format(layers[-1], fmt)
     # hls4ml hands the dense layer the channels-last array only in io_parallel and only
     # when the flatten feeds the dense layer directly (RemoveTransposeBeforeFlatten).
     direct = layers[flat_at + 1]["type"] == "dense"
@@ -236,6 +262,33 @@ def _frames(rng, fmt: FixedType, shape) -> np.ndarray:
     return np.where((pick > 0.10) & (pick < 0.25), ties, x)
 
 
+def valid_reuse_factors(n_in: int, n_out: int) -> list[int]:
+    """The reuse factors hls4ml keeps for ``n_in * n_out`` products
+    (``FPGABackend._validate_reuse_factor``; others are replaced by the closest valid one)."""
+    out = []
+    for rf in range(1, n_in * n_out + 1):
+        limit = -(-(n_in * n_out) // min(n_in, rf))
+        ok = (limit % n_out == 0 or rf >= n_in) and (rf % n_in == 0 or rf < n_in)
+        if ok and (n_in * n_out) % rf == 0:
+            out.append(rf)
+    return out
+
+
+def _resource_orders(rng, spec, d: dict, io_type: str, max_rf: int) -> None:
+    """Give each conv2d/dense layer a reuse factor in [2, max_rf] that hls4ml keeps (and
+    its io_parallel conv kernel accepts: R <= C*KH*KW), with fixsim's Resource order."""
+    for layer in d["layers"]:
+        if layer["type"] not in ("conv2d", "dense"):
+            continue
+        l = spec.layer(layer["name"])
+        n_in, n_out = l.fan_in, l.weight_shape[0]
+        ok = [r for r in valid_reuse_factors(n_in, n_out)
+              if 1 < r <= max_rf and r < n_in * n_out
+              and not (l.type == "conv2d" and io_type == "io_parallel" and r > n_in)]
+        if ok:
+            layer["options"].update(sum_order="resource", reuse_factor=_pick(rng, ok))
+
+
 def variant(case: Case, mutate) -> Case | None:
     """``case`` with ``mutate(spec_dict)`` applied to a copy of its spec (same weights and
     frames); None when the loader refuses the result."""
@@ -255,13 +308,17 @@ def draw_case(seed: int, io_type: str, strategy: str = "Latency", reuse_factor: 
         raise ValueError(f"io_type {io_type!r} / strategy {strategy!r}: choose from "
                          f"{IO_TYPES} / {STRATEGIES}")
     rng = np.random.default_rng(seed)
+    frng = np.random.default_rng([seed, 1])  # the layers' own result formats
     if channels_last is None:
         channels_last = "full" if rng.random() < 0.7 else "internal"
     for _ in range(200):
         regimes: dict = {}
-        d = _draw_spec(rng, io_type, regimes)
+        d = _draw_spec(rng, frng, io_type, regimes)
         try:
             spec = load_spec(d)
+            if strategy == "Resource" and reuse_factor > 1:
+                _resource_orders(np.random.default_rng([seed, 2]), spec, d, io_type, reuse_factor)
+                spec = load_spec(d)
         except FixsimError:
             continue
         weights = {}
@@ -280,6 +337,8 @@ def coverage(cases) -> set:
         spec = case.spec
         seen |= {f"io={case.io_type}", f"strategy={case.strategy}",
                  f"{case.io_type}+{case.strategy}", f"channels_last={case.channels_last}"}
+        if case.strategy == "Resource":
+            seen.add("Resource+RF=1" if case.reuse_factor == 1 else "Resource+RF>1")
         seen |= {f"accum_regime={r}" for r in case.regimes.values()}
         seen |= {f"{spec.layer(n).type}_regime={r}" for n, r in case.regimes.items()}
         if not spec.input_format.signed:
@@ -290,6 +349,11 @@ def coverage(cases) -> set:
             seen.add(f"{case.strategy}:{l.type}")
             if l.type in ("conv2d", "dense"):
                 seen.add(f"activation={l.activation.kind}")
+                if l.options.sum_order == "resource":
+                    seen.add(f"resource_order:{l.type}")
+                    seen.add(f"{case.io_type}:resource_order:{l.type}")
+                    if l.options.reuse_factor >= l.fan_in:  # hls4ml's rf_gt_nin_rem0 kernel
+                        seen.add("resource_order:R>=K")
                 seen.add(f"bias={l.bias}")
                 a = l.formats.accum
                 seen.add(f"accum_q={a.quantization.name}")
@@ -308,4 +372,6 @@ def coverage(cases) -> set:
                 seen.add("pool_stride!=kernel")
             if l.type == "flatten":
                 seen.add(f"flatten={l.order}")
+            if getattr(l, "result", None) not in (None, l.in_format):
+                seen.add(f"own_result_format={l.type}")
     return seen

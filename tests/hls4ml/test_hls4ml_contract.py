@@ -71,11 +71,3 @@ def _partial_size(k: int, s: int) -> int:
         if (out - 1) * s + k > size:
             return size
         size += 1
-
-
-def test_standalone_activation_with_its_own_format():
-    pytest.skip("hls4ml gives an activation layer its own result format: R2(act(R1(acc))), "
-                "two conversions; a fixsim standalone activation keeps its input format "
-                "(one conversion) until per-layer result formats land (issue 11), so no "
-                "fixsim spec expresses it; the differential networks give every activation "
-                "layer its input's format")
