@@ -4,12 +4,16 @@
                          [--classes single_hit,multi_hit] [--workers 2] [--json]
     fixsim data info data.h5 [--json]
     fixsim data config [--out cfg.json]      # the default simulator config as JSON
+    fixsim data import run.cxi -o frames.h5 [--dataset PATH] [--mask FILE]
+                       [--mask-rect y0:y1,x0:x1]... [--center Y,X] [--crop 390] [--bin 6]
+                       [--standardize] [--labels FILE] [--force] [--json]
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from ._args import integer, seed
 
@@ -44,6 +48,8 @@ def register(sub):
     c.add_argument("--out", help="write to this file instead of stdout")
     c.add_argument("--force", action="store_true", help="replace an existing --out file")
     c.set_defaults(func=_config)
+
+    _register_import(dsub)
 
 
 def _usage(parser) -> int:
@@ -146,3 +152,104 @@ def _config(args) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _register_import(dsub) -> None:
+    m = dsub.add_parser(
+        "import", help="detector runs (CXI/HDF5, .npy) into a frames file (--data of "
+                       "vectors gen, compare, certify)",
+        description="Preprocess detector frames (mask, crop around the beam centre, bin, "
+                    "standardize: the preprocessing of the simulator and read_cxi) into a "
+                    "frames file; every option is recorded in it. docs/data.md")
+    m.add_argument("source", metavar="SRC", help="CXI/HDF5 file (.cxi/.h5/.hdf5/.nxs) or .npy "
+                   "array of (N, H, W) frames")
+    m.add_argument("-o", "--out", required=True, metavar="FRAMES.h5",
+                   help="output frames file (written atomically)")
+    m.add_argument("--dataset", metavar="PATH", help="frames dataset in an HDF5 source "
+                   "(default: /entry_1/data_1/data or another usual CXI place)")
+    m.add_argument("--mask", metavar="FILE", help="pixel mask (.npy or .h5), detector shape, "
+                   "boolean or 0/1")
+    m.add_argument("--mask-dataset", metavar="PATH", help="dataset of the mask in an .h5 --mask")
+    m.add_argument("--mask-semantics", choices=("good", "bad"), default="good",
+                   help="non-zero mask values mark good (default) or bad pixels")
+    m.add_argument("--mask-rect", action="append", default=[], metavar="y0:y1,x0:x1",
+                   help="rectangle of bad pixels, end excluded (repeatable)")
+    m.add_argument("--center", "--centre", dest="center", metavar="Y,X",
+                   help="beam centre in pixels (default: the file's image_center, else the "
+                        "frame centre); places the --crop window")
+    m.add_argument("--crop", type=integer("--crop", 1), metavar="N",
+                   help="crop an N x N window around the beam centre (default: whole frame)")
+    m.add_argument("--bin", type=integer("--bin", 1), default=1, metavar="B",
+                   help="B x B block mean (default 1)")
+    m.add_argument("--standardize", action="store_true",
+                   help="per-image (x - mean) / std, as the model was trained")
+    m.add_argument("--labels", metavar="FILE", help="class names or ids 0-3, one per frame "
+                   "(.npy, .h5 or .csv)")
+    m.add_argument("--force", action="store_true", help="replace an existing --out file")
+    m.add_argument("--no-progress", action="store_true", help="no progress bar")
+    m.add_argument("--json", action="store_true", help="print the summary as JSON")
+    m.set_defaults(func=_import)
+
+
+def _import(args) -> int:
+    from .._files import check_writable_output
+    from ..data.importer import ImportOptions, import_frames, parse_centre, parse_rect
+    from ..errors import InputError
+
+    out = check_writable_output(args.out, args.force, "--out")
+    if out.is_dir():
+        raise InputError(f"--out {args.out!r} is a directory, expected a file path")
+    for opt in ("source", "mask", "labels"):
+        value = getattr(args, opt)
+        if value is not None and not Path(value).is_file():
+            name = "source" if opt == "source" else f"--{opt}"
+            raise InputError(f"{name} {value!r} does not exist or is not a file")
+    if Path(args.source).resolve() == out.resolve():
+        raise InputError(f"--out {args.out!r} is the source file")
+    opts = ImportOptions(
+        dataset=args.dataset, mask=args.mask, mask_dataset=args.mask_dataset,
+        mask_semantics=args.mask_semantics,
+        mask_rects=tuple(parse_rect(r) for r in args.mask_rect),
+        centre=None if args.center is None else parse_centre(args.center),
+        crop=args.crop, bin=args.bin, standardize=args.standardize, labels=args.labels)
+    command = " ".join(["fixsim", "data", "import"] + _recorded_argv(args))
+    bar = None
+    if not args.no_progress and not args.json and sys.stderr.isatty():
+        from tqdm import tqdm
+        bar = tqdm(unit="frame", desc="import", file=sys.stderr, leave=False)
+    try:
+        summary = import_frames(args.source, out, opts, command=command,
+                                progress=bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        h, w = summary["frame_shape"]
+        bad = summary["nonfinite"]
+        print(f"wrote {summary['path']}: {summary['n']} frames of {h}x{w}, labels "
+              f"{'yes' if summary['labels'] else 'no'}"
+              + (f", {bad['nan'] + bad['inf']} non-finite values" if bad['nan'] + bad['inf']
+                 else "")
+              + f"; frames sha256 {summary['frames_sha256']}")
+    return 0
+
+
+def _recorded_argv(args) -> list:
+    """The import's options as a command line (file names only, no --out)."""
+    parts = [Path(args.source).name]
+    for opt in ("dataset", "mask", "mask_dataset", "center", "crop", "labels"):
+        value = getattr(args, opt)
+        if value is not None:
+            value = Path(value).name if opt in ("mask", "labels") else value
+            parts += [f"--{opt.replace('_', '-')}", str(value)]
+    if args.mask_semantics != "good":
+        parts += ["--mask-semantics", args.mask_semantics]
+    for r in args.mask_rect:
+        parts += ["--mask-rect", r]
+    if args.bin != 1:
+        parts += ["--bin", str(args.bin)]
+    if args.standardize:
+        parts.append("--standardize")
+    return parts
