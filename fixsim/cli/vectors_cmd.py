@@ -3,6 +3,7 @@
 ::
 
     fixsim vectors gen --model specklenn-snl|SPEC.json --n N --source simulated|FILE --seed S
+                       [--data FRAMES.h5 (instead of --source; --n defaults to all frames)]
                        --out DIR [--weights golden|random|FILE] [--word-bits 16|32|64] [--force] [--json]
     fixsim vectors verify DIR [--json]
     fixsim vectors show DIR [--json]
@@ -31,10 +32,14 @@ def register(subparsers) -> None:
 
     g = vs.add_parser("gen", help="generate a vector set (inputs, weight image, every layer's outputs)")
     g.add_argument("--model", default="specklenn-snl", help="bundled spec name or spec JSON file")
-    g.add_argument("--n", type=integer("--n", 1, 10_000_000), required=True,
-                   help="number of frames (1 to 10000000)")
-    g.add_argument("--source", default="simulated",
-                   help="'simulated' or a file: .h5 (fixsim data simulate), .cxi, .npy")
+    g.add_argument("--n", type=integer("--n", 1, 10_000_000),
+                   help="number of frames (1 to 10000000; with --data default all its frames)")
+    g.add_argument("--source", default=None,
+                   help="'simulated' (default) or a file: .h5 (fixsim data simulate or "
+                        "import), .cxi, .npy")
+    g.add_argument("--data", metavar="FRAMES.h5",
+                   help="frames file of fixsim data import (or data simulate): the frames, "
+                        "labels when present, and its provenance in the manifest")
     g.add_argument("--seed", type=seed(), default=0,
                    help="data seed (and seed of random weights)")
     g.add_argument("--out", required=True, metavar="DIR", help="output directory (written atomically)")
@@ -91,6 +96,7 @@ def gen_cmd(args) -> int:
         raise InputError(f"--out {args.out!r} exists and holds other files; pass --force to "
                          "replace it")
 
+    _data_source(args)
     # Simulation and the network each report every frame once.
     bar, update = _progress(2 * args.n if args.source == "simulated" else args.n, not args.json)
     try:
@@ -113,6 +119,26 @@ def gen_cmd(args) -> int:
               f"{describe_weights(m['weights'])}, source {m['source']['kind']}, "
               f"{len(m['files']) + 1} files")
     return 0
+
+
+def _data_source(args) -> None:
+    """``--data FILE`` is ``--source FILE`` for a frames file; ``--n`` defaults to all frames."""
+    if args.data is not None:
+        if args.source is not None:
+            raise InputError("give --data or --source, not both")
+        path = Path(args.data)
+        if path.suffix.lower() not in (".h5", ".hdf5"):
+            raise InputError(f"--data {args.data!r} must be a frames file (.h5) of fixsim "
+                             "data import; other files go to --source")
+        if args.n is None:
+            from ..data.frames_file import load_frames
+
+            args.n = load_frames(path, verify=False).n
+        args.source = args.data
+    if args.source is None:
+        args.source = "simulated"
+    if args.n is None:
+        raise InputError("--n is required (the number of frames), except with --data")
 
 
 def _first_mismatch(expected: np.ndarray, actual: np.ndarray, start: int) -> dict:

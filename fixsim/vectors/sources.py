@@ -76,8 +76,8 @@ def read_source(spec: ModelSpec, source, n: int, seed: int, progress=None) -> So
     spec : ModelSpec
     source : "simulated" or path
         ``"simulated"``: :func:`fixsim.data.simulate` (n, seed) (standardized 65x65
-        frames and their labels).  A path: ``.h5``/``.hdf5`` dataset of ``fixsim data
-        simulate`` (frames and labels), ``.cxi`` (frames through
+        frames and their labels).  A path: ``.h5``/``.hdf5`` frames file of ``fixsim data
+        simulate`` or ``fixsim data import`` (frames, labels when present), ``.cxi`` (frames through
         :func:`fixsim.data.read_cxi`, no labels), ``.npy`` (floats are frames; integers
         are raw input mantissas).  The first ``n`` frames are used.
     n : int
@@ -110,11 +110,15 @@ def read_source(spec: ModelSpec, source, n: int, seed: int, progress=None) -> So
         suffix = path.suffix.lower()
         record = {"kind": "file", "file": path.name, "sha256": sha256_file(path)}
         if suffix in (".h5", ".hdf5"):
-            from ..data import load_dataset
+            from ..data.frames_file import FORMAT, load_frames
 
-            frames, labels, class_names, _ = load_dataset(path)
+            ff = load_frames(path)
+            frames, labels, class_names = ff.frames, ff.labels, ff.class_names
             frames, labels = _take(frames, n, path.name), _take(labels, n, path.name)
             record["type"] = "dataset"
+            if ff.meta.get("format") == FORMAT:  # fixsim data import: its provenance
+                record.update(type="frames", frames=ff.n, labels=labels is not None,
+                              source=ff.meta.get("source"), preprocessing=ff.meta.get("import"))
         elif suffix == ".cxi":
             from ..data import read_cxi
 
