@@ -25,7 +25,7 @@ COMMAND_MODULES = [
     "fixsim.cli.quantize_cmd",
     "fixsim.cli.data_cmd",
     "fixsim.cli.report_cmd", "fixsim.cli.hls_cmd",
-    "fixsim.cli.spec_cmd",
+    "fixsim.cli.spec_cmd", "fixsim.cli.import_cmd",
     "fixsim.cli.csim_cmd",
     "fixsim.cli.vectors_cmd",
     "fixsim.cli.hil_cmd",
