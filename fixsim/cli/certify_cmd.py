@@ -3,6 +3,7 @@
     fixsim certify                                   # bundled defaults, ./certificate/
     fixsim certify --report solution1/ --out cert/   # with HLS synthesis/cosim evidence
     fixsim certify --hw hil_report.json              # with firmware cycle counts
+    fixsim certify --data frames.h5                  # on your own (imported) frames
 
 Exit codes: 0 PASS, 1 FAIL or INCOMPLETE (e.g. latency not measured), 2 bad input.
 """
@@ -65,8 +66,13 @@ def register(subparsers) -> None:
                    "vectors/specklenn-snl-default or $FIXSIM_VECTORS)")
     p.add_argument("--model", default="specklenn-snl", metavar="NAME|SPEC.json",
                    help="datapath spec (default specklenn-snl)")
-    p.add_argument("--n-eval", type=_positive(int), default=400, metavar="N",
-                   help="held-out frames to simulate (default 400)")
+    p.add_argument("--n-eval", type=_positive(int), default=None, metavar="N",
+                   help="held-out frames to simulate (default 400); with --data the frames "
+                        "of the file used (default all)")
+    p.add_argument("--data", metavar="FRAMES.h5",
+                   help="frames file (fixsim data import): accuracy (when it has labels; "
+                        "else not measured), float-vs-fixed agreement and C-simulation "
+                        "bit-exactness on these frames instead of simulated held-out frames")
     p.add_argument("--seed", type=seed(), default=2026,
                    help="held-out simulation seed (default 2026)")
     p.add_argument("--min-accuracy", type=_fraction, default=0.90, help="default 0.90")
@@ -104,7 +110,7 @@ def check_inputs(args) -> None:
     from ..errors import InputError
     from ..hls.parts import part_resources
 
-    for opt in ("report", "cosim", "hw", "golden", "vectors"):
+    for opt in ("report", "cosim", "hw", "golden", "vectors", "data"):
         value = getattr(args, opt)
         if value is not None and not Path(value).exists():
             raise InputError(f"--{opt} {value!r} does not exist")
@@ -173,7 +179,14 @@ def run_command(args) -> int:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {str(out)!r} exists and is not a directory")
     kw = {} if args.golden is None else {"golden": Path(args.golden)}
-    cfg = CertifyConfig(vectors=args.vectors, model=args.model, n_eval=args.n_eval,
+    if args.data is not None:  # read and shape-checked before the long run
+        from ..network.spec import load_spec
+        from ..verify.data import load_data
+
+        load_data(CertifyConfig(model=args.model, n_eval=args.n_eval, data=args.data),
+                  load_spec(args.model))
+    n_eval = args.n_eval if args.n_eval is not None or args.data else 400
+    cfg = CertifyConfig(vectors=args.vectors, model=args.model, n_eval=n_eval, data=args.data,
                         seed=args.seed, min_accuracy=args.min_accuracy,
                         max_gap_pp=args.max_gap_pp, min_agreement=args.min_agreement,
                         budget=budget, report=args.report, cosim=args.cosim, hw=args.hw,

@@ -3,6 +3,7 @@
     fixsim compare vectors/specklenn-snl-default csim:vectors/specklenn-snl-default
     fixsim compare fixsim:DIR torch:DIR --tolerance-lsb 4 --plots plots/
     fixsim compare vectors:DIR cosim:run_dir --json
+    fixsim compare float:DIR fixsim:DIR --data frames.h5   # on your own frames
 
 Exit codes: 0 equal or within tolerance, 1 different, 2 bad input.
 """
@@ -45,6 +46,9 @@ def register(subparsers) -> None:
     p.add_argument("b", metavar="B", help="result source under test (KIND:PATH)")
     p.add_argument("--model", metavar="NAME|SPEC.json",
                    help="network of sources that do not name it (cosim logs, captures)")
+    p.add_argument("--data", metavar="FRAMES.h5",
+                   help="frames file (fixsim data import): fixsim:/float:/torch:/csim: run the "
+                        "set's spec and weights on these frames instead of the set's inputs")
     p.add_argument("--layers", metavar="L1,L2", help="compare only these taps")
     p.add_argument("--tolerance-lsb", type=_nonneg, default=0.0, metavar="N",
                    help="largest |difference| in LSBs counted as equal (default 0)")
@@ -94,7 +98,12 @@ def run_command(args) -> int:
         from ..network import load_spec
 
         model = load_spec(args.model)
-    opts = SourceOptions(model=model, golden=args.golden, threads=args.threads, log=log)
+    if args.data is not None:
+        from ..data.frames_file import load_frames
+
+        load_frames(args.data)  # checked before any (slow) source
+    opts = SourceOptions(model=model, golden=args.golden, threads=args.threads, log=log,
+                         data=args.data)
     if args.support is None:
         support = classify.load_support(default_support()) if default_support().is_file() else None
     elif args.support.lower() == "none":

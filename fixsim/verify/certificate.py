@@ -50,6 +50,22 @@ def _design_lines(cert: dict) -> list[str]:
     return out
 
 
+def _data_lines(cert: dict) -> list[str]:
+    """The frames accuracy and agreement were measured on: simulated, or --data."""
+    data, n = cert.get("data"), cert["accuracy"]["held_out"]["n"]
+    if not data:
+        return [f"- held-out seed {cert['seeds']['held_out']}, {n} frames"]
+    src = data.get("source") or {}
+    line = (f"- data: `{data.get('path')}` (sha256 {_short(data.get('sha256'))}), {n} of "
+            f"{data.get('n')} frames, labels {'yes' if data.get('labels') else 'no'}")
+    if src:
+        line += f"; imported from `{src.get('file')}` (sha256 {_short(src.get('sha256'))})"
+    out = [line]
+    if not data.get("labels"):
+        out.append("- accuracy: not measured (the data has no labels)")
+    return out
+
+
 def _evidence_lines(evidence: list) -> list[str]:
     if not evidence:
         return []
@@ -70,8 +86,7 @@ def markdown(cert: dict) -> str:
              f"`{d['golden']['manifest_sha256'][:16]}...`)",
              f"- created {cert['created_utc']} by fixsim {cert['fixsim_version']} in "
              f"{cert['run_seconds']} s; g++: {cert['tools'].get('g++') or 'not found'}",
-             f"- held-out seed {cert['seeds']['held_out']}, {acc['held_out']['n']} frames",
-             *_design_lines(cert), "", "## Reasons", ""]
+             *_data_lines(cert), *_design_lines(cert), "", "## Reasons", ""]
     lines += [f"- {r}" for r in cert["reasons"]]
     lines += _evidence_lines(cert.get("evidence") or [])
     lines += ["", "## Checks", "", "| section | check | status | measured | threshold | detail |",

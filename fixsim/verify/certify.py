@@ -36,7 +36,6 @@ made (latency not measured, undecidable report fields); else PASS.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,6 +46,7 @@ import numpy as np
 from .._version import __version__
 from .._files import sha256_file
 from ..errors import InputError
+from .data import eval_frames, load_data
 from .defaults import default_vectors, golden_dir
 from .provenance import design_tops, git_commit, relative_path, rtl_sources_record, tools_record
 
@@ -87,10 +87,18 @@ class CertifyConfig:
     hw: Path | None = None
     top: str | None = None
     threads: int | None = None
+    #: Frames file (``fixsim data import``) to certify on instead of simulated held-out
+    #: frames; ``n_eval`` then limits the frames used (None: all).
+    data: Path | None = None
 
     def __post_init__(self):
-        if isinstance(self.n_eval, bool) or not isinstance(self.n_eval, int) or self.n_eval < 4:
-            raise InputError(f"held-out frames must be an integer >= 4 (one per class), got {self.n_eval!r}")
+        if self.data is not None and self.n_eval is None:
+            pass
+        elif isinstance(self.n_eval, bool) or not isinstance(self.n_eval, int) or (
+                self.n_eval < (1 if self.data is not None else 4)):
+            raise InputError(f"held-out frames must be an integer >= 4 (one per class), got {self.n_eval!r}"
+                             if self.data is None else
+                             f"frames of --data must be an integer >= 1, got {self.n_eval!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"seed must be an integer >= 0, got {self.seed!r}")
         for name in ("min_accuracy", "min_agreement"):
@@ -157,17 +165,37 @@ def _classes_report(labels, pred, names) -> dict:
     return out
 
 
-def accuracy(cfg: CertifyConfig, spec, golden: dict, log) -> tuple[dict, list, dict]:
-    """Section 1: held-out accuracy, float and fixed.  Returns (record, checks, extras)."""
-    from ..data import simulate
+def _accuracy_checks(cfg, acc_f, acc_q, gap_pp, n: int) -> list:
+    if acc_f["overall"] is None:
+        why = "accuracy not measured (the data has no labels)"
+        return [Check("accuracy", name, NOT_MEASURED, None, threshold, why)
+                for name, threshold in (("float_accuracy", cfg.min_accuracy),
+                                        ("fixed_accuracy", cfg.min_accuracy),
+                                        ("accuracy_gap", cfg.max_gap_pp))]
+    where = f"{n} frames of --data" if cfg.data is not None else f"{n} held-out frames"
+    return [
+        Check("accuracy", "float_accuracy", PASS if acc_f["overall"] >= cfg.min_accuracy else FAIL,
+              acc_f["overall"], cfg.min_accuracy, f"float few-shot accuracy {acc_f['overall']:.4f} "
+              f"on {where} (>= {cfg.min_accuracy:g})"),
+        Check("accuracy", "fixed_accuracy", PASS if acc_q["overall"] >= cfg.min_accuracy else FAIL,
+              acc_q["overall"], cfg.min_accuracy, f"fixed few-shot accuracy {acc_q['overall']:.4f} "
+              f"(>= {cfg.min_accuracy:g})"),
+        Check("accuracy", "accuracy_gap", PASS if gap_pp <= cfg.max_gap_pp + 1e-9 else FAIL,
+              gap_pp, cfg.max_gap_pp, f"|float - fixed| = {gap_pp:.2f} percentage points "
+              f"(<= {cfg.max_gap_pp:g})")]
+
+
+def accuracy(cfg: CertifyConfig, spec, golden: dict, log,
+             data: dict | None = None) -> tuple[dict, list, dict]:
+    """Section 1: accuracy, float and fixed, on simulated held-out frames or on ``data``
+    (:func:`load_data`; without labels accuracy is not measured, the decision agreement
+    still is).  Returns (record, checks, extras)."""
     from ..fixed import to_float
     from ..network import run
     from ..network.weights import quantize_weights
     from ..train.fewshot import FewShotClassifier
 
-    log(f"simulating {cfg.n_eval} held-out frames (seed {cfg.seed})")
-    frames, labels, names, meta = simulate(cfg.n_eval, cfg.seed)
-    x = frames[:, None]
+    x, labels, names, held_record = eval_frames(cfg, data, log)
     s_frames, s_labels = golden["support"]["frames"][:, None], golden["support"]["labels"]
     log("float embeddings (golden model)")
     f_query, engine = _float_embed(golden, spec, x)
@@ -181,13 +209,17 @@ def accuracy(cfg: CertifyConfig, spec, golden: dict, log) -> tuple[dict, list, d
     q_fixed, s_fixed = to_float(q_raw, out.out_format), to_float(s_raw, out.out_format)
     pred_f = FewShotClassifier(f_support, s_labels, rule="nearest").predict(f_query)
     pred_q = FewShotClassifier(s_fixed, s_labels, rule="nearest").predict(q_fixed)
-    acc_f, acc_q = _classes_report(labels, pred_f, names), _classes_report(labels, pred_q, names)
-    gap_pp = 100.0 * abs(acc_f["overall"] - acc_q["overall"])
+    if labels is None:
+        missing = {"overall": None, "per_class": {},
+                   "not_measured": "accuracy not measured (the data has no labels)"}
+        acc_f, acc_q, gap_pp = dict(missing), dict(missing), None
+    else:
+        acc_f = _classes_report(labels, pred_f, names)
+        acc_q = _classes_report(labels, pred_q, names)
+        gap_pp = 100.0 * abs(acc_f["overall"] - acc_q["overall"])
     same = float((pred_f == pred_q).mean())
     record = {
-        "held_out": {"n": cfg.n_eval, "seed": cfg.seed, "generator": "fixsim.data.simulate",
-                     "classes": meta["classes"], "counts": np.bincount(labels, minlength=len(names)).tolist(),
-                     "frames_sha256": hashlib.sha256(np.ascontiguousarray(frames).tobytes()).hexdigest()},
+        "held_out": held_record,
         "rule": "nearest support, L2-normalized embeddings",
         "support": {"source": relative_path(golden["dir"] / "support.npz"), "n": int(len(s_labels)),
                     "per_class": int(np.bincount(s_labels).min())},
@@ -196,16 +228,7 @@ def accuracy(cfg: CertifyConfig, spec, golden: dict, log) -> tuple[dict, list, d
         "gap_pp": gap_pp, "same_decision": same,
         "different_decisions": int((pred_f != pred_q).sum()),
     }
-    checks = [
-        Check("accuracy", "float_accuracy", PASS if acc_f["overall"] >= cfg.min_accuracy else FAIL,
-              acc_f["overall"], cfg.min_accuracy, f"float few-shot accuracy {acc_f['overall']:.4f} "
-              f"on {cfg.n_eval} held-out frames (>= {cfg.min_accuracy:g})"),
-        Check("accuracy", "fixed_accuracy", PASS if acc_q["overall"] >= cfg.min_accuracy else FAIL,
-              acc_q["overall"], cfg.min_accuracy, f"fixed few-shot accuracy {acc_q['overall']:.4f} "
-              f"(>= {cfg.min_accuracy:g})"),
-        Check("accuracy", "accuracy_gap", PASS if gap_pp <= cfg.max_gap_pp + 1e-9 else FAIL,
-              gap_pp, cfg.max_gap_pp, f"|float - fixed| = {gap_pp:.2f} percentage points "
-              f"(<= {cfg.max_gap_pp:g})"),
+    checks = _accuracy_checks(cfg, acc_f, acc_q, gap_pp, len(x)) + [
         Check("accuracy", "same_decision", PASS if same >= cfg.min_agreement else FAIL, same,
               cfg.min_agreement, f"float and fixed decide alike on {same:.2%} of frames "
               f"(>= {cfg.min_agreement:.0%})"),
@@ -300,11 +323,12 @@ def bit_exactness(cfg: CertifyConfig, held_out: dict, spec, log, csim_run=None,
                                 "vectors_vs_fixsim": r1, "fixsim_vs_csim": r2}
     n = min(CSIM_HELD_OUT, len(held_out["frames"]))
     x, w = held_out["frames"][:n], held_out["weights"]
-    log(f"fixsim vs C simulation on {n} held-out frames with the golden weights")
+    what = "frames of --data" if cfg.data is not None else "held-out frames"
+    log(f"fixsim vs C simulation on {n} {what} with the golden weights")
     fx = Result("fixsim", "fixsim", spec, run(spec, w, x, threads=cfg.threads), True)
     cs = Result("csim", "csim", spec, csim_run(spec, w, x), True)
     c3, r3 = _exact_check("fixsim_vs_csim_held_out", compare(fx, cs, threads=cfg.threads),
-                          "fixsim vs C simulation on held-out frames, golden weights")
+                          f"fixsim vs C simulation on {what}, golden weights")
     checks.append(c3)
     record["held_out_golden"] = r3
     return record, checks
@@ -450,6 +474,22 @@ def latency_and_resources(cfg: CertifyConfig, evidence: tuple,
     return record, checks
 
 
+def data_binding(data: dict, design: dict) -> Check:
+    """Information: is the certified vector set (to which hardware evidence is bound, so
+    its latency and interval) made from the ``--data`` file (``vectors gen --data``)?"""
+    vs = design["vs"]
+    made_from = None if vs is None else (vs.manifest.get("source") or {}).get("sha256")
+    sha = data["provenance"]["sha256"]
+    ok = made_from == sha
+    return Check("evidence", "vector_set_of_data", PASS if ok else NOT_MEASURED,
+                 made_from, sha,
+                 "the certified vector set was generated from the --data file: hardware "
+                 "latency and interval evidence bound to it ran on these frames" if ok else
+                 "the certified vector set was not generated from the --data file (make one "
+                 "with `fixsim vectors gen --data`): latency evidence, if any, ran on other "
+                 "frames", required=False)
+
+
 # --------------------------------------------------------------------------- verdict
 
 def verdict_of(checks: list) -> tuple[str, list]:
@@ -496,10 +536,11 @@ def certify(cfg: CertifyConfig | None = None, *, log: Callable[[str], None] = la
     golden = _golden(cfg)
     design = load_design(cfg, spec, log)
     evidence = load_evidence(cfg, spec, design)
-    acc, checks, held = accuracy(cfg, spec, golden, log)
+    data = load_data(cfg, spec)
+    acc, checks, held = accuracy(cfg, spec, golden, log, data)
     exact, c2 = bit_exactness(cfg, held, spec, log, csim_run, design)
     lat, c3 = latency_and_resources(cfg, evidence, design)
-    checks += c2 + c3
+    checks += c2 + c3 + ([data_binding(data, design)] if data is not None else [])
     verdict, reasons = verdict_of(checks)
     finished = datetime.datetime.now(datetime.timezone.utc)
     return {
@@ -521,12 +562,14 @@ def certify(cfg: CertifyConfig | None = None, *, log: Callable[[str], None] = la
                               "support_sha256": golden["support_sha256"],
                               "seeds_used_by_golden": golden["seeds_used"]}},
         "evidence": lat["evidence"],
-        "seeds": {"held_out": cfg.seed},
+        "seeds": {"held_out": cfg.seed if data is None else None},
+        "data": None if data is None else data["provenance"],
         "accuracy": acc, "bit_exactness": exact, "latency": lat,
         "checks": [asdict(c) for c in checks],
     }
 
 
 __all__ = ["certify", "CertifyConfig", "Check", "verdict_of", "accuracy", "bit_exactness",
+           "load_data", "data_binding",
            "latency_and_resources", "load_evidence", "load_design", "design_tops",
            "rtl_sources_record", "PASS", "FAIL", "NOT_MEASURED", "FORMAT"]

@@ -44,12 +44,18 @@ class SourceOptions:
         Threads of :func:`fixsim.network.run`.
     log : callable, optional
         ``log(message)`` for progress lines.
+    data : path, optional
+        A frames file (``fixsim data import``): the computing sources (``fixsim``,
+        ``float``, ``torch``, ``csim``) run the set's spec and weights on its frames
+        instead of the set's inputs; ``vectors`` is refused (its expected outputs are of
+        the set's own frames).
     """
 
     model: object = None
     golden: object = None
     threads: int | None = None
     log: Callable[[str], None] | None = None
+    data: object = None
     _sets: dict = field(default_factory=dict, repr=False)
 
     def say(self, msg: str) -> None:
@@ -71,16 +77,46 @@ def load_vector_set(path, opts: SourceOptions):
         # stored dtypes (int16 memory maps for specklenn-snl): compare streams them in
         # chunks; widening a 10k-frame set to int64 took 3.2 GB
         opts._sets[key] = load(path, verify=True, widen=False)
+        if opts.data is not None:
+            opts._sets[key] = on_data(opts._sets[key], opts.data, opts.log)
     return opts._sets[key]
+
+
+def on_data(vs, data, log=None):
+    """The vector set ``vs`` with the frames of the frames file ``data`` as its inputs.
+
+    The frames are quantized to the spec's input format as ``vectors gen`` does
+    (:func:`fixsim.vectors.sources.read_source`: same shape checks, same NaN/inf rule);
+    labels come from the file when it has them.  The set's expected outputs are dropped
+    (they belong to other frames).  ``info`` records the file's provenance.
+    """
+    import dataclasses
+
+    from ..data.frames_file import load_frames
+    from ..vectors.sources import read_source
+
+    ff = load_frames(data)
+    if log is not None:
+        log(f"frames of {data}: {ff.n} frames, labels {'yes' if ff.labels is not None else 'no'}")
+    src = read_source(vs.spec, data, ff.n, 0)
+    return dataclasses.replace(vs, inputs=src.inputs, frames=src.frames, labels=src.labels,
+                               class_names=src.class_names, taps={},
+                               manifest={**vs.manifest, "data": ff.provenance()})
 
 
 def _set_result(vs, source: str, kind: str, taps: dict, fixed: bool, **info) -> Result:
     names = getattr(vs, "class_names", None)
+    if "data" in vs.manifest:
+        info = {"data": vs.manifest["data"], **info}
     return Result(source, kind, vs.spec, taps, fixed, labels=vs.labels, class_names=names,
                   info={"vector_set": str(vs.path), **info})
 
 
 def _vectors(path, source, opts):
+    if opts.data is not None:
+        raise InputError(f"{source}: a vector set's expected outputs are of its own frames, "
+                         "not of --data; compare computing sources (fixsim:, float:, torch:, "
+                         "csim:) on the data")
     vs = load_vector_set(path, opts)
     return _set_result(vs, source, "vectors", dict(vs.taps), True)
 
@@ -289,5 +325,5 @@ def load_source(text: str, opts: SourceOptions | None = None) -> Result:
     return SOURCES[kind](path, text, opts)
 
 
-__all__ = ["SOURCES", "SourceOptions", "run_chunked", "narrow_dtype", "parse_source", "load_source",
-           "load_vector_set", "torch_taps", "load_golden_model"]
+__all__ = ["SOURCES", "SourceOptions", "on_data", "run_chunked", "narrow_dtype", "parse_source",
+           "load_source", "load_vector_set", "torch_taps", "load_golden_model"]
