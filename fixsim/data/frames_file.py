@@ -91,7 +91,10 @@ def load_frames(path: "str | os.PathLike", verify: bool = True) -> FramesFile:
 
     path = Path(path)
     with open_hdf5(path, "frames file", "an HDF5 frames file") as f:
-        fmt = _plain(f.attrs.get("format", ""))
+        try:
+            fmt = _plain(f.attrs.get("format", ""))
+        except (OSError, KeyError, ValueError, TypeError):
+            raise InputError(f"frames file {str(path)!r} is damaged or truncated") from None
     if fmt != FORMAT:
         # fixsim data simulate's files (and other /frames + /labels files)
         frames, labels, names, meta = load_dataset(path, verify=verify)

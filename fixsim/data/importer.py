@@ -198,6 +198,8 @@ def _datasets(f) -> list:
 def _frames_dataset(f, name: "str | None", path: Path):
     import h5py
 
+    if name is not None and not str(name).strip("/"):
+        raise InputError(f"--dataset {name!r} must name a dataset of {path.name!r}")
     names = [name] if name is not None else list(DEFAULT_DATASETS)
     for n in names:
         obj = f.get(n)
@@ -370,6 +372,20 @@ def _ids_of_names(names: np.ndarray, path: Path) -> np.ndarray:
 
 # --------------------------------------------------------------------------- the import
 
+@contextlib.contextmanager
+def _unreadable_as_input_error(source: Path):
+    """h5py raises OSError/KeyError/ValueError for damaged files after a successful open
+    (and OSError for a full disk while writing): one line naming the source."""
+    try:
+        yield
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"source {source.name!r}: reading it (a damaged or truncated file?) "
+                         f"or writing the output failed ({text})") from None
+
+
 @dataclass
 class _Plan:
     """Everything checked before the first frame is read."""
@@ -498,7 +514,10 @@ def import_frames(source: "str | os.PathLike", out: "str | os.PathLike",
     opts = options or ImportOptions()
     out = Path(out)
     counts = {"nan": 0, "inf": 0, "frames": 0}
-    with contextlib.ExitStack() as stack:
+    if opts.mask_dataset is not None and (opts.mask is None
+                                          or Path(opts.mask).suffix.lower() == ".npy"):
+        raise InputError(f"--mask-dataset {opts.mask_dataset!r} applies to an HDF5 --mask file")
+    with contextlib.ExitStack() as stack, _unreadable_as_input_error(Path(source)):
         src = _Source(Path(source), opts.dataset, stack)
         plan = _plan(src, opts)
         oh, ow = plan.h // opts.bin, plan.w // opts.bin
