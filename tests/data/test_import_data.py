@@ -275,3 +275,20 @@ def test_json_summary(tmp_path, capsys):
     doc = json.loads(io.out)
     assert "warning" not in io.err  # finite frames: no warning
     assert doc["n"] == 3 and doc["frame_shape"] == [4, 4] and doc["labels"] is False
+
+
+def test_sigterm_leaves_no_partial_file(tmp_path):
+    """A real process terminated mid-import: exit 143, no temporary, the old output kept."""
+    from tests.cli.test_signals import check_terminated, terminate, tree_digest
+
+    src = tmp_path / "big.npy"
+    frames = np.lib.format.open_memmap(src, mode="w+", dtype=np.uint16, shape=(400, 390, 390))
+    frames[:] = np.random.default_rng(0).integers(0, 5, (390, 390), dtype=np.uint16)
+    frames.flush()
+    del frames
+    out = tmp_path / "frames.h5"
+    out.write_bytes(b"previous output")
+    before, digest = set(p.name for p in tmp_path.iterdir()), tree_digest(out)
+    code, err = terminate(["data", "import", src, "-o", out, "--force", "--bin", "6",
+                           "--standardize", "--no-progress"], tmp_path, tmp_path)
+    check_terminated(code, err, tmp_path, before, out, digest)
