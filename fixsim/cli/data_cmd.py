@@ -102,8 +102,11 @@ def _simulate(args) -> int:
 def _info(args) -> int:
     import numpy as np
 
+    from ..data.frames_file import FORMAT, file_format, load_frames
     from ..data.store import load_dataset
 
+    if file_format(args.file) == FORMAT:
+        return _info_imported(args, load_frames(args.file, verify=not args.no_verify))
     frames, labels, names, meta = load_dataset(args.file, verify=not args.no_verify)
     params = meta.pop("params")
     counts = {name: int((labels == k).sum()) for k, name in enumerate(names)}
@@ -136,6 +139,29 @@ def _info(args) -> int:
                       f"min {st['min']}  max {st['max']}")
         else:
             print(f"{key:16s} {value}")
+    return 0
+
+
+def _info_imported(args, ff) -> int:
+    """``data info`` of a frames file of ``data import``: provenance and preprocessing."""
+    m = ff.meta
+    counts = (None if ff.labels is None else
+              {name: int((ff.labels == k).sum()) for k, name in enumerate(ff.class_names)})
+    info = {"file": args.file, "format": m["format"], "frames": list(ff.frames.shape),
+            "labels": counts if counts is not None else "none",
+            "checksum": ("skipped" if args.no_verify else "ok" if m["verified"]
+                         else "not verified (the file stores no checksum)"),
+            "verified": m["verified"], "fixsim_version": m.get("fixsim_version"),
+            "frames_sha256": m.get("frames_sha256"), "source": m.get("source"),
+            "import": m.get("import"), "nonfinite": m.get("nonfinite"),
+            "command": m.get("command")}
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    for key, value in info.items():
+        if isinstance(value, dict) and key in ("source", "import"):
+            value = ", ".join(f"{k}={v}" for k, v in value.items() if v not in (None, [], ""))
+        print(f"{key:16s} {value}")
     return 0
 
 

@@ -87,15 +87,10 @@ def load_frames(path: "str | os.PathLike", verify: bool = True) -> FramesFile:
         Missing file, not HDF5, no ``/frames``, wrong shapes, a checksum mismatch.
     """
     from .._files import sha256_file
-    from .store import _plain, load_dataset, open_hdf5
+    from .store import load_dataset
 
     path = Path(path)
-    with open_hdf5(path, "frames file", "an HDF5 frames file") as f:
-        try:
-            fmt = _plain(f.attrs.get("format", ""))
-        except (OSError, KeyError, ValueError, TypeError):
-            raise InputError(f"frames file {str(path)!r} is damaged or truncated") from None
-    if fmt != FORMAT:
+    if file_format(path) != FORMAT:
         # fixsim data simulate's files (and other /frames + /labels files)
         frames, labels, names, meta = load_dataset(path, verify=verify)
         meta.pop("params", None)
@@ -124,6 +119,24 @@ def load_frames(path: "str | os.PathLike", verify: bool = True) -> FramesFile:
     return FramesFile(path, frames, labels, names, meta)
 
 
+def file_format(path: "str | os.PathLike") -> str:
+    """The ``format`` attribute of an HDF5 file ('' when absent).
+
+    Raises
+    ------
+    InputError
+        Missing, not HDF5, or damaged.
+    """
+    from .store import _plain, open_hdf5
+
+    path = Path(path)
+    with open_hdf5(path, "frames file", "an HDF5 frames file") as f:
+        try:
+            return str(_plain(f.attrs.get("format", "")))
+        except (OSError, KeyError, ValueError, TypeError):
+            raise InputError(f"frames file {str(path)!r} is damaged or truncated") from None
+
+
 def _read(path: Path):
     import h5py
 
@@ -150,4 +163,4 @@ def _read(path: Path):
     return frames, labels, names, meta
 
 
-__all__ = ["FORMAT", "FramesFile", "load_frames"]
+__all__ = ["FORMAT", "FramesFile", "load_frames", "file_format"]

@@ -292,3 +292,16 @@ def test_sigterm_leaves_no_partial_file(tmp_path):
     code, err = terminate(["data", "import", src, "-o", out, "--force", "--bin", "6",
                            "--standardize", "--no-progress"], tmp_path, tmp_path)
     check_terminated(code, err, tmp_path, before, out, digest)
+
+
+def test_data_info_of_an_imported_file(tmp_path, capsys):
+    np.save(tmp_path / "f.npy", np.arange(2 * 6 * 6, dtype=np.float32).reshape(2, 6, 6))
+    np.save(tmp_path / "l.npy", np.array([3, 3]))
+    assert _import(tmp_path / "f.npy", tmp_path / "o.h5", "--bin", "2", "--labels",
+                   tmp_path / "l.npy") == 0
+    capsys.readouterr()
+    assert main(["data", "info", str(tmp_path / "o.h5"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["format"] == FORMAT and info["frames"] == [2, 3, 3]
+    assert info["labels"]["non_sample_hit"] == 2 and info["checksum"] == "ok"
+    assert info["source"]["file"] == "f.npy" and info["import"]["bin"] == 2
