@@ -177,6 +177,9 @@ def _dask_client(spec: ExecutorSpec):
         except OSError as exc:
             raise InputError(f"cannot connect to the Dask scheduler {spec.scheduler!r}: "
                              f"{exc}") from None
+    import logging
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # worker shutdown chatter
     cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
                            dashboard_address=None)
     return Client(cluster), cluster
