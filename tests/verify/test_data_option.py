@@ -153,3 +153,18 @@ def test_compare_refuses_expected_outputs_with_data(tiny_set, data_files, capsys
                  str(data_files["lab"]), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "expected outputs are of its own frames" in err and err.count("\n") == 1
+
+
+def test_golden_seeds_are_not_refused_with_data(data_files, need_golden):
+    """--seed simulates nothing with --data, so a seed of the golden model's data is fine."""
+    import json as _json
+
+    from fixsim.verify.certify import CertifyConfig, _golden
+    from fixsim.verify.defaults import golden_dir
+
+    manifest = _json.loads((golden_dir() / "manifest.json").read_text())
+    used = sorted(v["seed"] for v in manifest["data"].values()
+                  if isinstance(v, dict) and v.get("seed") is not None)
+    with pytest.raises(Exception, match="simulated the golden model's own data"):
+        _golden(CertifyConfig(seed=used[0]))
+    assert _golden(CertifyConfig(seed=used[0], data=data_files["lab"]))["seeds_used"] == used
