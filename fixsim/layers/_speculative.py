@@ -33,8 +33,12 @@ from ..fixed.specialized import _variant
 from ._ordered import column_ranges, conv_terms
 
 _INT32_MAX = 2 ** 31 - 1
-#: Accumulators of a conv map summed together over every term (s and t: 4 kB each in int32).
-_BLOCK = 1024
+#: Outputs of a conv map that take every term before the next block's: a constant trip
+#: count, so LLVM vectorizes the lane loop without a remainder, and the block's s and t
+#: (512 B each in int32) stay in the L1 cache across the term loop.  32 lanes were slower
+#: (the per-term setup dominates, and a small body is unrolled into scalar code), 256 and
+#: 512 no faster (measured on SpeckleNN's conv1 and conv2, docs/datapath.md section 8).
+_LANES = 128
 _INT64_MAX = 2 ** 63 - 1
 _SATURATING = (Overflow.AP_SAT, Overflow.AP_SAT_ZERO, Overflow.AP_SAT_SYM)
 
@@ -194,12 +198,60 @@ def _add64(xv, wv, d, c0, c1, c2, check, s, t):
 
 
 @njit(cache=True, inline="always")
-def _failures(s, t, j0, n_j, hi, lo):
-    """How many of the outputs ``j0 .. j0 + n_j - 1`` fail ``(t + s) >> 1 <= hi`` (P) or
-    ``-((t - s) >> 1) >= lo`` (N)."""
+def _terms32(xf, o0, step, wts, offs, n_t, d, c0, c1, c2, check, general, s, t):
+    """For j < _LANES: ``s[j] = sum_i round(p / 2^d)`` of ``p = wts[i] * xf[o0 + offs[i] +
+    j*step]`` and, with ``check``, ``t[j] = sum_i |p|`` (which the lane condition keeps in
+    range: ``max|x| * sum_k |w[o, k]|``), in int32 lanes; ``general`` False
+    when ``c1 = c2 = 0`` (AP_TRN, AP_RND, AP_RND_MIN_INF: ``(p + c0) >> d``).  Called with
+    literal flags, so each inlined copy folds its branches away."""
+    d32, k31 = np.int32(d), np.int32(31)
+    a0, a1, a2 = np.int32(c0), np.int32(c1), np.int32(c2)
+    for j in range(_LANES):
+        s[j] = 0
+        t[j] = 0
+    for i in range(n_t):
+        w32 = wts[i]
+        o = o0 + offs[i]
+        for j in range(_LANES):
+            p = np.int32(w32 * xf[np.uint64(o + j * step)])  # unsigned: no wraparound test
+            u = np.int32(p + a0)
+            if general:
+                u = np.int32(u + np.int32(np.right_shift(p, k31) & a1)
+                             + np.int32(np.right_shift(p, d32) & a2))
+            s[j] = np.int32(s[j] + np.right_shift(u, d32))
+            if check:
+                t[j] = np.int32(t[j] + np.abs(p))
+
+
+@njit(cache=True, inline="always")
+def _terms64(xf, o0, step, wts, offs, n_t, d, c0, c1, c2, check, general, s, t):
+    """:func:`_terms32` in int64 lanes."""
+    for j in range(_LANES):
+        s[j] = 0
+        t[j] = 0
+    for i in range(n_t):
+        wv = wts[i]
+        o = o0 + offs[i]
+        for j in range(_LANES):
+            p = wv * xf[np.uint64(o + j * step)]
+            u = p + c0
+            if general:
+                u += (np.right_shift(p, np.int64(63)) & c1) + (np.right_shift(p, d) & c2)
+            s[j] += np.right_shift(u, d)
+            if check:
+                t[j] += np.abs(p)
+
+
+@njit(cache=True, inline="always")
+def _failures(s, t, j0, n_j, hi, lo, d=0, n_t=0):
+    """How many of the outputs ``j0 .. j0 + n_j - 1`` fail ``(T + s) >> 1 <= hi`` (P) or
+    ``-((T - s) >> 1) >= lo`` (N), with ``T = t`` (``d = 0``), else ``T = (t >> d) + n_t``
+    for ``t = sum |p|`` over ``n_t`` products (``>= sum ceil(|p| / 2^d)``)."""
     bad = 0
     for i in range(n_j):
         sv, tv = np.int64(s[j0 + i]), np.int64(t[j0 + i])
+        if d > 0:
+            tv = (tv >> d) + n_t
         bad += (((tv + sv) >> 1) > hi) | (-((tv - sv) >> 1) < lo)
     return bad
 
@@ -213,17 +265,27 @@ def kernels(wide: bool):
     """(conv, dense) kernels with int64 (``wide``) or int32 lanes; operands of the same
     dtype.  One build per lane width: the other width's loop is not compiled."""
 
-    def conv(xp, w, bias_acc, sh, sw, d, c0, c1, c2, check, shift, hi_c, lo_c, s, t, acc, rows):
-        """Speculative conv: xp zero-padded (N, C, Hp, Wp); acc (N, Cout, OH, OW) int64 gets
+    def terms(xf, o0, step, wts, offs, n_t, d, c0, c1, c2, check, general, s, t):
+        if wide:
+            _terms64(xf, o0, step, wts, offs, n_t, d, c0, c1, c2, check, general, s, t)
+        else:
+            _terms32(xf, o0, step, wts, offs, n_t, d, c0, c1, c2, check, general, s, t)
+
+    def conv(xf, dims, wts, offs, n_terms, bias_acc, d, c0, c1, c2, check, shift, hi_c, lo_c,
+             sv, tv, acc, rows):
+        """Speculative conv on the flat zero-padded input xf (N * C*Hp*Wp, then at least
+        ``_LANES * sw`` zeros); ``dims`` = (C*Hp*Wp, Wp, sh, sw).  Output channel co takes
+        the terms ``wts[co, i]`` at input offsets ``offs[co, i]`` (``ci*Hp*Wp + kh*Wp + kw``),
+        i < n_terms[co] (the nonzero weights).  acc (N, Cout, OH, OW) int64 gets
         ``A(bias) + (sum << shift)`` on every row whose outputs all pass; the others are
-        listed in rows (R_max, 3) as (n, co, oh).  s, t: scratch in the lane dtype, at least
-        ``(OH - 1) * Wp + OW`` long.  Returns (failed rows, failed outputs)."""
-        n_n, n_c, n_hp, n_wp = xp.shape
-        n_co, _, n_kh, n_kw = w.shape
-        n_oh, n_ow = acc.shape[2], acc.shape[3]
+        listed in rows (R_max, 3) as (n, co, oh).  sv, tv: scratch in the lane dtype, at
+        least ``(OH - 1) * Wp + OW + _LANES`` long.  Returns (failed rows, failed outputs)."""
+        img, n_wp, sh, sw = dims[0], dims[1], dims[2], dims[3]
+        n_n, n_co, n_oh, n_ow = acc.shape
         long = sh == 1 and sw == 1  # one vector per map: accumulator j = oh*Wp + ow
         n_j = (n_oh - 1) * n_wp + n_ow if long else n_ow
-        sv, tv = s[:n_j], t[:n_j]
+        general = c1 != 0 or c2 != 0
+        s, t = sv[n_j:n_j + _LANES], tv[n_j:n_j + _LANES]  # the block, after the map
         n_fail = 0
         n_bad = 0
         for job in range(n_n * (n_co if long else n_co * n_oh)):
@@ -231,35 +293,28 @@ def kernels(wide: bool):
                 n, co, oh0 = job // n_co, job % n_co, 0
             else:
                 n, co, oh0 = job // (n_co * n_oh), (job // n_oh) % n_co, job % n_oh
-            sv[:] = 0
-            if check:
-                tv[:] = 0
-            # Blocks of _BLOCK accumulators take every term before the next block, so that
-            # s and t stay in the L1 cache (a map's vector is 4-16 kB per array).
-            for j_lo in range(0, n_j, _BLOCK):
-                j_hi = min(n_j, j_lo + _BLOCK)
-                sb, tb = sv[j_lo:j_hi], tv[j_lo:j_hi]
-                for ci in range(n_c):
-                    xf = xp[n, ci].reshape(n_hp * n_wp)
-                    for kh in range(n_kh):
-                        for kw in range(n_kw):
-                            wv = w[co, ci, kh, kw]
-                            if wv == 0:  # adds 0 to s and t in every mode
-                                continue
-                            if long:
-                                off = kh * n_wp + kw
-                                xv = xf[off + j_lo:off + j_hi]
-                            else:
-                                r0 = (oh0 * sh + kh) * n_wp + kw
-                                xv = xf[r0 + j_lo * sw:r0 + (j_hi - 1) * sw + 1:sw]
-                            if wide:
-                                _add64(xv, wv, d, c0, c1, c2, check, sb, tb)
-                            else:
-                                _add32(xv, wv, d, c0, c1, c2, check, sb, tb)
+            w_co, o_co, n_t = wts[co], offs[co], n_terms[co]
+            base = n * img + oh0 * sh * n_wp
+            for jb in range(0, n_j, _LANES):
+                o0 = base + jb * sw
+                # literal flags: four unrolled bodies for stride 1, one for the others
+                if not long:
+                    terms(xf, o0, sw, w_co, o_co, n_t, d, c0, c1, c2, check, general, s, t)
+                elif general and check:
+                    terms(xf, o0, 1, w_co, o_co, n_t, d, c0, c1, c2, True, True, s, t)
+                elif general:
+                    terms(xf, o0, 1, w_co, o_co, n_t, d, c0, c1, c2, False, True, s, t)
+                elif check:
+                    terms(xf, o0, 1, w_co, o_co, n_t, d, c0, c1, c2, True, False, s, t)
+                else:
+                    terms(xf, o0, 1, w_co, o_co, n_t, d, c0, c1, c2, False, False, s, t)
+                for j in range(min(_LANES, n_j - jb)):
+                    sv[jb + j] = s[j]
+                    tv[jb + j] = t[j]
             b = bias_acc[co]
             for oh in range(oh0, oh0 + (n_oh if long else 1)):
                 j0 = (oh - oh0) * n_wp if long else 0
-                bad = _failures(sv, tv, j0, n_ow, hi_c[co], lo_c[co]) if check else 0
+                bad = _failures(sv, tv, j0, n_ow, hi_c[co], lo_c[co], d, n_t) if check else 0
                 if bad:
                     rows[n_fail, 0], rows[n_fail, 1], rows[n_fail, 2] = n, co, oh
                     n_fail += 1
@@ -303,12 +358,27 @@ def kernels(wide: bool):
                     acc[n, o] = bias_acc[o] + (np.int64(s[o]) << shift)
         return n_fail, n_bad
 
+    terms = njit(inline="always")(terms)
     return _jit(conv), _jit(dense)
 
 
 # ---------------------------------------------------------------------------- the layers
 def _operands(arr: np.ndarray, plan: SpecPlan) -> np.ndarray:
     return arr.astype(plan.lanes, copy=False)
+
+
+def _terms_of(w: np.ndarray, hp: int, wp: int, lanes) -> tuple:
+    """(wts, offs, n_terms) of a conv weight (Cout, C, KH, KW): per output channel its
+    nonzero weights (a zero weight adds 0 to s and t in every mode) and their offsets
+    ``ci*Hp*Wp + kh*Wp + kw`` in the flat padded input, packed to the front."""
+    cout, c, kh, kw = w.shape
+    grid = np.arange(c)[:, None, None] * (hp * wp) + np.arange(kh)[:, None] * wp + np.arange(kw)
+    w2 = w.reshape(cout, -1)
+    nz = w2 != 0
+    order = np.argsort(~nz, axis=1, kind="stable")  # nonzero first, in (ci, kh, kw) order
+    wts = np.ascontiguousarray(np.take_along_axis(w2, order, 1), lanes)
+    offs = np.ascontiguousarray(grid.reshape(-1)[order], np.int64)
+    return wts, offs, nz.sum(axis=1).astype(np.int64)
 
 
 def conv2d_accumulators(x, w, bias_acc, cfg, plan: SpecPlan, step, stride, padding, out_hw,
@@ -324,17 +394,19 @@ def conv2d_accumulators(x, w, bias_acc, cfg, plan: SpecPlan, step, stride, paddi
     n, c, h, wd = x.shape
     cout, _, kh, kw = w.shape
     (sh, sw), (ph, pw), (oh, ow) = stride, padding, out_hw
-    xn = _operands(x, plan)
-    xp = xn
-    if ph or pw:
-        xp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), xn.dtype)
-        xp[:, :, ph:ph + h, pw:pw + wd] = xn
-    length = (oh - 1) * xp.shape[3] + ow
-    s, t = np.empty(length, plan.lanes), np.empty(length, plan.lanes)
+    hp, wp = h + 2 * ph, wd + 2 * pw
+    # flat zero-padded input, then zeros for the last block's lanes past the map (their
+    # products are 0 in every mode, and they are never read back)
+    xf = np.zeros(n * c * hp * wp + _LANES * max(sw, 1) + wp * sh, plan.lanes)
+    xf[:n * c * hp * wp].reshape(n, c, hp, wp)[:, :, ph:ph + h, pw:pw + wd] = x
+    wts, offs, n_terms = _terms_of(w, hp, wp, plan.lanes)
+    length = (oh - 1) * wp + ow
+    s, t = np.empty(length + 2 * _LANES, plan.lanes), np.empty(length + 2 * _LANES, plan.lanes)
     accs = np.empty((n, cout, oh, ow), np.int64)
     rows = np.empty((n * cout * oh, 3), np.int64)
     conv = kernels(plan.lanes is np.int64)[0]
-    n_fail, n_bad = conv(xp, _operands(w, plan), bias_acc, sh, sw, *plan.kernel_args(), s, t, accs,
+    dims = np.array([c * hp * wp, wp, sh, sw], np.int64)
+    n_fail, n_bad = conv(xf, dims, wts, offs, n_terms, bias_acc, *plan.kernel_args(), s, t, accs,
                          rows)
     if n_fail:
         xo = x.astype(np.int32) if cfg.in_format.width <= 32 else x
