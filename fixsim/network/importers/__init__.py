@@ -129,7 +129,7 @@ def import_model(model: str, *, weights: str | None = None, args: str | None = N
                                  ".pt2 file carries its weights")
             ep = torch_import.load_exported(model)
             graph = torch_import.graph_from_exported(ep)
-            module = ep.module()
+            module = torch_import.ExportedRunner(ep)
             source["sha256"] = sha256_file(model)
         else:
             path = model.rpartition(":")[0]

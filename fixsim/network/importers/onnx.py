@@ -148,6 +148,7 @@ class _Reader:
             raise InputError(f"ONNX input {inp.name!r} has dynamic or unknown shape {dims}; "
                              "fixsim needs static (C, H, W), (C, L) or (F,) dims after the batch")
         shape = tuple(dims[1:])
+        batch = dims[0] if isinstance(dims[0], int) else 1
         in_shape, in_fmt = shape, None
         cur = inp.name
         formats = {}  # role -> format of the tensor quantizers of the next MAC layer
@@ -155,6 +156,13 @@ class _Reader:
             op = node.op_type
             if op == "Constant":
                 self.constant(node)
+                continue
+            if op != "Quant" and node.input and all(
+                    i in self.consts or not i for i in node.input):
+                self.fold(node)  # shape arithmetic on constants (e.g. an exported pad)
+                continue
+            if op == "Shape" and node.input[0] == cur:  # x.view(x.size(0), -1): static here
+                self.consts[node.output[0]] = np.array([batch, *shape], np.int64)
                 continue
             if op == "Quant" and node.input[0] != cur:
                 fmt, _, _ = _quant_format(node, self.consts, "weight")
@@ -195,6 +203,24 @@ class _Reader:
         else:
             raise InputError(f"Constant node {node.name!r}: attribute {a.name!r} not supported")
         self.consts[node.output[0]] = arr.astype(np.float64) if arr.dtype.kind == "f" else arr
+
+    def fold(self, node):
+        """Evaluate a node whose inputs are all constants (``onnx.reference``)."""
+        from onnx import helper, numpy_helper
+        from onnx.reference import ReferenceEvaluator
+
+        inputs = [i for i in node.input if i]
+        inits = [numpy_helper.from_array(np.asarray(self.consts[i]), i) for i in inputs]
+        outs = [helper.make_tensor_value_info(o, 0, None) for o in node.output]
+        g = helper.make_graph([node], "fold", [], outs, inits)
+        opset = [o for o in self.model.opset_import if o.domain in ("", "ai.onnx")]
+        try:
+            values = ReferenceEvaluator(helper.make_model(g, opset_imports=opset)).run(None, {})
+        except Exception as exc:
+            raise InputError(f"node {node.name!r} ({node.op_type}) on constants could not be "
+                             f"evaluated: {type(exc).__name__}: {exc}".splitlines()[0]) from None
+        for name, v in zip(node.output, values, strict=True):
+            self.consts[name] = np.asarray(v)
 
     def add(self, node, kind, attrs=None, tensors=None, formats=None, name=None):
         self.ops.append(Op(kind, name or self.name(node), f"node {node.name!r} ({node.op_type})",
@@ -320,7 +346,7 @@ class _Reader:
         fm = self._tensor_formats(node, [(1, "weight"), (2, "bias")])
         name = self.name(node)
         if begin != end:  # asymmetric: a zero padding layer first
-            self.pad_layer(node, begin, end, nd, f"{name}_pad")
+            self.pad_layer(node, begin, end, nd, layer_name(f"{name}_pad", self.used))
             shape = (shape[0],) + tuple(shape[1 + i] + begin[i] + end[i] for i in range(nd))
             begin = [0] * nd
         attrs = {"out_channels": int(w.shape[0]), "bias": b is not None}
@@ -337,8 +363,7 @@ class _Reader:
         return (int(w.shape[0]),) + tuple((shape[1 + i] + 2 * begin[i] - k[i]) // stride[i] + 1
                                           for i in range(nd))
 
-    def pad_layer(self, node, begin, end, nd, name):
-        used = layer_name(name, self.used)
+    def pad_layer(self, node, begin, end, nd, used):
         if nd == 1:
             attrs = {"padding": [int(begin[0]), int(end[0])]}
         else:

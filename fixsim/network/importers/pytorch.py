@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -137,11 +138,14 @@ def export(model, input_shape: tuple):
     torch = require("torch", "model")
     model.eval()
     example = torch.zeros((2,) + tuple(input_shape))
+    logging.disable(logging.CRITICAL)  # torch logs tracebacks of failed traces itself
     try:
         return torch.export.export(model, (example,))
     except Exception as exc:  # torch raises many types for untraceable code
         raise InputError(f"torch.export could not trace the model on input {tuple(input_shape)}: "
                          f"{type(exc).__name__}: {_first_line(exc)}") from None
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def load_exported(path: str):
@@ -162,16 +166,15 @@ def _shape(node) -> tuple:
     val = node.meta.get("val")
     if val is None or not hasattr(val, "shape"):
         raise InputError(f"node {node.name!r}: torch.export recorded no tensor shape")
-    dims = []
-    for d in val.shape:
-        if not isinstance(d, int):
-            try:
-                d = int(d)
-            except Exception:
-                raise InputError(f"node {node.name!r}: dynamic shape {tuple(val.shape)}; fixsim "
-                                 "needs static shapes (export without dynamic_shapes)") from None
-            if not isinstance(d, int):
-                raise InputError(f"node {node.name!r}: dynamic shape {tuple(val.shape)}")
+    if len(val.shape) < 2:
+        raise InputError(f"node {node.name!r}: a tensor of shape {tuple(val.shape)}; fixsim "
+                         "imports layers on (N, ...) batches")
+    dims = [val.shape[0]]  # the batch may be dynamic
+    for d in val.shape[1:]:
+        if type(d) is not int:  # a SymInt: a dimension exported as dynamic
+            raise InputError(f"node {node.name!r}: dynamic shape {tuple(val.shape)}; fixsim "
+                             "needs static frame shapes (export without dynamic_shapes on "
+                             "them)")
         dims.append(d)
     return tuple(dims)
 
@@ -246,7 +249,9 @@ class _Walker:
             name = _op_name(node)
             if name.startswith(IGNORED_PREFIXES) or (name == "getitem" and node.args[0] is not cur):
                 continue
-            if not node.args or node.args[0] is not cur:
+            others = [a for a in _flat(node.args[1:]) if hasattr(a, "op")
+                      and a.name not in self.consts]
+            if not node.args or node.args[0] is not cur or others:
                 raise InputError(f"node {node.name!r} ({name}) does not take the previous layer's "
                                  "output as its input: fixsim imports chains of layers (no "
                                  "branches, skips or merges)")
@@ -471,10 +476,40 @@ def graph_from_exported(ep) -> Graph:
     return _Walker(ep).walk()
 
 
+class ExportedRunner:
+    """An exported program run as the source model: its module in float64, in batches of
+    the batch size it was exported with when that is static."""
+
+    def __init__(self, ep):
+        self.module = ep.module().double()
+        user = [s.arg.name for s in ep.graph_signature.input_specs if s.target is None]
+        node = next(n for n in ep.graph.nodes if n.op == "placeholder" and n.name in user)
+        b = node.meta["val"].shape[0]
+        self.batch = b if type(b) is int else None
+
+    def __call__(self, x):
+        torch = require("torch", "model")
+        m = self.module
+        step = self.batch or len(x)
+        outs = []
+        with torch.no_grad():
+            for i in range(0, len(x), step):
+                chunk = torch.from_numpy(np.asarray(x[i:i + step], np.float64))
+                if len(chunk) < step:  # pad the last chunk to the exported batch
+                    chunk = torch.cat([chunk, chunk.new_zeros((step - len(chunk),)
+                                                              + tuple(chunk.shape[1:]))])
+                y = m(chunk)
+                y = y[0] if isinstance(y, (tuple, list)) else y
+                outs.append(y.detach().double().numpy()[:min(step, len(x) - i)])
+        return np.concatenate(outs)
+
+
 def run_source(model, x: np.ndarray) -> np.ndarray:
     """``model`` in float64 on ``x`` (a copy: the imported model is not changed)."""
     import copy
 
+    if isinstance(model, ExportedRunner):
+        return model(x)
     torch = require("torch", "model")
     m = copy.deepcopy(model).double().eval()
     with torch.no_grad():
