@@ -31,7 +31,7 @@ COMMAND_MODULES = [
     "fixsim.cli.hil_cmd",
     "fixsim.cli.train_cmd",
     "fixsim.cli.compare_cmd", "fixsim.cli.certify_cmd",
-    "fixsim.cli.sweep_cmd",
+    "fixsim.cli.sweep_cmd", "fixsim.cli.profile_cmd",
 ]
 
 
