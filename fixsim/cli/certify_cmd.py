@@ -179,18 +179,18 @@ def run_command(args) -> int:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {str(out)!r} exists and is not a directory")
     kw = {} if args.golden is None else {"golden": Path(args.golden)}
-    if args.data is not None:  # read and shape-checked before the long run
-        from ..network.spec import load_spec
-        from ..verify.data import load_data
-
-        load_data(CertifyConfig(model=args.model, n_eval=args.n_eval, data=args.data),
-                  load_spec(args.model))
     n_eval = args.n_eval if args.n_eval is not None or args.data else 400
     cfg = CertifyConfig(vectors=args.vectors, model=args.model, n_eval=n_eval, data=args.data,
                         seed=args.seed, min_accuracy=args.min_accuracy,
                         max_gap_pp=args.max_gap_pp, min_agreement=args.min_agreement,
                         budget=budget, report=args.report, cosim=args.cosim, hw=args.hw,
                         top=args.top, threads=args.threads, **kw)
+    data = None
+    if args.data is not None:  # read and shape-checked once, before the long run
+        from ..network.spec import load_spec
+        from ..verify.data import load_data
+
+        data = load_data(cfg, load_spec(args.model))
     t0 = time.perf_counter()
 
     def log(msg: str) -> None:
@@ -203,7 +203,7 @@ def run_command(args) -> int:
 
     # The g++ build of the C simulation (first run only) overlaps the Numba compilation.
     with background_build(lambda: twin.build(cfg.model)):
-        cert = certify(cfg, log=log)
+        cert = certify(cfg, log=log, data=data)
     paths = write_certificate(cert, out)
     if args.json:
         print(json.dumps(cert, indent=2, default=str))

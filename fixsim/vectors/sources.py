@@ -140,6 +140,24 @@ def read_source(spec: ModelSpec, source, n: int, seed: int, progress=None) -> So
         else:
             raise InputError(f"source {path.name!r}: unknown file type {suffix!r}; expected "
                              ".h5/.hdf5 (fixsim data simulate), .cxi or .npy")
+    return _finish(spec, frames, raw, labels, class_names, record)
+
+
+def from_frames(spec: ModelSpec, frames: np.ndarray, labels=None, class_names=None,
+                record: dict | None = None) -> SourceData:
+    """Float frames already in memory (e.g. a frames file's) as :class:`SourceData`.
+
+    The same shape checks, NaN/inf rule and quantization as :func:`read_source`.
+
+    Raises
+    ------
+    InputError
+        Frames of another shape than the spec's input.
+    """
+    return _finish(spec, frames, None, labels, class_names, dict(record or {"kind": "frames"}))
+
+
+def _finish(spec, frames, raw, labels, class_names, record) -> SourceData:
     if frames is not None:
         frames = _as_batch(spec, np.ascontiguousarray(frames, dtype=np.float32), "source")
         warn_specials(frames, f"source {record.get('file', record.get('kind'))!r}")
@@ -176,4 +194,4 @@ def warn_specials(frames: np.ndarray, where: str) -> int:
     return n_nan + n_inf
 
 
-__all__ = ["SourceData", "read_source", "warn_specials"]
+__all__ = ["SourceData", "read_source", "from_frames", "warn_specials"]

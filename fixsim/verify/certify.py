@@ -508,7 +508,7 @@ def verdict_of(checks: list) -> tuple[str, list]:
 
 
 def certify(cfg: CertifyConfig | None = None, *, log: Callable[[str], None] = lambda m: None,
-            csim_run=None) -> dict:
+            csim_run=None, data: dict | None = None) -> dict:
     """Run every check and return the certificate (a JSON-able dict with ``verdict``).
 
     Parameters
@@ -520,6 +520,9 @@ def certify(cfg: CertifyConfig | None = None, *, log: Callable[[str], None] = la
     csim_run : callable, optional
         Replacement for :func:`fixsim.csim.twin.run` (same signature); tests use it to
         corrupt a C-simulation tap.
+    data : dict, optional
+        ``cfg.data`` already read by :func:`fixsim.verify.data.load_data` (the CLI reads
+        it before the long run; read here when not given).
 
     Raises
     ------
@@ -536,7 +539,7 @@ def certify(cfg: CertifyConfig | None = None, *, log: Callable[[str], None] = la
     golden = _golden(cfg)
     design = load_design(cfg, spec, log)
     evidence = load_evidence(cfg, spec, design)
-    data = load_data(cfg, spec)
+    data = load_data(cfg, spec) if data is None and cfg.data is not None else data
     acc, checks, held = accuracy(cfg, spec, golden, log, data)
     exact, c2 = bit_exactness(cfg, held, spec, log, csim_run, design)
     lat, c3 = latency_and_resources(cfg, evidence, design)

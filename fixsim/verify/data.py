@@ -29,12 +29,19 @@ def load_data(cfg, spec) -> dict | None:
     """
     if cfg.data is None:
         return None
+    from pathlib import Path
+
     from ..data.frames_file import load_frames
-    from ..vectors.sources import read_source
+    from ..errors import InputError
+    from ..vectors.sources import from_frames
 
     ff = load_frames(cfg.data)
     n = ff.n if cfg.n_eval is None else cfg.n_eval
-    src = read_source(spec, cfg.data, n, 0)
+    if n > ff.n:
+        raise InputError(f"--data {Path(cfg.data).name} holds {ff.n} frames, fewer than "
+                         f"--n-eval {n}")
+    src = from_frames(spec, ff.frames[:n], None if ff.labels is None else ff.labels[:n],
+                      ff.class_names, {"kind": "file", "file": Path(cfg.data).name})
     return {"frames": src.frames, "labels": src.labels, "class_names": src.class_names,
             "provenance": {**ff.provenance(), "path": relative_path(cfg.data), "used": n}}
 

@@ -93,12 +93,13 @@ def on_data(vs, data, log=None):
     import dataclasses
 
     from ..data.frames_file import load_frames
-    from ..vectors.sources import read_source
+    from ..vectors.sources import from_frames
 
     ff = load_frames(data)
     if log is not None:
         log(f"frames of {data}: {ff.n} frames, labels {'yes' if ff.labels is not None else 'no'}")
-    src = read_source(vs.spec, data, ff.n, 0)
+    src = from_frames(vs.spec, ff.frames, ff.labels, ff.class_names,
+                      {"kind": "file", "file": Path(data).name})
     return dataclasses.replace(vs, inputs=src.inputs, frames=src.frames, labels=src.labels,
                                class_names=src.class_names, taps={},
                                manifest={**vs.manifest, "data": ff.provenance()})

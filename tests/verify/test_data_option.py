@@ -106,7 +106,7 @@ def test_certify_on_a_vector_set_of_the_data(tmp_path, data_files, need_gxx, nee
 @pytest.mark.parametrize("case, match", [
     ("missing", "--data"),
     ("shape", "expected (N, 1, 65, 65)"),
-    ("too_few", "fewer than --n 7"),
+    ("too_few", "fewer than --n-eval 7"),
 ])
 def test_certify_bad_data_exit_2_nothing_written(tmp_path, data_files, need_golden, capsys,
                                                  case, match):
