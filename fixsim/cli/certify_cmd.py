@@ -179,8 +179,7 @@ def run_command(args) -> int:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {str(out)!r} exists and is not a directory")
     kw = {} if args.golden is None else {"golden": Path(args.golden)}
-    n_eval = args.n_eval if args.n_eval is not None or args.data else 400
-    cfg = CertifyConfig(vectors=args.vectors, model=args.model, n_eval=n_eval, data=args.data,
+    cfg = CertifyConfig(vectors=args.vectors, model=args.model, n_eval=args.n_eval, data=args.data,
                         seed=args.seed, min_accuracy=args.min_accuracy,
                         max_gap_pp=args.max_gap_pp, min_agreement=args.min_agreement,
                         budget=budget, report=args.report, cosim=args.cosim, hw=args.hw,

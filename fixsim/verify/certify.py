@@ -76,7 +76,8 @@ class CertifyConfig:
     golden: Path = field(default_factory=golden_dir)
     vectors: Path | None = None
     model: str = "specklenn-snl"
-    n_eval: int = 400
+    #: Held-out frames to simulate (None: 400); with ``data``, the frames used (None: all).
+    n_eval: int | None = None
     seed: int = 2026
     min_accuracy: float = 0.90
     max_gap_pp: float = 1.0
@@ -92,6 +93,8 @@ class CertifyConfig:
     data: Path | None = None
 
     def __post_init__(self):
+        if self.n_eval is None and self.data is None:
+            self.n_eval = 400
         if self.data is not None and self.n_eval is None:
             pass
         elif isinstance(self.n_eval, bool) or not isinstance(self.n_eval, int) or (
