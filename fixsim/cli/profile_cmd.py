@@ -29,6 +29,7 @@ def register(sub) -> None:
                    help="frames profiled (taps of every layer are kept; default 256)")
     p.add_argument("--out", help="directory for profile.json, profile.txt and profile.png")
     p.add_argument("--no-plot", action="store_true", help="no profile.png")
+    p.add_argument("--force", action="store_true", help="replace an existing --out directory")
     p.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     p.set_defaults(func=run)
 
@@ -41,6 +42,10 @@ def run(args) -> int:
     if args.frames is None or args.frames > args.max_frames:
         args.frames = args.max_frames
     out = check_dir_output(args.out) if args.out else None
+    if out is not None and out.exists() and not args.force:
+        from ..errors import InputError
+
+        raise InputError(f"--out {args.out!r} exists; give --force to replace its profile")
     ctx, spec, record = load(args)
     prof = {"format": "fixsim-profile/1", "fixsim_version": __version__, "inputs": record,
             **profile(ctx, lsb_threshold=args.lsb)}

@@ -69,6 +69,8 @@ def register(sub) -> None:
     ex.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask scheduler")
     x.add_argument("--out", required=True, help="output directory")
     x.add_argument("--cache", help="point cache directory (default OUT/cache)")
+    x.add_argument("--force", action="store_true",
+                   help="replace the outputs of a finished sweep in --out")
     x.add_argument("--no-plot", action="store_true", help="no pareto.png")
     x.add_argument("--no-progress", action="store_true", help="no progress bar")
     x.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -156,10 +158,27 @@ def _executor(args):
     return ExecutorSpec("pool" if args.workers > 1 else "inprocess", args.workers)
 
 
+def _outputs(args) -> tuple[Path, Path]:
+    """--out and the cache directory, checked before any work: a new directory, an
+    interrupted sweep's (it holds the cache: the sweep resumes), or --force."""
+    from .._files import check_dir_output
+    from ..errors import InputError
+
+    out = check_dir_output(args.out)
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        if (out / "sweep.json").exists():
+            raise InputError(f"--out {args.out!r} holds a finished sweep; give --force to "
+                             "replace it (cached points are reused)")
+        if not (out / "cache").is_dir():
+            raise InputError(f"--out {args.out!r} exists and is not a sweep directory; give "
+                             "--force to write into it")
+    cache = check_dir_output(args.cache) if args.cache else out / "cache"
+    return out, cache
+
+
 def run(args) -> int:
     import json
 
-    from .._files import check_dir_output
     from ..study.cost import CostModel
     from ..study.executors import PointCache
     from ..study.output import write_outputs
@@ -168,7 +187,7 @@ def run(args) -> int:
 
     targets = Targets(args.min_accuracy, args.max_gap, args.max_cycles, args.max_dsp)
     executor = _executor(args)
-    out = check_dir_output(args.out)
+    out, cache_dir = _outputs(args)
     model = CostModel(dense_reuse=args.dense_reuse, lut_mult_bits=args.lut_mult_bits)
     ctx, spec, record = load_inputs(args, need_labels=True, cost_model=model)
     grid = _plan(args, spec)
@@ -177,7 +196,7 @@ def run(args) -> int:
 
         raise InputError("empty grid: give --widths, --modes, --accum-widths or --layer, "
                          "or --search")
-    cache = PointCache(args.cache or Path(out) / "cache")
+    cache = PointCache(cache_dir)
     bar = None
     best = {"row": None}
 
