@@ -86,6 +86,13 @@ KINDS = {
     "compare golden": "modeldir", "compare support": "npz", "compare plots": "intodir",
     "certify golden": "modeldir", "certify report": "report", "certify cosim": "report",
     "certify hw": "npz", "certify top": "name", "certify out": "intodir",
+    "import source": "free", "import model": "text", "import args": "free",
+    "import input_shape": "name", "import config": "json", "import precision": "name",
+    "import name": "free", "import description": "free", "import rename": "name",
+    "import write_config": "outfile", "import hdf5": "outfile", "import out": "outdir",
+    "sweep model": "modeldir", "sweep data": "h5", "sweep spec": "spec", "sweep support": "npz",
+    "sweep out": "outdir", "profile model": "modeldir", "profile data": "h5",
+    "profile spec": "spec", "profile support": "npz", "profile out": "outdir",
 }
 
 #: A valid base command line per command; hostile values replace one argument of it.
@@ -112,6 +119,12 @@ BASE = {
     "evaluate": ["--model", "model", "--data", "good.h5"],
     "compare": ["vec", "vec", "--quiet"],
     "certify": ["--out", "newcert", "--n-eval", "8", "--quiet"],
+    "import": ["torch", f"{REPO}/fixsim/model/specklenn.py:SpeckleNNInference", "--weights",
+               "model/model_folded.pt", "--input-shape", "1,65,65", "--precision",
+               "ap_fixed<16,6>", "--out", "newimport"],
+    "sweep": ["model", "--data", "good.h5", "--out", "newsweep", "--widths", "8", "--no-plot",
+              "--no-progress"],
+    "profile": ["model", "--data", "good.h5", "--out", "newprofile", "--no-plot"],
 }
 
 
