@@ -144,8 +144,11 @@ def test_compare_on_data(tmp_path, tiny_set, data_files, capsys):
     code = main(["compare", f"float:{tiny_set}", f"fixsim:{tiny_set}", "--data",
                  str(data_files["nolab"]), "--support", "none", "--quiet", "--json"])
     doc = json.loads(capsys.readouterr().out)
-    assert code in (0, 1) and doc  # float vs fixed: LSB errors, never "equal" by fiat
-    assert "6 common frames" in json.dumps(doc) or '"frames": 6' in json.dumps(doc)
+    assert code in (0, 1) and doc["mode"] == "fixed-float"
+    assert doc["frames"] == 6 and doc["a"]["frames"] == 6 and doc["b"]["frames"] == 6
+    for side in ("a", "b"):
+        assert doc[side]["info"]["data"]["file"] == "nolab.h5"
+        assert doc[side]["info"]["data"]["labels"] is False and doc[side]["labels"] is False
 
 
 def test_compare_refuses_expected_outputs_with_data(tiny_set, data_files, capsys):
