@@ -503,3 +503,100 @@ def differential(case: Case) -> Comparison:
     built = build(case)
     _, traces = run_traced(built, hls_input(case))
     return compare(case, run_fixsim(case), traces)
+
+
+# ------------------------------------------ networks of one layer family (own torch twin)
+def sequential_module(mods: list):
+    """A ``torch.nn.Module`` running ``(name, module)`` pairs in order; hls4ml names its
+    layers after the attributes and its input layer after forward's argument ``x``."""
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.order = [n for n, _ in mods]
+            for n, m in mods:
+                self.add_module(n, m)
+
+        def forward(self, x):
+            for n in self.order:
+                x = getattr(self, n)(x)
+            return x
+
+    return Net().eval()
+
+
+def build_module(prefix: str, spec, weights: dict, module_fn, config: dict, io_type: str,
+                 source: str, declared=None) -> Built:
+    """hls4ml's compiled project of a network whose torch twin ``module_fn()`` makes,
+    converted with ``config``, cached by content hash (as :func:`build`): the spec, the
+    config, the io type, the tools, the weights and ``source`` (the test file's path: an
+    edit rebuilds).  ``declared(model)`` checks hls4ml's declared types before writing."""
+    import hls4ml
+
+    from fixsim.csim.build import cache_dir
+
+    h = hashlib.sha256(json.dumps({"spec": spec.to_dict(), "config": config, "io": io_type,
+                                   "versions": _versions(),
+                                   "test": hashlib.sha256(Path(source).read_bytes()).hexdigest()},
+                                  sort_keys=True, default=list).encode())
+    for name in sorted(weights):
+        h.update(name.encode() + np.ascontiguousarray(weights[name], np.int64).tobytes())
+    root = cache_dir() / "hls4ml"
+    root.mkdir(parents=True, exist_ok=True)
+    out = root / f"{prefix}-{h.hexdigest()[:24]}"
+    meta_path = out / "meta.json"
+    with open(f"{out}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if meta_path.is_file():
+            meta = json.loads(meta_path.read_text())
+            if meta.get("built_in") == str(out) and (out / meta["library"]).is_file():
+                return Built(out, out / meta["library"], 1, meta["output_size"],
+                             {k: tuple(v) for k, v in meta["traced"].items()}, True)
+        shutil.rmtree(out, ignore_errors=True)
+        sink = io.StringIO()
+        with _convert_lock, contextlib.redirect_stdout(sink), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = hls4ml.converters.convert_from_pytorch_model(
+                module_fn(), hls_config=config, output_dir=str(out), project_name=PROJECT,
+                backend="Vivado", io_type=io_type)
+            if declared is not None:
+                declared(model)
+            model.config.trace_output = True
+            model.write()
+            traced = {l.name: list(l.get_output_variable().shape) for l in model.get_layers()
+                      if l.get_attr("function_cpp", None) and l.get_attr("trace", False)}
+            size = int(model.get_output_variables()[0].size())
+            lib = model.config.backend.compile(model)
+        meta = {"library": os.path.relpath(lib, out), "output_size": size, "traced": traced,
+                "built_in": str(out)}
+        tmp = meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, meta_path)
+        return Built(out, lib, 1, size, {k: tuple(v) for k, v in traced.items()}, False)
+
+
+def compare_layers(label: str, spec, weights: dict, x: np.ndarray, traces: dict,
+                   skip=("flatten",)) -> tuple[int, list[str]]:
+    """(values compared, one line per differing layer) of every layer not of a type in
+    ``skip``: fixsim's tap against hls4ml's trace of the same name (maps channels last)."""
+    from fixsim.network import run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FixsimWarning)
+        taps = run(spec, weights, x)
+    compared, bad = 0, []
+    for l in spec.layers:
+        if l.type in skip:
+            continue
+        assert l.name in traces, f"hls4ml traced no layer {l.name!r}: {sorted(traces)}"
+        want = taps[l.name]
+        got = traces[l.name]
+        if want.ndim > 2:  # (N, C, ...) in fixsim, (N, ..., C) in hls4ml
+            got = np.moveaxis(got.reshape(len(x), *want.shape[2:], want.shape[1]), -1, 1)
+        raw = to_raw(got.reshape(want.shape), l.out_format, f"{label} {l.name}")
+        compared += raw.size
+        n = int(np.count_nonzero(raw != want))
+        if n:
+            bad.append(f"{l.name}: {n} of {raw.size} differ")
+    return compared, bad

@@ -21,14 +21,7 @@ networks, the torch module and the hls4ml configuration are built here.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
-import hashlib
-import io
-import json
-import os
-import shutil
 import warnings
 
 import numpy as np
@@ -132,19 +125,7 @@ def torch_module(case: Case1D):
             with torch.no_grad():
                 getattr(m, t.role).copy_(torch.from_numpy(v.astype(np.float32)))
         mods.append((l.name, m))
-    class Net(nn.Module):  # forward's argument names hls4ml's input layer: "x"
-        def __init__(self):
-            super().__init__()
-            self.order = [n for n, _ in mods]
-            for n, m in mods:  # hls4ml names its layers after these attributes
-                self.add_module(n, m)
-
-        def forward(self, x):
-            for n in self.order:
-                x = getattr(self, n)(x)
-            return x
-
-    return Net().eval()
+    return H.sequential_module(mods)
 
 
 def hls_config(case: Case1D) -> dict:
@@ -170,68 +151,15 @@ def hls_config(case: Case1D) -> dict:
 
 
 def build(case: Case1D) -> H.Built:
-    """hls4ml's compiled project of ``case``, cached by content hash (as h4_harness.build)."""
-    import hls4ml
-
-    from fixsim.csim.build import cache_dir
-
-    h = hashlib.sha256(json.dumps({"spec": case.spec.to_dict(), "config": hls_config(case),
-                                   "io": case.io_type, "versions": H._versions(),
-                                   "test": hashlib.sha256(open(__file__, "rb").read()).hexdigest()},
-                                  sort_keys=True, default=list).encode())
-    for name in sorted(case.weights):
-        h.update(name.encode() + np.ascontiguousarray(case.weights[name], np.int64).tobytes())
-    root = cache_dir() / "hls4ml"
-    root.mkdir(parents=True, exist_ok=True)
-    out = root / f"h1d-{h.hexdigest()[:24]}"
-    meta_path = out / "meta.json"
-    with open(f"{out}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if meta_path.is_file() and json.loads(meta_path.read_text()).get("built_in") == str(out):
-            meta = json.loads(meta_path.read_text())
-            return H.Built(out, out / meta["library"], 1, meta["output_size"],
-                           {k: tuple(v) for k, v in meta["traced"].items()}, True)
-        shutil.rmtree(out, ignore_errors=True)
-        sink = io.StringIO()
-        with H._convert_lock, contextlib.redirect_stdout(sink), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = hls4ml.converters.convert_from_pytorch_model(
-                torch_module(case), hls_config=hls_config(case), output_dir=str(out),
-                project_name=PROJECT, backend="Vivado", io_type=case.io_type)
-            model.config.trace_output = True
-            model.write()
-            traced = {l.name: list(l.get_output_variable().shape) for l in model.get_layers()
-                      if l.get_attr("function_cpp", None) and l.get_attr("trace", False)}
-            size = int(model.get_output_variables()[0].size())
-            lib = model.config.backend.compile(model)
-        meta = {"library": os.path.relpath(lib, out), "output_size": size, "traced": traced,
-                "built_in": str(out)}
-        tmp = meta_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, meta_path)
-        return H.Built(out, lib, 1, size, {k: tuple(v) for k, v in traced.items()}, False)
+    """hls4ml's compiled project of ``case``, cached by content hash."""
+    return H.build_module("h1d", case.spec, case.weights, lambda: torch_module(case),
+                          hls_config(case), case.io_type, __file__)
 
 
 def compare(case: Case1D, traces: dict) -> tuple[int, list[str]]:
-    """(values compared, one line per differing layer); maps are channels last in hls4ml."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FixsimWarning)
-        taps = run(case.spec, case.weights, case.x)
-    compared, bad = 0, []
-    for l in case.spec.layers:
-        if l.type == "flatten":  # hls4ml's Reshape is an alias: checked through the dense
-            continue
-        assert l.name in traces, f"hls4ml traced no layer {l.name!r}: {sorted(traces)}"
-        want = taps[l.name]
-        got = traces[l.name].reshape(len(case.x), *want.shape[:0:-1] if want.ndim == 3 else want.shape[1:])
-        if want.ndim == 3:
-            got = got.transpose(0, 2, 1)
-        raw = H.to_raw(got, l.out_format, f"{case.label} {l.name}")
-        compared += raw.size
-        n = int(np.count_nonzero(raw != want))
-        if n:
-            bad.append(f"{l.name}: {n} of {raw.size} differ")
-    return compared, bad
+    """(values compared, one line per differing layer); flatten is an alias in hls4ml,
+    checked through the layer after it."""
+    return H.compare_layers(case.label, case.spec, case.weights, case.x, traces)
 
 
 @pytest.fixture(scope="module")

@@ -25,14 +25,7 @@ wrapping, with sign-dependent rounding; inputs saturate; both are asserted.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
-import hashlib
-import io
-import json
-import os
-import shutil
 import warnings
 
 import numpy as np
@@ -127,19 +120,7 @@ def torch_module(case: PoolCase):
             m = nn.Flatten()
         mods.append((l.name, m))
 
-    class Net(nn.Module):  # forward's argument names hls4ml's input layer: "x"
-        def __init__(self):
-            super().__init__()
-            self.order = [n for n, _ in mods]
-            for n, m in mods:  # hls4ml names its layers after these attributes
-                self.add_module(n, m)
-
-        def forward(self, x):
-            for n in self.order:
-                x = getattr(self, n)(x)
-            return x
-
-    return Net().eval()
+    return H.sequential_module(mods)
 
 
 def hls_config(case: PoolCase) -> dict:
@@ -179,70 +160,16 @@ def _declared(model, case: PoolCase) -> None:
 
 
 def build(case: PoolCase) -> H.Built:
-    """hls4ml's compiled project of ``case``, cached by content hash (as h4_harness.build)."""
-    import hls4ml
-
-    from fixsim.csim.build import cache_dir
-
-    h = hashlib.sha256(json.dumps({"spec": case.spec.to_dict(), "config": hls_config(case),
-                                   "io": case.io_type, "versions": H._versions(),
-                                   "test": hashlib.sha256(open(__file__, "rb").read()).hexdigest()},
-                                  sort_keys=True, default=list).encode())
-    for name in sorted(case.weights):
-        h.update(name.encode() + np.ascontiguousarray(case.weights[name], np.int64).tobytes())
-    root = cache_dir() / "hls4ml"
-    root.mkdir(parents=True, exist_ok=True)
-    out = root / f"h4pool-{h.hexdigest()[:24]}"
-    meta_path = out / "meta.json"
-    with open(f"{out}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if meta_path.is_file() and json.loads(meta_path.read_text()).get("built_in") == str(out):
-            meta = json.loads(meta_path.read_text())
-            if (out / meta["library"]).is_file():
-                return H.Built(out, out / meta["library"], 1, meta["output_size"],
-                               {k: tuple(v) for k, v in meta["traced"].items()}, True)
-        shutil.rmtree(out, ignore_errors=True)
-        sink = io.StringIO()
-        with H._convert_lock, contextlib.redirect_stdout(sink), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = hls4ml.converters.convert_from_pytorch_model(
-                torch_module(case), hls_config=hls_config(case), output_dir=str(out),
-                project_name=PROJECT, backend="Vivado", io_type=case.io_type)
-            _declared(model, case)
-            model.config.trace_output = True
-            model.write()
-            traced = {l.name: list(l.get_output_variable().shape) for l in model.get_layers()
-                      if l.get_attr("function_cpp", None) and l.get_attr("trace", False)}
-            size = int(model.get_output_variables()[0].size())
-            lib = model.config.backend.compile(model)
-        meta = {"library": os.path.relpath(lib, out), "output_size": size, "traced": traced,
-                "built_in": str(out)}
-        tmp = meta_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, meta_path)
-        return H.Built(out, lib, 1, size, {k: tuple(v) for k, v in traced.items()}, False)
+    """hls4ml's compiled project of ``case``, cached by content hash."""
+    return H.build_module("h4pool", case.spec, case.weights, lambda: torch_module(case),
+                          hls_config(case), case.io_type, __file__,
+                          declared=lambda model: _declared(model, case))
 
 
 def compare(case: PoolCase, traces: dict) -> tuple[int, list[str]]:
-    """(values compared, one line per differing layer); maps are channels last in hls4ml."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FixsimWarning)
-        taps = run(case.spec, case.weights, case.x)
-    compared, bad = 0, []
-    for l in case.spec.layers:
-        if l.type == "flatten":  # a Transpose and an alias in hls4ml: checked by the batchnorm
-            continue
-        assert l.name in traces, f"hls4ml traced no layer {l.name!r}: {sorted(traces)}"
-        want = taps[l.name]
-        got = traces[l.name]
-        if want.ndim == 4:
-            got = got.reshape(len(case.x), *want.shape[2:], want.shape[1]).transpose(0, 3, 1, 2)
-        raw = H.to_raw(got.reshape(want.shape), l.out_format, f"{case.label} {l.name}")
-        compared += raw.size
-        n = int(np.count_nonzero(raw != want))
-        if n:
-            bad.append(f"{l.name}: {n} of {raw.size} differ")
-    return compared, bad
+    """(values compared, one line per differing layer); flatten is an alias in hls4ml,
+    checked through the layer after it."""
+    return H.compare_layers(case.label, case.spec, case.weights, case.x, traces)
 
 
 @pytest.fixture(scope="module")
