@@ -17,6 +17,8 @@ import json
 import sys
 from pathlib import Path
 
+from ._args import seed
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -51,7 +53,7 @@ def register(sub) -> None:
     p.add_argument("--description", default="", help="spec description")
     p.add_argument("--rename", action="append", default=[], metavar="OLD=NEW",
                    help="rename a layer (repeatable), e.g. max_pool2d=pool1")
-    p.add_argument("--seed", type=_seed, default=0, help="seed of the float check's frames")
+    p.add_argument("--seed", type=seed(), default=0, help="seed of the float check's frames")
     p.add_argument("--out", metavar="DIR", help="output directory (spec.json, weights.npz, "
                                                 "import_report.json/.txt)")
     p.add_argument("--write-config", metavar="FILE",
@@ -61,12 +63,6 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true", help="replace existing outputs")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run)
-
-
-def _seed(text):
-    from ._args import seed
-
-    return seed()(text)
 
 
 def _shape(text: str | None):
@@ -109,7 +105,7 @@ def _dump_config(path: str, cfg: dict) -> None:
 
 
 def run(args) -> int:
-    from .._files import atomic_dir, check_writable_output, sha256_file
+    from .._files import atomic_dir, check_dir_output, check_writable_output, sha256_file
     from ..errors import InputError
     from ..network.importers import import_model
     from ..network.importers.precision import Config, read_config
@@ -122,8 +118,10 @@ def run(args) -> int:
     if args.out is None and not args.json and args.write_config is None:
         raise InputError("give --out DIR (and/or --write-config FILE, --json)")
     out = Path(args.out) if args.out else None
-    if out is not None and out.exists() and not args.force:
-        raise InputError(f"--out {str(out)!r} exists; pass --force to replace it")
+    if out is not None:
+        check_dir_output(out)
+        if out.exists() and not args.force:
+            raise InputError(f"--out {str(out)!r} exists; pass --force to replace it")
     for opt in ("write_config", "hdf5"):
         if getattr(args, opt):
             check_writable_output(getattr(args, opt), args.force, f"--{opt.replace('_', '-')}")
