@@ -305,3 +305,18 @@ def test_data_info_of_an_imported_file(tmp_path, capsys):
     assert info["format"] == FORMAT and info["frames"] == [2, 3, 3]
     assert info["labels"]["non_sample_hit"] == 2 and info["checksum"] == "ok"
     assert info["source"]["file"] == "f.npy" and info["import"]["bin"] == 2
+
+
+def test_one_frame_and_a_simulated_dataset_as_sources(tmp_path):
+    """A single (H, W) frame is one frame; a fixsim data simulate file is found at /frames."""
+    one = np.random.default_rng(4).poisson(2.0, (130, 130)).astype(np.int64)
+    np.save(tmp_path / "one.npy", one)
+    assert _import(tmp_path / "one.npy", tmp_path / "a.h5", "--bin", "2") == 0
+    np.testing.assert_array_equal(load_frames(tmp_path / "a.h5").frames,
+                                  _reference(one[None], (64.5, 64.5), 130, 2, stdz=False))
+    assert main(["data", "simulate", "--n", "2", "--out", str(tmp_path / "sim.h5"),
+                 "--no-progress"]) == 0
+    assert _import(tmp_path / "sim.h5", tmp_path / "b.h5") == 0
+    b = load_frames(tmp_path / "b.h5")
+    assert b.meta["source"]["dataset"] == "/frames" and b.labels is None
+    np.testing.assert_array_equal(b.frames, load_frames(tmp_path / "sim.h5").frames)
