@@ -40,6 +40,9 @@ def _summary(spec) -> dict:
             b = bounds[layer.name]
             row.update(accum=str(b.accum), bound=b.max_abs, cannot_overflow=b.cannot_overflow,
                        order_free=b.order_free)
+        options = getattr(layer, "options", None)
+        if options is not None:  # the MAC datapath: product, summation order, activation
+            row["options"] = options.to_dict()
         layers.append(row)
     return {"generator": f"fixsim {__version__}", "name": spec.name,
             "spec_hash": spec.spec_hash(), "params": spec.num_params,
@@ -76,6 +79,10 @@ def main(args) -> int:
             verdict = "cannot overflow" if row["cannot_overflow"] else "MAY OVERFLOW"
             extra = (f"  acc {row['accum']} |acc| <= {row['bound']:g} ({verdict}"
                      f"{', order-free' if row['order_free'] else ''})")
+        if "options" in row:
+            o = row["options"]
+            order = o["sum_order"] + (f" R={o['reuse_factor']}" if "reuse_factor" in o else "")
+            extra += f"  [{o['product']}, {order}, activation on {o['activation_on']}]"
         print(f"  {row['name']:10s} {row['type']:10s} {str(tuple(row['out_shape'])):14s} "
               f"{row['out_format']}{extra}")
     return 0
