@@ -104,6 +104,10 @@ def test_cheapest_spec_loads_and_meets_the_targets(tiny, tmp_path, capsys):
     assert all(r["meets"] for r in doc["rows"] if r["key"] == doc["best"]["key"])
     assert best["weight_bits"] <= min(r["weight_bits"] for r in doc["rows"] if r["meets"]
                                       and r["dsp"] == best["dsp"])
+    # the chosen spec is a spec the rest of fixsim takes
+    assert main(["vectors", "gen", "--model", str(tmp_path / "o" / "cheapest_spec.json"),
+                 "--n", "2", "--source", str(tiny / "frames.npy"), "--weights", "random",
+                 "--out", str(tmp_path / "vg")]) == 0
 
 
 @pytest.mark.parametrize("args, message", [
