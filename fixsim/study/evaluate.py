@@ -102,18 +102,20 @@ def load_model_dir(model) -> tuple[dict, Path | None, Path | None]:
 def load_frames(path, input_shape) -> tuple[np.ndarray, np.ndarray | None, dict]:
     """Frames (N, *input_shape) float, labels (N,) int64 or None, and a record of the file.
 
-    Reads a ``fixsim data simulate`` HDF5 file (frames and labels, checksums verified), an
-    ``.npz`` with ``frames`` (and ``labels``) or an ``.npy`` of frames.  Frames of shape
-    (N, H, W) gain the channel axis of a one-channel (1, H, W) input.
+    Reads a ``fixsim data simulate`` or ``data import`` HDF5 file (checksums verified; its
+    provenance, seed included, is recorded), an ``.npz`` with ``frames`` (and ``labels``)
+    or an ``.npy`` of frames.  Frames of shape (N, H, W) gain the channel axis of a
+    one-channel (1, H, W) input.
     """
     from .._files import read_array_file, sha256_file
 
     path = Path(path)
-    labels = None
-    if path.suffix in (".h5", ".hdf5", ".cxi"):
-        from ..data.store import load_dataset
+    labels, prov = None, None
+    if path.suffix in (".h5", ".hdf5"):
+        from ..data import load_frames as load_frames_file
 
-        frames, labels, _, _ = load_dataset(path)
+        ff = load_frames_file(path)  # fixsim data simulate or data import
+        frames, labels, prov = ff.frames, ff.labels, ff.provenance()
     else:
         obj = read_array_file(path, "--data")
         if isinstance(obj, dict):
@@ -138,7 +140,7 @@ def load_frames(path, input_shape) -> tuple[np.ndarray, np.ndarray | None, dict]
                              f">= 0, got {labels.dtype} {labels.shape}")
         labels = labels.astype(np.int64)
     record = {"path": str(path), "sha256": sha256_file(path), "n": int(len(frames)),
-              "labelled": labels is not None}
+              "labelled": labels is not None, "provenance": prov}
     return frames, labels, record
 
 
