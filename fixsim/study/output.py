@@ -122,9 +122,58 @@ def pareto_png(path, result: dict, targets) -> None:
     plt.close(fig)
 
 
+def study_png(path, result: dict, targets) -> bool:
+    """Accuracy against the uniform width (one line per modes/accumulator set) and, after a
+    search, the minimal width of each tensor.  False (nothing written) without either."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid = [r for r in result["rows"] if isinstance(r["label"].get("width"), int)
+            and r["label"].get("stage", "grid") == "grid" and r.get("accuracy") is not None]
+    widths = result.get("minimal_widths")
+    if not grid and not widths:
+        return False
+    fig, axes = plt.subplots(1, 2 if widths else 1, figsize=(11 if widths else 6, 4.2),
+                             squeeze=False)
+    ax = axes[0][0]
+    series: dict = {}
+    for r in grid:
+        lab = r["label"]
+        series.setdefault(f"modes {lab.get('modes')}, accum {lab.get('accum')}", []).append(r)
+    for name, rs in sorted(series.items()):
+        rs = sorted(rs, key=lambda r: r["label"]["width"])
+        ax.plot([r["label"]["width"] for r in rs], [100 * r["accuracy"] for r in rs], "o-",
+                ms=4, label=name)
+    if grid:
+        ax.plot(sorted({r["label"]["width"] for r in grid}),
+                [100 * grid[0]["float_accuracy"]] * len({r["label"]["width"] for r in grid}),
+                "k:", label="float")
+        ax.legend(fontsize=7)
+    ax.axhline(100 * targets.min_accuracy, color="C3", ls="--", lw=1)
+    ax.set_xlabel("uniform width W (bits)")
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(alpha=0.3)
+    if widths:
+        ax2 = axes[0][1]
+        names = list(widths)
+        ax2.barh(range(len(names)), [widths[n] for n in names], color="C0")
+        ax2.set_yticks(range(len(names)), names, fontsize=7)
+        ax2.invert_yaxis()
+        ax2.set_xlabel("narrowest width meeting the targets (others at the start)")
+        ax2.grid(alpha=0.3, axis="x")
+    fig.suptitle(f"fixsim sweep (fixsim {__version__})")
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=110, metadata={"Software": f"fixsim {__version__}"})
+    plt.close(fig)
+    return True
+
+
 def write_outputs(out_dir, result: dict, targets, record: dict, spec_text: str | None,
                   run_record: dict, plot: bool = True) -> dict:
-    """Write sweep.json, sweep.csv, pareto.png, cheapest_spec.json and manifest.json.
+    """Write sweep.json, sweep.csv, pareto.png, widths.png, cheapest_spec.json, manifest.json.
 
     Returns name -> path of the files written.
     """
@@ -141,6 +190,8 @@ def write_outputs(out_dir, result: dict, targets, record: dict, spec_text: str |
     if plot:
         pareto_png(out / "pareto.png", result, targets)
         written["pareto.png"] = out / "pareto.png"
+        if study_png(out / "widths.png", result, targets):
+            written["widths.png"] = out / "widths.png"
     manifest = {"format": "fixsim-sweep-manifest/1", "fixsim_version": __version__, **run_record,
                 "inputs": record, "files": {n: sha256_file(p) for n, p in sorted(written.items())}}
     write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
@@ -148,5 +199,5 @@ def write_outputs(out_dir, result: dict, targets, record: dict, spec_text: str |
     return written
 
 
-__all__ = ["table_rows", "table_json", "table_csv", "pareto_front", "pareto_png",
+__all__ = ["table_rows", "table_json", "table_csv", "pareto_front", "pareto_png", "study_png",
            "write_outputs", "METRICS", "LABELS"]

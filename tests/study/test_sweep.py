@@ -40,7 +40,7 @@ def test_tables_identical_on_every_executor(tiny, tmp_path, capsys):
     assert min(r["accuracy"] for r in narrow) < 1.0  # 5 bits lose decisions: not a constant
     manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
     assert manifest["executor"] == "Dask LocalCluster of 2 workers"
-    assert set(manifest["files"]) >= {"sweep.json", "sweep.csv", "pareto.png"}
+    assert set(manifest["files"]) >= {"sweep.json", "sweep.csv", "pareto.png", "widths.png"}
 
 
 def _start(tiny, out, cache):
