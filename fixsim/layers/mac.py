@@ -27,7 +27,7 @@ the headers' port (WRAP with N > 0, WRAP_SM), which run "sequential".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 
 import numpy as np
@@ -118,8 +118,9 @@ class MacConfig:
             raise FormatError(f"product 'exact' needs an accumulator at least as fine as the "
                               f"product {self.product_format}, got {self.accum}")
 
-    @property
+    @cached_property
     def product_format(self) -> FixedType:
+        # cached: the layer functions ask for it (through shift) several times per call
         return product_type(self.in_format, self.weight)
 
     @property
