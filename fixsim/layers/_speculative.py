@@ -121,21 +121,34 @@ def make_plan(cfg, step_kind: str, xmax: int, w2d: np.ndarray,
         return None, reason
     acc = cfg.accum
     d, shift = max(0, -cfg.shift), max(0, cfg.shift)
-    l1 = _row_l1(w2d)
-    wmax = int(np.abs(w2d).max()) if w2d.size else 0
-    pmax, smax = xmax * wmax, xmax * max(l1, default=0)
+    # sum_k |w[o, k]| per row: int64 when it cannot overflow (one pass over the weights on
+    # every call, so no Python loop), else exact Python ints
+    a = np.abs(w2d.astype(np.int64, copy=False)) if w2d.size else None
+    small = a is not None and int(a.max()) < 2 ** 40 and w2d.shape[1] < 2 ** 22
+    l1 = a.sum(axis=1) if small else _row_l1(w2d)
+    wmax = int(a.max()) if small else (int(np.abs(w2d).max()) if w2d.size else 0)
+    l1max = int(max(l1, default=0)) if not small else int(l1.max())
+    pmax, smax = xmax * wmax, xmax * l1max
     lanes = _lanes(cfg, d, pmax, smax)
     if lanes is None:
         return None, f"products up to {pmax} and sums up to {smax} (raw) do not fit int64 lanes"
     # Per output channel: P * 2^shift <= hi - max(b, 0) and N * 2^shift >= lo' - min(b, 0)
     # (partial sums and each product alone), as bounds on P and N (floor / ceil).
+    raw_max = acc.raw_max
     lo = acc.raw_min + (1 if (acc.overflow == Overflow.AP_SAT_SYM and acc.signed) else 0)
-    bias = [int(b) for b in bias_acc]
-    hi_c = [(acc.raw_max - max(b, 0)) >> shift for b in bias]
-    lo_c = [-((min(b, 0) - lo) >> shift) for b in bias]
     # The bound for every input of this call: sum_t |r_t| <= (max|x| * L1 + K (2^d - 1)) >> d.
     slack = w2d.shape[1] * ((1 << d) - 1)
-    check = any((xmax * l + slack) >> d > min(h, -m) for l, h, m in zip(l1, hi_c, lo_c, strict=True))
+    if small and acc.width <= 62 and smax + slack < 2 ** 62:  # every value below fits int64
+        b = bias_acc.astype(np.int64, copy=False)
+        hi_c = (raw_max - np.maximum(b, 0)) >> shift
+        lo_c = -((np.minimum(b, 0) - lo) >> shift)
+        check = bool(np.any(((xmax * l1 + slack) >> d) > np.minimum(hi_c, -lo_c)))
+    else:
+        bias = [int(b) for b in bias_acc]
+        hi_c = [(raw_max - max(b, 0)) >> shift for b in bias]
+        lo_c = [-((min(b, 0) - lo) >> shift) for b in bias]
+        check = any((xmax * int(l) + slack) >> d > min(h, -m)
+                    for l, h, m in zip(l1, hi_c, lo_c, strict=True))
     c0, c1, c2 = round_constants(acc.quantization, d)
     return SpecPlan(lanes, d, c0, c1, c2, check, shift, np.array(hi_c, np.int64),
                     np.array(lo_c, np.int64)), None
@@ -368,10 +381,24 @@ def _operands(arr: np.ndarray, plan: SpecPlan) -> np.ndarray:
 
 
 def _terms_of(w: np.ndarray, hp: int, wp: int, lanes) -> tuple:
-    """(wts, offs, n_terms) of a conv weight (Cout, C, KH, KW): per output channel its
-    nonzero weights (a zero weight adds 0 to s and t in every mode) and their offsets
-    ``ci*Hp*Wp + kh*Wp + kw`` in the flat padded input, packed to the front."""
-    cout, c, kh, kw = w.shape
+    """(wts, offs, n_terms) of a conv weight (Cout, C, KH, KW) int64: per output channel
+    its nonzero weights (a zero weight adds 0 to s and t in every mode) and their offsets
+    ``ci*Hp*Wp + kh*Wp + kw`` in the flat padded input, packed to the front.  Weights of
+    up to 2^16 values are looked up by their bytes (a layer calls this once per slice of
+    images with the same weights); the kernels only read the arrays."""
+    key = (w.shape, hp, wp, np.dtype(lanes).str)
+    if w.size <= 2 ** 16:
+        return _terms_cached(np.ascontiguousarray(w, np.int64).tobytes(), *key)
+    return _pack_terms(w, *key)
+
+
+@lru_cache(maxsize=64)
+def _terms_cached(raw: bytes, shape, hp, wp, lanes) -> tuple:
+    return _pack_terms(np.frombuffer(raw, np.int64).reshape(shape), shape, hp, wp, lanes)
+
+
+def _pack_terms(w, shape, hp, wp, lanes) -> tuple:
+    cout, c, kh, kw = shape
     grid = np.arange(c)[:, None, None] * (hp * wp) + np.arange(kh)[:, None] * wp + np.arange(kw)
     w2 = w.reshape(cout, -1)
     nz = w2 != 0

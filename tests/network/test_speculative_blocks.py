@@ -155,3 +155,39 @@ def test_bound_of_absolute_sum_covers_rounded_terms(d, p):
     u = sum(abs(v) for v in p)
     t = (u >> d) + len(p) if d else u
     assert t >= sum(-(-abs(v) >> d) for v in p)
+
+
+def _plan_reference(cfg, xmax, w2d, bias_acc):
+    """make_plan's bounds spelled in Python ints: (lanes, check, hi_c, lo_c)."""
+    acc = cfg.accum
+    d, shift = max(0, -cfg.shift), max(0, cfg.shift)
+    l1 = [sum(abs(int(v)) for v in row) for row in w2d]
+    lo = acc.raw_min + (1 if (acc.overflow.name == "AP_SAT_SYM" and acc.signed) else 0)
+    hi_c = [(acc.raw_max - max(int(b), 0)) >> shift for b in bias_acc]
+    lo_c = [-((min(int(b), 0) - lo) >> shift) for b in bias_acc]
+    slack = w2d.shape[1] * ((1 << d) - 1)
+    check = any((xmax * v + slack) >> d > min(h, -m) for v, h, m in zip(l1, hi_c, lo_c))
+    return check, hi_c, lo_c
+
+
+@settings(max_examples=60, deadline=None)
+@given(wi=st.integers(2, 32), ww=st.integers(2, 32), aw=st.integers(2, 64), fa=st.integers(-4, 40),
+       o=st.sampled_from(["AP_SAT", "AP_SAT_SYM", "AP_SAT_ZERO"]), signed=st.booleans(),
+       seed=st.integers(0, 2 ** 32 - 1), k=st.integers(1, 50), scale=st.integers(0, 40))
+def test_plan_bounds_equal_python_ints(wi, ww, aw, fa, o, signed, seed, k, scale):
+    """make_plan's int64 form of the per-channel bounds and of the layer-level check equals
+    the same formulas in Python ints (and its Python fallback for wide formats)."""
+    fin, weight = FixedType(wi, wi // 2, signed), FixedType(ww, ww // 3, signed)
+    accum = FixedType(aw, aw - min(fa, aw + 60), signed, "AP_RND", o)
+    cfg = MacConfig(fin, weight, None, accum, RESULT)
+    rng = np.random.default_rng(seed)
+    w2d = rng.integers(weight.raw_min, weight.raw_max + 1, (5, k), dtype=np.int64)
+    bias = rng.integers(accum.raw_min, accum.raw_max, 5, dtype=np.int64, endpoint=True)
+    xmax = min(max(-fin.raw_min, fin.raw_max), 1 << scale)
+    plan, reason = S.make_plan(cfg, "clamp", xmax, w2d, bias)
+    if plan is None:
+        assert reason
+        return
+    check, hi_c, lo_c = _plan_reference(cfg, xmax, w2d, bias)
+    assert plan.check == check
+    assert plan.hi_c.tolist() == hi_c and plan.lo_c.tolist() == lo_c
