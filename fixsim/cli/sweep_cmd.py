@@ -183,7 +183,7 @@ def run(args) -> int:
     from ..study.executors import PointCache
     from ..study.output import write_outputs
     from ..study.points import apply
-    from ..study.sweep import Targets, sweep
+    from ..study.sweep import Targets, cost_key, sweep
 
     targets = Targets(args.min_accuracy, args.max_gap, args.max_cycles, args.max_dsp)
     executor = _executor(args)
@@ -201,7 +201,7 @@ def run(args) -> int:
     best = {"row": None}
 
     def on_row(point, row, cached):
-        if targets.meets(row) and (best["row"] is None or row["dsp"] < best["row"]["dsp"]):
+        if targets.meets(row) and (best["row"] is None or cost_key(row) < cost_key(best["row"])):
             best["row"] = row
         if bar is not None:
             if bar.n >= bar.total:  # search probes are planned round by round
@@ -230,7 +230,7 @@ def run(args) -> int:
         chosen = apply(spec, point, name=f"{spec.name}-sweep-{b['key'][:8]}",
                        description=f"fixsim sweep (fixsim {ctx.identity['fixsim']}): "
                                    f"cheapest point meeting {targets.to_dict()} on "
-                                   f"{record['data']['n']} frames of {record['data']['path']} "
+                                   f"{len(ctx.frames)} frames of {record['data']['path']} "
                                    f"(sha256 {record['data']['sha256'][:16]}); base "
                                    f"{spec.name} {spec.spec_hash()[:16]}")
         spec_text = chosen.to_json() + "\n"
