@@ -167,7 +167,7 @@ def build_context(spec, float_weights: dict, frames, labels, *, task: str = "aut
         Labels missing while accuracy is asked, an unknown task, weights that do not fit the
         spec, a support set of the wrong shape.
     """
-    from ..network import load_spec, run_float
+    from ..network import load_spec
 
     spec = load_spec(spec)
     if task == "auto":
@@ -195,15 +195,30 @@ def build_context(spec, float_weights: dict, frames, labels, *, task: str = "aut
     frames = np.asarray(frames)
     cost_model = cost_model or CostModel()
     ctx = Context(spec.to_json(), fw, frames, labels, task, sf, sl, cost_model)
-    out = run_float(spec, fw, frames, taps=False)[spec.layers[-1].name]
-    ctx.float_out = out.reshape(len(frames), -1)
+    ctx.float_out = float_outputs(spec, fw, frames)
     ctx.float_pred = decide(ctx, ctx.float_out, None if sf is None else
-                            run_float(spec, fw, sf, taps=False)[spec.layers[-1].name])
+                            float_outputs(spec, fw, sf))
     ctx.identity = {"fixsim": __version__, "task": task, "cost_model": cost_model.to_dict(),
                     "weights": _sha(*[fw[k] for k in sorted(fw)]),
                     "data": _sha(frames, labels), "support": _sha(sf, sl),
                     **(identity or {})}
     return ctx
+
+
+#: Frames per float64 reference batch (bounds the memory of the float layers' maps).
+FLOAT_CHUNK = 128
+
+
+def float_outputs(spec, float_weights: dict, frames: np.ndarray) -> np.ndarray:
+    """The float64 model's outputs (N, D), computed in chunks of :data:`FLOAT_CHUNK`."""
+    from ..network import run_float
+
+    last = spec.layers[-1].name
+    parts = [run_float(spec, float_weights, frames[i:i + FLOAT_CHUNK], taps=False)[last]
+             for i in range(0, len(frames), FLOAT_CHUNK)]
+    if not parts:
+        return np.zeros((0, int(np.prod(spec.output_shape))))
+    return np.concatenate(parts).reshape(len(frames), -1)
 
 
 # ------------------------------------------------------------------ evaluation
@@ -264,4 +279,5 @@ def evaluate_point(ctx: Context, point: Point) -> dict:
 
 
 __all__ = ["Context", "TASKS", "build_context", "evaluate_point", "decide", "fixed_outputs",
+           "float_outputs",
            "load_model_dir", "load_frames", "load_support"]

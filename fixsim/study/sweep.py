@@ -150,7 +150,8 @@ def _sweep(ctx, grid, targets, runner, cache, do_search, min_width, search_tenso
         return res["rows"]
 
     base = base_point(ctx.spec())
-    base_row = run([base] + list(grid))[base.key]
+    base_row = run(list(grid) + [base])[base.key]  # a grid point equal to the base keeps
+    # its grid label (the width curve has no gap)
     out = {"base": base_row, "minimal_widths": None}
     if do_search:
         start_row = cheapest(all_rows.values(), targets)
