@@ -41,7 +41,8 @@ def register(sub) -> None:
                         "(default: base = each tensor's own)")
     g.add_argument("--accum-widths", help="accumulator widths (integer bits of the base)")
     g.add_argument("--int-bits", action="append", default=[],
-                   help="integer bits under a uniform width: I, or TENSOR=I (repeatable)")
+                   help="integer bits under a uniform width: I, auto (the fewest holding the "
+                        "float range on the data), TENSOR=I or TENSOR=auto (repeatable)")
     g.add_argument("--layer", action="append", default=[], metavar="TENSOR=FORMAT",
                    help="per-tensor format over the grid: conv1.accum=ap_fixed<24,12>, "
                         "fc1.weight=8 or fc1.weight=8,3 (repeatable)")
@@ -123,7 +124,8 @@ def load_inputs(args, need_labels: bool, cost_model=None):
     return ctx, spec, record
 
 
-def _plan(args, spec):
+def _plan(args, spec, ctx):
+    from ..study.evaluate import value_ranges
     from ..study.points import (apply, grid_points, parse_int_bits, parse_modes, parse_overrides,
                                 parse_values)
 
@@ -131,7 +133,7 @@ def _plan(args, spec):
     accums = parse_values(args.accum_widths, "--accum-widths") if args.accum_widths else [None]
     modes = [parse_modes(m) for m in args.modes] or [None]
     overrides = parse_overrides(spec, args.layer)
-    int_bits = parse_int_bits(spec, args.int_bits)
+    int_bits = parse_int_bits(spec, args.int_bits, lambda: value_ranges(ctx))
     grid = grid_points(spec, widths=widths, modes=modes, accum_widths=accums, int_bits=int_bits,
                        overrides=overrides)
     if widths is None and accums == [None] and modes == [None] and not overrides:
@@ -190,7 +192,7 @@ def run(args) -> int:
     out, cache_dir = _outputs(args)
     model = CostModel(dense_reuse=args.dense_reuse, lut_mult_bits=args.lut_mult_bits)
     ctx, spec, record = load_inputs(args, need_labels=True, cost_model=model)
-    grid = _plan(args, spec)
+    grid = _plan(args, spec, ctx)
     if not grid and not args.search:
         from ..errors import InputError
 

@@ -221,6 +221,26 @@ def float_outputs(spec, float_weights: dict, frames: np.ndarray) -> np.ndarray:
     return np.concatenate(parts).reshape(len(frames), -1)
 
 
+def value_ranges(ctx: Context, max_frames: int = 256) -> dict[str, float]:
+    """tensor -> largest magnitude of its float values: the input frames, the weights and
+    biases, each layer's output in the float64 model (after its activation) on the first
+    ``max_frames`` frames.  Keys as :func:`fixsim.study.points.tensor_names`."""
+    from ..network import run_float
+
+    spec = ctx.spec()
+    frames = ctx.frames[:max_frames]
+    out = {"input": float(np.abs(frames).max()) if frames.size else 0.0}
+    out.update({k: float(np.abs(v).max()) if v.size else 0.0
+                for k, v in ctx.float_weights.items()})
+    for i in range(0, len(frames), FLOAT_CHUNK):
+        taps = run_float(spec, ctx.float_weights, frames[i:i + FLOAT_CHUNK])
+        for layer in spec.layers:
+            v = taps[layer.name]
+            key = f"{layer.name}.result"
+            out[key] = max(out.get(key, 0.0), float(np.abs(v).max()) if v.size else 0.0)
+    return out
+
+
 # ------------------------------------------------------------------ evaluation
 def decide(ctx: Context, out: np.ndarray, support_out: np.ndarray | None) -> np.ndarray:
     """Class decisions of outputs ``out`` (N, D) under the context's task."""
@@ -279,5 +299,5 @@ def evaluate_point(ctx: Context, point: Point) -> dict:
 
 
 __all__ = ["Context", "TASKS", "build_context", "evaluate_point", "decide", "fixed_outputs",
-           "float_outputs",
+           "float_outputs", "value_ranges",
            "load_model_dir", "load_frames", "load_support"]

@@ -233,22 +233,54 @@ def parse_overrides(spec, items, option: str = "--layer") -> dict[str, str]:
     return out
 
 
-def parse_int_bits(spec, items) -> dict[str, int]:
-    """``--int-bits`` items: ``"6"`` (every tensor of the uniform width) or ``"fc1.result=5"``."""
+def int_bits_for(max_abs: float, signed: bool = True) -> int:
+    """Fewest integer bits whose range holds ``max_abs`` (``|v| < 2**(I-1)`` signed).
+
+    >>> int_bits_for(0.32), int_bits_for(5.9), int_bits_for(8.0), int_bits_for(3.0, False)
+    (0, 4, 5, 2)
+    """
+    import math
+
+    if not max_abs > 0:
+        raise InputError(f"no integer bits fit a range of {max_abs!r}")
+    return math.floor(math.log2(max_abs)) + (2 if signed else 1)
+
+
+def parse_int_bits(spec, items, ranges=None) -> dict[str, int]:
+    """``--int-bits`` items: ``"6"`` (every tensor of the uniform width), ``"fc1.result=5"``,
+    ``"auto"`` or ``"fc1.weight=auto"`` (the fewest bits holding the tensor's float range:
+    ``ranges()`` returns tensor -> largest magnitude; tensors that are all zero keep theirs).
+    """
     spec = load_spec(spec)
     names = tensor_names(spec)
+    base = base_assignment(spec)
     out: dict[str, int] = {}
+    cache: dict = {}
+
+    def auto(tensor: str) -> int | None:
+        if "r" not in cache:
+            if ranges is None:
+                raise InputError("--int-bits auto needs the value ranges of the data")
+            cache["r"] = ranges()
+        m = cache["r"].get(tensor, 0.0)
+        return int_bits_for(m, base[tensor].signed) if m > 0 else None
+
     for item in items or ():
         tensor, sep, value = item.rpartition("=")
-        try:
-            bits = int(value)
-        except ValueError:
-            raise InputError(f"--int-bits {item!r}: expected I or TENSOR=I") from None
-        if not sep:
-            out.update({t: bits for t in names if not t.endswith(".accum")})
-        else:
-            _check_tensor(spec, tensor.strip(), "--int-bits")
-            out[tensor.strip()] = bits
+        targets = [tensor.strip()] if sep else [t for t in names if not t.endswith(".accum")]
+        if sep:
+            _check_tensor(spec, targets[0], "--int-bits")
+        for t in targets:
+            if value.strip().lower() == "auto":
+                bits = auto(t)
+                if bits is not None:
+                    out[t] = bits
+                continue
+            try:
+                out[t] = int(value)
+            except ValueError:
+                raise InputError(f"--int-bits {item!r}: expected I, auto, TENSOR=I or "
+                                 "TENSOR=auto") from None
     return out
 
 
@@ -314,4 +346,5 @@ def grid_points(spec, *, widths=None, modes=(None,), accum_widths=(None,),
 
 
 __all__ = ["Point", "tensor_names", "base_assignment", "base_point", "apply", "parse_values",
-           "parse_modes", "parse_overrides", "parse_int_bits", "grid_points", "UNIFORM_ROLES"]
+           "parse_modes", "parse_overrides", "parse_int_bits", "int_bits_for", "grid_points",
+           "UNIFORM_ROLES"]

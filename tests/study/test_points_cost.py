@@ -91,3 +91,27 @@ def test_specklenn_cost_matches_the_latency_models_own_description():
     assert wider["multipliers"] < c["multipliers"] and wider["cycles"] > c["cycles"]
     with pytest.raises(InputError, match="dense_reuse must be an integer >= 1"):
         CostModel(dense_reuse=0)
+
+
+def test_int_bits_auto_holds_each_tensors_float_range(tiny):
+    import numpy as np
+
+    from fixsim.study.evaluate import build_context, value_ranges
+    from fixsim.study.points import int_bits_for, parse_int_bits
+
+    z = np.load(tiny / "data.npz")
+    w = dict(np.load(tiny / "model" / "weights.npz"))
+    spec = load_spec(TINY)
+    ctx = build_context(spec, w, z["frames"], z["labels"])
+    ranges = value_ranges(ctx)
+    assert ranges["fc1.weight"] == np.abs(w["fc1.weight"]).max()
+    assert ranges["input"] == np.abs(z["frames"]).max()
+    bits = parse_int_bits(spec, ["auto", "fc1.bias=3"], lambda: ranges)
+    assert bits["fc1.bias"] == 3 and "conv1.accum" not in bits
+    for t, i in bits.items():
+        if t != "fc1.bias":
+            assert 2.0 ** (i - 2) <= ranges[t] < 2.0 ** (i - 1), (t, i, ranges[t])
+    p = grid_points(spec, widths=[6], int_bits=bits)[0]
+    assert FixedType.parse(p.format_of("fc1.weight")).int_bits == int_bits_for(ranges["fc1.weight"])
+    with pytest.raises(InputError, match="expected I, auto"):
+        parse_int_bits(spec, ["fc1.weight=x"])
