@@ -22,6 +22,7 @@ a wrapping accumulator (:func:`wrap_plan`).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -40,6 +41,9 @@ _INT32_MAX = 2 ** 31 - 1
 #: 512 no faster (measured on SpeckleNN's conv1 and conv2, docs/datapath.md section 8).
 _LANES = 128
 _INT64_MAX = 2 ** 63 - 1
+#: Scratch arrays up to this many bytes are kept per thread and reused by the next call.
+_SCRATCH_MAX = 2 ** 24
+_LOCAL = threading.local()
 _SATURATING = (Overflow.AP_SAT, Overflow.AP_SAT_ZERO, Overflow.AP_SAT_SYM)
 
 
@@ -376,6 +380,25 @@ def kernels(wide: bool):
 
 
 # ---------------------------------------------------------------------------- the layers
+def _scratch(name: str, shape, dtype) -> np.ndarray:
+    """An uninitialized array for this thread, reused by its next call under ``name``.
+
+    A fresh array of a few MB costs a page fault per 4 kB page on every call (glibc gives
+    large blocks back to the system when they are freed): for SpeckleNN's conv1 on 8 frames
+    that took longer than the conv kernel.  Only the layer functions' own scratch and
+    accumulator arrays go through here; none of them outlives the layer call.
+    """
+    dt = np.dtype(dtype)
+    size = int(np.prod(shape, dtype=np.int64))
+    if size * dt.itemsize > _SCRATCH_MAX:
+        return np.empty(shape, dt)
+    bufs = _LOCAL.__dict__.setdefault("bufs", {})
+    buf = bufs.get((name, dt.str))
+    if buf is None or buf.size < size:
+        buf = bufs[(name, dt.str)] = np.empty(max(size, 1), dt)
+    return buf[:size].reshape(shape)
+
+
 def _operands(arr: np.ndarray, plan: SpecPlan) -> np.ndarray:
     return arr.astype(plan.lanes, copy=False)
 
@@ -424,13 +447,17 @@ def conv2d_accumulators(x, w, bias_acc, cfg, plan: SpecPlan, step, stride, paddi
     hp, wp = h + 2 * ph, wd + 2 * pw
     # flat zero-padded input, then zeros for the last block's lanes past the map (their
     # products are 0 in every mode, and they are never read back)
-    xf = np.zeros(n * c * hp * wp + _LANES * max(sw, 1) + wp * sh, plan.lanes)
-    xf[:n * c * hp * wp].reshape(n, c, hp, wp)[:, :, ph:ph + h, pw:pw + wd] = x
+    xf = _scratch("xf", n * c * hp * wp + _LANES * max(sw, 1) + wp * sh, plan.lanes)
+    body = xf[:n * c * hp * wp].reshape(n, c, hp, wp)
+    if ph or pw:
+        body[:] = 0
+    body[:, :, ph:ph + h, pw:pw + wd] = x
+    xf[n * c * hp * wp:] = 0
     wts, offs, n_terms = _terms_of(w, hp, wp, plan.lanes)
-    length = (oh - 1) * wp + ow
-    s, t = np.empty(length + 2 * _LANES, plan.lanes), np.empty(length + 2 * _LANES, plan.lanes)
-    accs = np.empty((n, cout, oh, ow), np.int64)
-    rows = np.empty((n * cout * oh, 3), np.int64)
+    length = (oh - 1) * wp + ow + 2 * _LANES
+    s, t = _scratch("s", length, plan.lanes), _scratch("t", length, plan.lanes)
+    accs = _scratch("accs", (n, cout, oh, ow), np.int64)
+    rows = _scratch("rows", (n * cout * oh, 3), np.int64)
     conv = kernels(plan.lanes is np.int64)[0]
     dims = np.array([c * hp * wp, wp, sh, sw], np.int64)
     n_fail, n_bad = conv(xf, dims, wts, offs, n_terms, bias_acc, *plan.kernel_args(), s, t, accs,
@@ -454,9 +481,10 @@ def dense_accumulators(x, w, bias_acc, cfg, plan: SpecPlan, step, order=None,
     n, k = x.shape
     o = w.shape[0]
     xn = _operands(x, plan)
-    wt = np.ascontiguousarray(w.T, xn.dtype)
+    wt = _scratch("wt", (k, o), xn.dtype)
+    wt[:] = w.T
     s, t = np.empty(o, plan.lanes), np.empty(o, plan.lanes)
-    accs = np.empty((n, o), np.int64)
+    accs = _scratch("accs", (n, o), np.int64)
     rows = np.empty(n, np.int64)
     dense = kernels(plan.lanes is np.int64)[1]
     n_fail, n_bad = dense(xn, wt, bias_acc, *plan.kernel_args(), s, t, accs, rows)
