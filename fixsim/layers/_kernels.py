@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..fixed.kernels import RND, SAT, TRN, WRAP, _convert_pattern, _mask, _requant, _to_int64
+from ..fixed.kernels import (RND, RND_CONV, RND_INF, RND_MIN_INF, RND_ZERO, SAT, SAT_ZERO, TRN,
+                             TRN_ZERO, WRAP, _convert_pattern, _mask, _requant, _to_int64)
 from .convert import (DST_I, DST_N, DST_SIGNED, DST_W, FAST, HI, LO, OMODE, QMODE, SHIFT,
                       SRC_I, SRC_SIGNED, SRC_W, SYM_MIN, SYM_RULE)
 
@@ -33,6 +34,67 @@ def _cvt(v, c):
     pat, _ = _convert_pattern(np.uint64(v), c[SRC_W], c[SRC_I], c[SRC_SIGNED] != 0, c[DST_W],
                               c[DST_I], c[DST_SIGNED] != 0, c[QMODE], c[OMODE], c[DST_N], False)
     return _to_int64(pat, c[DST_W], c[DST_SIGNED] != 0)
+
+
+@njit(cache=True, nogil=True)
+def convert_array(v, c, out):
+    """``out[k] = _cvt(v[k], c)`` for every k of the 1-D arrays (``out`` may be ``v``).
+
+    The semantic form runs as whole-array passes without per-element branches: the
+    rounding by the constants of :func:`fixsim.layers._speculative.round_constants`
+    (``(v + c0 + (c1 & sign) + (c2 & (v >> d))) >> d``; |v| < 2^62 by the descriptor's
+    FAST condition, so nothing overflows), then the overflow mode as selects (clamp,
+    zero, or the W-bit sign extension).  Other descriptors take :func:`_cvt` per element.
+    """
+    n = v.shape[0]
+    if c[FAST] != 1:
+        for k in range(n):
+            out[k] = _cvt(v[k], c)
+        return
+    d, lo, hi, q, o = c[SHIFT], c[LO], c[HI], c[QMODE], c[OMODE]
+    if d > 0:
+        half = np.int64(1) << (d - 1)
+        c0, c1, c2 = half, np.int64(0), np.int64(0)
+        if q == RND_ZERO:
+            c0, c1 = half - 1, np.int64(1)
+        elif q == RND_MIN_INF:
+            c0 = half - 1
+        elif q == RND_INF:
+            c1 = np.int64(-1)
+        elif q == RND_CONV:
+            c0, c2 = half - 1, np.int64(1)
+        elif q == TRN:
+            c0 = np.int64(0)
+        elif q == TRN_ZERO:
+            c0, c1 = np.int64(0), (np.int64(1) << d) - 1
+        for k in range(n):
+            x = v[k]
+            out[k] = (x + c0 + (c1 & (x >> 63)) + (c2 & (x >> d))) >> d
+    else:
+        for k in range(n):
+            out[k] = v[k] << -d
+    if o == WRAP:
+        w = c[DST_W]
+        if c[DST_SIGNED] != 0:
+            sh = 64 - w
+            for k in range(n):
+                out[k] = (out[k] << sh) >> sh
+        else:
+            m = np.int64(_mask(w))
+            for k in range(n):
+                out[k] = out[k] & m
+    elif o == SAT_ZERO:
+        for k in range(n):
+            y = out[k]
+            out[k] = 0 if (y > hi) | (y < lo) else y
+    else:  # SAT, SAT_SYM: the minimum is lo + 1 for a signed SAT_SYM target (hi > 0)
+        sym = c[SYM_MIN] != 0 and hi > 0
+        below = lo + 1 if sym else lo
+        floor_ = lo + 1 if sym and c[SYM_RULE] != 0 else lo  # an in-range lo too
+        for k in range(n):
+            y = out[k]
+            y = below if y < lo else y
+            out[k] = min(max(y, floor_), hi)
 
 
 @njit(cache=True)

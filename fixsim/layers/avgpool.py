@@ -82,13 +82,17 @@ class PoolConfig:
         n = np.arange(1, n_max + 1, dtype=np.float64)
         return np.concatenate([[0], quantize(1.0 / n, self.reciprocal, warn=False)]).astype(np.int64)
 
+    @property
+    def term_descriptor(self) -> np.ndarray:
+        """``A = x`` of each term (term "to_accum")."""
+        return assign_descriptor(self.in_format, self.accum)
+
     def kernel_args(self, n_max: int) -> tuple:
         """The runtime arguments of :func:`_window_pool` after the geometry."""
         a, s = self.accum, self.sum_format
         x_shift = s.frac_bits - self.in_format.frac_bits
         a_shift = s.frac_bits - a.frac_bits
-        return (self.term == "to_accum", self.sum == "tree", x_shift, a_shift,
-                assign_descriptor(self.in_format, a), descriptor(s, a),
+        return (self.term == "to_accum", self.sum == "tree", x_shift, a_shift, descriptor(s, a),
                 self.scaling == "divide", self.reciprocal_table(n_max),
                 assign_descriptor(self.scaled_format, self.result))
 
@@ -108,11 +112,22 @@ def assign_descriptor(src: FixedType, dst: FixedType) -> np.ndarray:
 
 # ------------------------------------------------------------------ kernels
 @njit(cache=True, inline="always")
-def _add(acc, v, to_acc, xs, as_, cx, cs):
-    """One sequential step: ``A(acc + x)`` (on the sum grid) or ``A(acc + A(x))``."""
+def _add(acc, v, to_acc, xs, as_, cs):
+    """One sequential step: ``A(acc + x)`` (on the sum grid) or ``A(acc + A(x))`` (``v``
+    is then already ``A(x)``: :func:`_terms`)."""
     if to_acc:
-        return K._cvt(acc + K._cvt(v, cx), cs)
+        return K._cvt(acc + v, cs)
     return K._cvt((acc << as_) + (v << xs), cs)
+
+
+def _terms(x: np.ndarray, to_acc: bool, cx: np.ndarray) -> np.ndarray:
+    """The pool's terms: x itself, or ``A(x)`` of every element (term "to_accum"), converted
+    once in one vector pass (each window then reads them)."""
+    if not to_acc:
+        return x
+    flat = x.reshape(-1).copy()
+    K.convert_array(flat, cx, flat)
+    return flat.reshape(x.shape)
 
 
 def tree_plan(n: int) -> np.ndarray:
@@ -162,10 +177,11 @@ def _scale(acc, n, divide, recip, cr):
 
 
 @njit(cache=True, nogil=True)
-def _window_pool(x, n_kh, n_kw, sh, sw, pt, pl, count_pad, to_acc, tree, xs, as_, cx, cs,
+def _window_pool(x, n_kh, n_kw, sh, sw, pt, pl, count_pad, to_acc, tree, xs, as_, cs,
                  divide, recip, cr, plan, buf, out):
     """Average of every window of x (N, C, H, W) into out (N, C, OH, OW), zero padding
-    ``pt``/``pl`` rows/columns before the input (taps there add 0: skipped, or zero leaves)."""
+    ``pt``/``pl`` rows/columns before the input (taps there add 0: skipped, or zero leaves).
+    With ``to_acc`` x holds the terms ``A(x)`` (:func:`_terms`)."""
     n_n, n_c, n_h, n_w = x.shape
     n_oh, n_ow = out.shape[2], out.shape[3]
     for job in range(n_n * n_c):
@@ -183,9 +199,9 @@ def _window_pool(x, n_kh, n_kw, sh, sw, pt, pl, count_pad, to_acc, tree, xs, as_
                         if inside:
                             cnt += 1
                         if tree:
-                            buf[a * n_kw + b] = K._cvt(x[n, c, ih, iw], cx) if inside else 0
+                            buf[a * n_kw + b] = x[n, c, ih, iw] if inside else 0
                         elif inside:
-                            acc = _add(acc, x[n, c, ih, iw], to_acc, xs, as_, cx, cs)
+                            acc = _add(acc, x[n, c, ih, iw], to_acc, xs, as_, cs)
                 if tree:
                     acc = _tree(buf, plan, cs)
                 out[n, c, oh, ow] = _scale(acc, n_kh * n_kw if count_pad else cnt, divide,
@@ -194,15 +210,14 @@ def _window_pool(x, n_kh, n_kw, sh, sw, pt, pl, count_pad, to_acc, tree, xs, as_
 
 @njit(cache=True, nogil=True)
 def _global_max(x, to_acc, cx, cr, out):
-    """``R(A(max x))`` or ``R(max A(x))`` over the positions of x (N, C, P) into out (N, C)."""
+    """``R(A(max x))`` or ``R(max A(x))`` over the positions of x (N, C, P) into out (N, C);
+    with ``to_acc`` x holds the terms ``A(x)`` (:func:`_terms`)."""
     n_n, n_c, n_p = x.shape
     for n in range(n_n):
         for c in range(n_c):
-            m = K._cvt(x[n, c, 0], cx) if to_acc else x[n, c, 0]
+            m = x[n, c, 0]
             for i in range(1, n_p):
-                v = K._cvt(x[n, c, i], cx) if to_acc else x[n, c, i]
-                if v > m:
-                    m = v
+                m = max(m, x[n, c, i])
             out[n, c] = K._cvt(m if to_acc else K._cvt(m, cx), cr)
 
 
@@ -241,6 +256,7 @@ def avgpool2d(x, cfg: PoolConfig, kernel, stride=None, padding=(0, 0)) -> np.nda
                          f"the input {(h, w)} (padding must be smaller than the kernel)")
     out = np.empty((n, c, pool_out_padded(h, kh, sh, ph), pool_out_padded(w, kw, sw, pw)), np.int64)
     buf = np.empty(kh * kw, np.int64)
+    x = _terms(x, cfg.term == "to_accum", cfg.term_descriptor)
     _window_pool(x, kh, kw, sh, sw, ph, pw, cfg.count_pad, *cfg.kernel_args(kh * kw),
                  tree_plan(kh * kw), buf, out)
     return out
@@ -257,6 +273,7 @@ def global_avgpool(x, cfg: PoolConfig) -> np.ndarray:
     p = x.shape[3]
     out = np.empty((n, c, 1, 1), np.int64)
     buf = np.empty(p, np.int64)
+    x = _terms(x, cfg.term == "to_accum", cfg.term_descriptor)
     _window_pool(x, 1, p, 1, 1, 0, 0, True, *cfg.kernel_args(p), tree_plan(p), buf, out)
     return out.reshape(n, c)
 
@@ -272,7 +289,8 @@ def global_maxpool(x, in_format: FixedType, accum: FixedType, result: FixedType,
                          f"{x.dtype} {x.shape}")
     x3 = np.ascontiguousarray(x.reshape(x.shape[0], x.shape[1], _positions(x)), np.int64)
     out = np.empty(x3.shape[:2], np.int64)
-    _global_max(x3, term == "to_accum", assign_descriptor(in_format, accum),
+    cx = assign_descriptor(in_format, accum)
+    _global_max(_terms(x3, term == "to_accum", cx), term == "to_accum", cx,
                 assign_descriptor(accum, result), out)
     return out
 

@@ -42,14 +42,17 @@ class BatchNormConfig:
 
 @njit(cache=True, nogil=True)
 def _batchnorm(x, scale, bias, sp, sb, cr, out):
-    """out[n, c, i] = R((x*s[c] << sp) + (b[c] << sb)) on the sum grid, x (N, C, P)."""
+    """out[n, c, i] = R((x*s[c] << sp) + (b[c] << sb)) on the sum grid, x (N, C, P): the
+    exact sums of a row, then their conversion as one vector pass."""
     n_n, n_c, n_p = x.shape
     for n in range(n_n):
         for c in range(n_c):
             s = scale[c]
             b = bias[c] << sb
+            row = out[n, c]
             for i in range(n_p):
-                out[n, c, i] = K._cvt(((x[n, c, i] * s) << sp) + b, cr)
+                row[i] = ((x[n, c, i] * s) << sp) + b
+            K.convert_array(row, cr, row)
 
 
 def batchnorm(x, scale, bias, cfg: BatchNormConfig) -> np.ndarray:
