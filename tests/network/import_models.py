@@ -33,22 +33,26 @@ class WaveNet(nn.Module):
 class LeNet(nn.Module):
     """LeNet-style CNN: (1, 16, 16) -> softmax over 10; zero padding, average pools."""
 
-    def __init__(self):
+    def __init__(self, pad: bool = True):
         super().__init__()
-        self.pad = nn.ZeroPad2d((1, 1, 2, 0))
+        # hls4ml's PyTorch converter has no ZeroPad2d (nor Identity): its variant is pad=False
+        self.pad = nn.ZeroPad2d((1, 1, 2, 0)) if pad else None
         self.conv1 = nn.Conv2d(1, 4, 5, padding=1)
         self.act1 = nn.Tanh()
         self.pool1 = nn.AvgPool2d(2)
         self.conv2 = nn.Conv2d(4, 6, 3)
         self.pool2 = nn.AvgPool2d(2)
-        self.fc1 = nn.Linear(6 * 3 * 3, 16)
+        self.fc1 = nn.Linear(6 * (3 if pad else 2) ** 2, 16)
         self.fc2 = nn.Linear(16, 10)
         self.softmax = nn.Softmax(dim=1)
 
     def forward(self, x):
-        x = self.pool1(self.act1(self.conv1(self.pad(x))))
+        if self.pad is not None:
+            x = self.pad(x)
+        x = self.pool1(self.act1(self.conv1(x)))
         x = self.pool2(F.relu(self.conv2(x)))
-        x = x.view(x.size(0), -1)
+        # hls4ml's converter knows torch.flatten but not x.size(): its variant flattens
+        x = x.view(x.size(0), -1) if self.pad is not None else torch.flatten(x, 1)
         x = F.relu(self.fc1(x))
         return self.softmax(self.fc2(x))
 

@@ -7,11 +7,11 @@ import torch
 import import_models
 
 
-def checkpoint(tmp_path: Path, cls_name: str, seed: int = 0) -> Path:
+def checkpoint(tmp_path: Path, cls_name: str, seed: int = 0, **kwargs) -> Path:
     """A state dict of ``cls_name`` with seeded weights; BatchNorm statistics and affine
     parameters drawn away from the identity, so folding is exercised."""
     torch.manual_seed(seed)
-    model = getattr(import_models, cls_name)()
+    model = getattr(import_models, cls_name)(**kwargs)
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
@@ -24,7 +24,7 @@ def checkpoint(tmp_path: Path, cls_name: str, seed: int = 0) -> Path:
     return path
 
 
-def module(cls_name: str, ckpt: Path):
-    model = getattr(import_models, cls_name)()
+def module(cls_name: str, ckpt: Path, **kwargs):
+    model = getattr(import_models, cls_name)(**kwargs)
     model.load_state_dict(torch.load(ckpt, weights_only=True))
     return model.eval()

@@ -48,8 +48,11 @@ MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy", "BramFactor", "TraceOutput
               "ChannelsLastConversion", "TransposeOutputs")
 LAYER_KEYS = ("Precision", "ReuseFactor", "Strategy", "Trace", "ConvImplementation",
               "ParallelizationFactor", "Implementation", "table_size")
-#: The formats of each layer type (the keys of its spec ``formats``).
+#: Spec dialects an import can produce.
 DIALECTS = ("hls4ml", "none")
+#: hls4ml's ChannelsLastConversion values fixsim models (the input arrives channels first
+#: or channels last; the layers compute channels last either way).
+CHANNELS_LAST = ("full", "internal")
 
 
 @dataclass
@@ -84,6 +87,14 @@ class Config:
         cfg.model = _precision(prec, f"{where}: Model Precision")
         cfg.model_reuse = _reuse(model.get("ReuseFactor", 1), f"{where}: Model ReuseFactor")
         cfg.model_strategy = _strategy(model.get("Strategy", "Latency"), f"{where}: Model")
+        conv = model.get("ChannelsLastConversion", "full")
+        if conv not in CHANNELS_LAST:
+            raise InputError(f"{where}: Model ChannelsLastConversion {conv!r} is not one of "
+                             f"{', '.join(CHANNELS_LAST)} (with 'off' hls4ml's PyTorch flow "
+                             "keeps dense weights untransposed: fixsim does not model it)")
+        if model.get("TransposeOutputs", False):
+            raise InputError(f"{where}: Model TransposeOutputs true is not modelled (fixsim's "
+                             "outputs are in PyTorch's order)")
         io = data.get("IOType", "io_parallel")
         if io not in IO_TYPES:
             raise InputError(f"{where}: IOType {io!r} is not one of {', '.join(IO_TYPES)}"
@@ -438,7 +449,8 @@ def write_config(spec, names: dict, input_name: str) -> dict:
     gets the conv/dense layer's result format).
     """
     model = {"Precision": {"default": str(spec.input_format)}, "ReuseFactor": 1,
-             "Strategy": "Latency"}
+             "Strategy": "Latency", "ChannelsLastConversion": "full",
+             "TransposeOutputs": False}
     io = "io_parallel"
     if spec.dialect is not None:
         model.update(ReuseFactor=spec.dialect.reuse_factor, Strategy=spec.dialect.strategy)

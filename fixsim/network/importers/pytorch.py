@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -220,10 +221,12 @@ class _Walker:
         return self.consts[name]
 
     def name(self, node) -> str:
+        """``torch.fx``'s name of the call (hls4ml's layer name): the module path of an
+        ``nn`` module, else the function's name numbered over the graph (``relu_1``)."""
         path = _module_path(node)
         if path is not None and path.replace(".", "_") not in self.used:
             return layer_name(path, self.used)
-        return layer_name(node.name, self.used)
+        return layer_name(re.sub(r"_\d+$", "", node.name), self.used)
 
     def add(self, node, kind, attrs=None, tensors=None):
         self.ops.append(Op(kind, self.name(node), f"node {node.name!r} ({_op_name(node)})",
