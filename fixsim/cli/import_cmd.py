@@ -144,8 +144,6 @@ def run(args) -> int:
               f"source model (relative error {result.check.relative_error:.3g} > "
               f"{result.check.tolerance:g}); nothing written", file=sys.stderr)
         return 1
-    if out is not None:
-        _write(out, result, atomic_dir)
     if args.write_config:
         _dump_config(args.write_config, result.config)
         report.setdefault("outputs", {})["config"] = {
@@ -156,6 +154,8 @@ def run(args) -> int:
         export_hdf5(args.hdf5, result.spec, result.weights)
         report.setdefault("outputs", {})["hdf5"] = {"path": args.hdf5,
                                                     "sha256": sha256_file(args.hdf5)}
+    if out is not None:  # last: its report lists every file written
+        _write(out, result, atomic_dir)
     print(json.dumps(report, indent=2) if args.json else render(report))
     return 0
 
@@ -172,9 +172,8 @@ def _write(out: Path, result, atomic_dir) -> None:
         spec_path.write_text(result.spec.to_json() + "\n")
         with open(w_path, "wb") as fh:
             np.savez(fh, **{k: np.asarray(v, np.int64) for k, v in result.weights.items()})
-        report["outputs"] = {"spec": {"path": str(out / "spec.json"),
-                                      "sha256": sha256_file(spec_path)},
-                             "weights": {"path": str(out / "weights.npz"),
-                                         "sha256": sha256_file(w_path)}}
+        report.setdefault("outputs", {}).update(
+            spec={"path": str(out / "spec.json"), "sha256": sha256_file(spec_path)},
+            weights={"path": str(out / "weights.npz"), "sha256": sha256_file(w_path)})
         (tmp / "import_report.json").write_text(json.dumps(report, indent=2) + "\n")
         (tmp / "import_report.txt").write_text(render(report) + "\n")

@@ -153,10 +153,21 @@ def test_config_layer_formats_and_reuse(tmp_path, capsys):
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps(cfg))
     out = tmp_path / "out"
-    rc, _, err = _cli(capsys, "torch", f"{MODELS}:LeNet", "--weights", ckpt, "--input-shape",
-                      "1,16,16", "--config", path, "--out", out, "--json")
+    rc, text, err = _cli(capsys, "torch", f"{MODELS}:LeNet", "--weights", ckpt,
+                         "--input-shape", "1,16,16", "--config", path, "--out", out, "--json",
+                         "--hdf5", tmp_path / "w.h5")
     assert rc == 0, err
     spec = load_spec(out / "spec.json")
+    from fixsim.vectors.weight_io import load_weights
+
+    from_h5, _ = load_weights(spec, str(tmp_path / "w.h5"))
+    from_npz, _ = load_weights(spec, str(out / "weights.npz"))
+    assert sorted(from_h5) == sorted(from_npz) == sorted(spec.weight_shapes())
+    for k in from_npz:
+        np.testing.assert_array_equal(from_h5[k], from_npz[k])
+    assert json.loads(text)["outputs"]["hdf5"]["sha256"]
+    on_disk = json.loads((out / "import_report.json").read_text())["outputs"]
+    assert sorted(on_disk) == ["hdf5", "spec", "weights"]
     fc1 = spec.layer("fc1")
     assert str(fc1.formats.weight) == "ap_fixed<8,2>" and str(fc1.formats.bias) == "ap_fixed<18,8>"
     assert fc1.strategy == "Resource" and fc1.reuse_factor == 6
