@@ -42,7 +42,11 @@ def register(sub) -> None:
                                                        "Model, LayerName, IOType")
     prec.add_argument("--precision", metavar="FORMAT",
                       help="one default format, e.g. 'ap_fixed<16,6>' (accumulators inferred "
-                           "as hls4ml's 'auto')")
+                           "as hls4ml's 'auto'); or auto[:W]: W-bit formats (default 16) from "
+                           "the weights' ranges and the outputs profiled on --sample frames")
+    p.add_argument("--sample", metavar="FRAMES.npy",
+                   help="with --precision auto: float frames (N, *input shape) to profile "
+                        "(default: 256 seeded standard-normal frames)")
     p.add_argument("--dialect", choices=("hls4ml", "none"), default="hls4ml",
                    help="hls4ml (default): the spec reproduces hls4ml's datapath; none: an "
                         "SNL-style spec (activations fused, PyTorch flatten order)")
@@ -77,6 +81,18 @@ def _shape(text: str | None):
     if not dims or any(d < 1 for d in dims):
         raise InputError(f"--input-shape {text!r} must be positive integers such as 1,65,65")
     return dims
+
+
+def _auto_width(text: str) -> int:
+    from ..errors import InputError
+
+    _, sep, width = text.strip().partition(":")
+    if not sep:
+        return 16
+    try:
+        return int(width)
+    except ValueError:
+        raise InputError(f"--precision {text!r}: auto:W takes a width W (e.g. auto:16)") from None
 
 
 def _model_arg(args) -> str:
@@ -128,14 +144,29 @@ def run(args) -> int:
     if args.config:
         cfg = read_config(args.config)
         prec_source = f"config {args.config} (sha256 {sha256_file(args.config)[:16]}...)"
+    elif args.precision.strip().startswith("auto"):
+        cfg = Config.auto(_auto_width(args.precision))
+        prec_source = (f"--precision {args.precision}: formats from the weights' ranges and "
+                       f"the outputs on {args.sample or '256 random frames'}, accumulators "
+                       "by hls4ml's auto inference")
     else:
         cfg = Config.default(args.precision)
         prec_source = f"--precision {args.precision} (accumulators: hls4ml's auto inference)"
+    if args.sample is not None and cfg.auto_width is None:
+        raise InputError("--sample belongs to --precision auto (the frames it profiles)")
+    sample = None
+    if args.sample is not None:
+        from .._files import read_npy
+
+        sample = read_npy(args.sample, "--sample")
+        if sample.dtype.kind not in "fiu" or sample.ndim < 2 or len(sample) == 0:
+            raise InputError(f"--sample {args.sample!r} must hold numbers, (N, *input shape) "
+                             f"with N >= 1, got {sample.dtype} {sample.shape}")
     result = import_model(model, weights=args.weights, args=args.args,
                           input_shape=_shape(args.input_shape), config=cfg,
                           dialect=args.dialect, keep_bn=args.keep_bn, name=args.name,
                           description=args.description, rename=tuple(args.rename),
-                          seed=args.seed, precision_source=prec_source)
+                          seed=args.seed, precision_source=prec_source, sample=sample)
     report = result.report
     if not result.passed:
         text = render(report)

@@ -296,3 +296,40 @@ def test_float_check_limits():
     bad = FloatCheck.compare(ref, ref + 1e-4, seed=1, frames=2)
     assert not bad.passed and "FAIL" in bad.line()
     assert not FloatCheck.compare(ref, ref[:, :1], seed=1, frames=2).passed
+
+
+def test_precision_auto_fits_the_profiled_ranges(tmp_path, capsys):
+    from fixsim.network import run_float
+
+    ckpt = _checkpoint(tmp_path, "LeNet")
+    frames = np.random.default_rng(5).uniform(-3, 3, (40, 1, 16, 16))
+    np.save(tmp_path / "sample.npy", frames)
+    out = tmp_path / "auto"
+    rc, _, err = _cli(capsys, "torch", f"{MODELS}:LeNet", "--weights", ckpt, "--input-shape",
+                      "1,16,16", "--precision", "auto:12", "--sample", tmp_path / "sample.npy",
+                      "--out", out)
+    assert rc == 0, err
+    spec = load_spec(out / "spec.json")
+    floats = import_model(f"{MODELS}:LeNet", weights=str(ckpt), input_shape=(1, 16, 16),
+                          config=Config.auto(12), sample=frames).float_weights
+    taps = run_float(spec, floats, frames, taps=True)
+
+    def fits_tightly(value, fmt, what):
+        assert fmt.width == 12, what
+        assert value < 2.0 ** (fmt.int_bits - 1), (what, value, fmt)  # holds the range
+        assert fmt.int_bits == 1 or value >= 2.0 ** (fmt.int_bits - 2), (what, value, fmt)
+
+    fits_tightly(np.max(np.abs(frames)), spec.input_format, "input")
+    for layer in spec.layers:
+        if layer.type not in ("flatten", "zeropad2d"):
+            fits_tightly(np.max(np.abs(taps[layer.name])), layer.out_format, layer.name)
+    for t in spec.tensors():
+        fits_tightly(np.max(np.abs(floats[t.name])), t.format, t.name)
+    # accumulators: hls4ml's auto inference (no overflow possible)
+    fc1 = spec.layer("fc1")
+    assert fc1.formats.accum == mac_accum(fc1.in_format, fc1.formats.weight, fc1.formats.bias,
+                                          fc1.fan_in)
+    rc, _, err = _cli(capsys, "torch", f"{MODELS}:LeNet", "--weights", ckpt, "--input-shape",
+                      "1,16,16", "--precision", "ap_fixed<16,6>", "--sample",
+                      tmp_path / "sample.npy", "--out", tmp_path / "x")
+    assert rc == 2 and "--sample belongs to --precision auto" in _one_line(err)

@@ -84,7 +84,8 @@ def import_model(model: str, *, weights: str | None = None, args: str | None = N
                  input_shape: tuple | None = None, config: Config | None = None,
                  dialect: str = "hls4ml", keep_bn: bool = False, name: str | None = None,
                  description: str = "", rename: tuple = (), seed: int = 0,
-                 frames: int = CHECK_FRAMES, precision_source: str = "") -> ImportResult:
+                 frames: int = CHECK_FRAMES, precision_source: str = "",
+                 sample=None) -> ImportResult:
     """Import ``model`` (``FILE.py:Class`` + ``weights``, a ``.pt2`` or an ``.onnx`` file).
 
     Parameters
@@ -94,6 +95,8 @@ def import_model(model: str, *, weights: str | None = None, args: str | None = N
     config : Config
         The precision (:func:`~.precision.read_config` or ``Config.default(P)``).
     dialect : "hls4ml" or "none" (see :func:`~.precision.build_spec`)
+    sample : array, optional
+        Profiling frames of ``--precision auto:W`` (``Config.auto``).
 
     Raises
     ------
@@ -160,6 +163,9 @@ def import_model(model: str, *, weights: str | None = None, args: str | None = N
     float_weights = {f"{op.name}.{role}": np.asarray(arr, np.float64)
                      for op in graph.ops for role, arr in op.tensors.items()}
     float_weights = {k: float_weights[k] for k in spec.weight_shapes()}
+    if config.auto_width is not None:
+        spec, names, config = _auto_spec(spec, names, graph, float_weights, config, sample,
+                                         seed, spec_name, dialect, description)
     raw = quantize_weights(spec, float_weights, warn=False)
     check = _float_check(spec, float_weights, run_source, src_in_shape, seed, frames)
     ops = {op.name: op for op in graph.ops}
@@ -173,6 +179,31 @@ def import_model(model: str, *, weights: str | None = None, args: str | None = N
                                       f"({', '.join(act_quants)})")
     cfg = write_config(spec, names, graph.input_name)
     return ImportResult(spec, float_weights, raw, check, report, cfg)
+
+
+def _auto_spec(spec, names, graph, float_weights, config, sample, seed, spec_name, dialect,
+               description):
+    """The spec again with ``--precision auto:W`` formats profiled on ``sample`` frames
+    (float, the model's input shape; default 256 seeded standard-normal frames)."""
+    from ..engine import run_float
+    from ..spec import load_spec
+    from .precision import auto_config
+
+    if sample is None:
+        x = np.random.default_rng(seed).standard_normal((256,) + spec.input_shape)
+    else:
+        x = np.asarray(sample, np.float64)
+        if x.shape[1:] != spec.input_shape:
+            x = x.reshape((len(x),) + spec.input_shape) if x[0].size == int(
+                np.prod(spec.input_shape)) else None
+        if x is None or not np.all(np.isfinite(x)):
+            raise InputError(f"--sample frames must be finite, of shape (N, "
+                             f"{', '.join(map(str, spec.input_shape))})")
+    taps = run_float(spec, float_weights, x, taps=True)
+    auto = auto_config(spec, names, graph.input_name, float_weights, taps, config.auto_width)
+    spec_dict, names = build_spec(graph, auto, name=spec_name, dialect=dialect,
+                                  description=description)
+    return load_spec(spec_dict), names, auto
 
 
 def _default_name(model: str) -> str:

@@ -33,6 +33,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ...errors import InputError, closest
 from ...fixed import FixedType
 from ..dialect import FLATTEN_ORDER, IO_TYPES, STRATEGIES
@@ -68,6 +70,7 @@ class Config:
     model_strategy: str = "Latency"
     io_type: str = "io_parallel"
     where: str = "config"
+    auto_width: int | None = None  # --precision auto:W (formats profiled, auto_config)
 
     @classmethod
     def parse(cls, data, where: str) -> "Config":
@@ -125,6 +128,16 @@ class Config:
         """``--precision P``: every format P, accumulators inferred (hls4ml's ``auto``)."""
         return cls(model={"default": _format_text(precision, "--precision"), "accum": "auto"},
                    where="--precision")
+
+    @classmethod
+    def auto(cls, width: int) -> "Config":
+        """``--precision auto:W``: formats of W bits profiled by :func:`auto_config`."""
+        if not isinstance(width, int) or not 2 <= width <= 32:
+            raise InputError(f"--precision auto:W needs a width W of 2 to 32 bits, got {width!r}")
+        cfg = cls.default(f"ap_fixed<{width},{(width + 1) // 2}>")
+        cfg.auto_width = width
+        cfg.where = f"--precision auto:{width}"
+        return cfg
 
     def named(self) -> set:
         return set(self.layers) | set(self.layer_text) | set(self.reuse) | set(self.strategy)
@@ -401,6 +414,44 @@ class _Builder:
         raise InputError(f"{op.source}: no precision rule for layer type {kind!r}")
 
 
+def range_format(max_abs: float, width: int) -> str:
+    """The ``ap_fixed<W, I, AP_RND, AP_SAT>`` with the fewest integer bits holding
+    ``[-max_abs, max_abs]`` (at least 1, at most W).
+
+    >>> range_format(0.9, 8), range_format(1.0, 8), range_format(5.5, 16)
+    ('ap_fixed<8,1,AP_RND,AP_SAT>', 'ap_fixed<8,2,AP_RND,AP_SAT>', 'ap_fixed<16,4,AP_RND,AP_SAT>')
+    """
+    ints = 1 if not max_abs > 0 else max(1, math.floor(math.log2(max_abs)) + 2)
+    return f"ap_fixed<{width},{min(ints, width)},AP_RND,AP_SAT>"
+
+
+def auto_config(spec, names: dict, input_name: str, float_weights: dict, taps: dict,
+                width: int) -> Config:
+    """``--precision auto:W``: W-bit formats from the ranges of the weights and of every
+    layer's output on the profiling frames (``taps``: the float twin's), accumulators by
+    hls4ml's ``auto`` inference (they cannot overflow), formats of the tables hls4ml's."""
+    layers: dict = {input_name: {"Precision": {"result": range_format(
+        float(np.max(np.abs(taps["input"]), initial=0.0)), width)}}}
+    for layer in spec.layers:
+        prec = {}
+        for t in layer.tensors():
+            role = {"weight": "weight", "bias": "bias", "scale": "scale"}[t.role]
+            prec[role] = range_format(float(np.max(np.abs(float_weights[t.name]),
+                                                   initial=0.0)), width)
+        if layer.type not in ("flatten", "zeropad1d", "zeropad2d"):
+            prec["result"] = range_format(float(np.max(np.abs(taps[layer.name]), initial=0.0)),
+                                          width)
+        if prec:
+            layers[layer.name] = {"Precision": prec}
+    for src, dst in names.items():
+        if src != dst and dst in layers:  # folded/fused: the layer's result
+            layers[src] = {"Precision": {"result": layers[dst]["Precision"]["result"]}}
+    cfg = Config.parse({"Model": {"Precision": {"default": f"ap_fixed<{width},{(width + 1) // 2}>",
+                                                "accum": "auto"}},
+                        "LayerName": layers}, f"--precision auto:{width}")
+    return cfg
+
+
 def input_format(graph: Graph, cfg: Config) -> FixedType:
     """The input's format: the config's entry for the input layer, the source's quantizer,
     the model default."""
@@ -487,4 +538,4 @@ def write_config(spec, names: dict, input_name: str) -> dict:
 
 
 __all__ = ["Config", "read_config", "check_names", "build_spec", "write_config", "mac_accum",
-           "pool_accum", "input_format", "DIALECTS"]
+           "pool_accum", "input_format", "range_format", "auto_config", "DIALECTS"]
