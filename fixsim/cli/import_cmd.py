@@ -45,8 +45,9 @@ def register(sub) -> None:
                            "as hls4ml's 'auto'); or auto[:W]: W-bit formats (default 16) from "
                            "the weights' ranges and the outputs profiled on --sample frames")
     p.add_argument("--sample", metavar="FRAMES.npy",
-                   help="with --precision auto: float frames (N, *input shape) to profile "
-                        "(default: 256 seeded standard-normal frames)")
+                   help="float frames (N, *input shape): profiled by --precision auto "
+                        "(default: 256 seeded standard-normal frames); the first 32 join the "
+                        "float check's random frames")
     p.add_argument("--dialect", choices=("hls4ml", "none"), default="hls4ml",
                    help="hls4ml (default): the spec reproduces hls4ml's datapath; none: an "
                         "SNL-style spec (activations fused, PyTorch flatten order)")
@@ -152,8 +153,6 @@ def run(args) -> int:
     else:
         cfg = Config.default(args.precision)
         prec_source = f"--precision {args.precision} (accumulators: hls4ml's auto inference)"
-    if args.sample is not None and cfg.auto_width is None:
-        raise InputError("--sample belongs to --precision auto (the frames it profiles)")
     sample = None
     if args.sample is not None:
         from .._files import read_npy

@@ -329,7 +329,10 @@ def test_precision_auto_fits_the_profiled_ranges(tmp_path, capsys):
     fc1 = spec.layer("fc1")
     assert fc1.formats.accum == mac_accum(fc1.in_format, fc1.formats.weight, fc1.formats.bias,
                                           fc1.fan_in)
+    report = json.loads((out / "import_report.json").read_text())
+    assert report["float_check"]["frames"] == 8 + 32  # random frames and the sample's
+    np.save(tmp_path / "wrong.npy", frames[:, :, :8])
     rc, _, err = _cli(capsys, "torch", f"{MODELS}:LeNet", "--weights", ckpt, "--input-shape",
                       "1,16,16", "--precision", "ap_fixed<16,6>", "--sample",
-                      tmp_path / "sample.npy", "--out", tmp_path / "x")
-    assert rc == 2 and "--sample belongs to --precision auto" in _one_line(err)
+                      tmp_path / "wrong.npy", "--out", tmp_path / "x")
+    assert rc == 2 and "--sample frames must be" in _one_line(err)

@@ -21,7 +21,9 @@ from .graph import Graph, Op, check_types, fold_batchnorm
 from .precision import Config, build_spec, read_config, write_config
 from .report import FloatCheck, as_dict, layer_table
 
-SOURCES = ("torch", "onnx")
+SOURCES = ("torch", "onnx", "keras")
+#: File suffixes of Keras models (HDF5 of Keras 2, zip of Keras 3).
+KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
 #: Random frames of the float check.
 CHECK_FRAMES = 8
 
@@ -43,9 +45,12 @@ class ImportResult:
 
 
 def source_kind(model: str) -> str:
-    """"onnx" for an ``.onnx`` file, "torch" for ``FILE.py:Class`` or a ``.pt2`` file."""
+    """"onnx" for an ``.onnx`` file, "keras" for ``.h5``/``.hdf5``/``.keras``, "torch" for
+    ``FILE.py:Class`` or a ``.pt2`` file."""
     if model.lower().endswith(".onnx"):
         return "onnx"
+    if model.lower().endswith(KERAS_SUFFIXES):
+        return "keras"
     return "torch"
 
 
@@ -96,7 +101,8 @@ def import_model(model: str, *, weights: str | None = None, args: str | None = N
         The precision (:func:`~.precision.read_config` or ``Config.default(P)``).
     dialect : "hls4ml" or "none" (see :func:`~.precision.build_spec`)
     sample : array, optional
-        Profiling frames of ``--precision auto:W`` (``Config.auto``).
+        Frames of the model's input shape: profiled by ``--precision auto:W``
+        (``Config.auto``), and the first :data:`CHECK_SAMPLES` join the float check.
 
     Raises
     ------
@@ -123,6 +129,17 @@ def import_model(model: str, *, weights: str | None = None, args: str | None = N
         graph, act_quants = onnx_import.read(proto)
         source["sha256"] = sha256_file(model)
         run_source = lambda x: onnx_import.run_source(proto, x, act_quants)  # noqa: E731
+    elif kind == "keras":
+        from . import keras as keras_import
+
+        if weights or args:
+            raise InputError("--weights and --args belong to a FILE.py:Class PyTorch model; a "
+                             "Keras file carries its weights")
+        kmodel = keras_import.load(model)
+        graph = keras_import.read(kmodel)
+        source.update(sha256=sha256_file(model), format=kmodel.format,
+                      keras_version=kmodel.keras_version)
+        run_source = lambda x: keras_import.run_source(kmodel, x)  # noqa: E731
     else:
         from . import pytorch as torch_import
 
@@ -167,7 +184,13 @@ def import_model(model: str, *, weights: str | None = None, args: str | None = N
         spec, names, config = _auto_spec(spec, names, graph, float_weights, config, sample,
                                          seed, spec_name, dialect, description)
     raw = quantize_weights(spec, float_weights, warn=False)
-    check = _float_check(spec, float_weights, run_source, src_in_shape, seed, frames)
+    if sample is not None:
+        sample = np.asarray(sample, np.float64)
+        if sample.ndim < 2 or sample[0].size != int(np.prod(src_in_shape)) \
+                or not np.all(np.isfinite(sample)):
+            raise InputError(f"--sample frames must be finite numbers of shape (N, "
+                             f"{', '.join(map(str, src_in_shape))}), got {sample.shape}")
+    check = _float_check(spec, float_weights, run_source, src_in_shape, seed, frames, sample)
     ops = {op.name: op for op in graph.ops}
     report = {"generator": f"fixsim {__version__}", "source": source,
               "precision": {"source": precision_source or config.where},
@@ -207,7 +230,7 @@ def _auto_spec(spec, names, graph, float_weights, config, sample, seed, spec_nam
 
 
 def _default_name(model: str) -> str:
-    if model.endswith((".onnx", ".pt2")):
+    if model.lower().endswith((".onnx", ".pt2") + KERAS_SUFFIXES):
         stem = Path(model).stem
     else:
         stem = model.rpartition(":")[2]
@@ -215,11 +238,20 @@ def _default_name(model: str) -> str:
     return out or "imported"
 
 
-def _float_check(spec, float_weights, run_source, src_in_shape, seed, frames) -> FloatCheck:
+#: Sample frames (``--sample``) added to the float check's random ones, at most.
+CHECK_SAMPLES = 32
+
+
+def _float_check(spec, float_weights, run_source, src_in_shape, seed, frames,
+                 sample=None) -> FloatCheck:
     from ..engine import run_float
 
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((frames,) + tuple(src_in_shape))
+    if sample is not None:  # the user's frames too (their range, not just N(0, 1))
+        extra = np.asarray(sample[:CHECK_SAMPLES], np.float64)
+        x = np.concatenate([x, extra.reshape((len(extra),) + tuple(src_in_shape))])
+        frames = len(x)
     reference = run_source(x)
     twin = run_float(spec, float_weights, x.reshape((frames,) + spec.input_shape), taps=False)
     out = twin[spec.layers[-1].name]
