@@ -1,0 +1,404 @@
+"""fixsim import from Keras .h5 (Keras 2 HDF5) and .keras (Keras 3 zip) files (issue 12).
+
+The files are written here with h5py and zipfile in Keras's exact layouts (no TensorFlow):
+Keras 2: root attributes ``model_config``/``keras_version``/``backend``, ``model_weights``
+with ``layer_names`` and per layer ``weight_names`` = ``<layer>/<var>:0`` datasets;
+Keras 3: ``config.json``, ``metadata.json``, ``model.weights.h5`` with
+``layers/<name>/vars/<i>``.  The float reference is ``keras_ref`` (NHWC numpy einsum),
+and a second, loop-based NHWC convolution below checks that reference itself.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import h5py
+import numpy as np
+import pytest
+
+from fixsim.cli.main import main
+from fixsim.network.importers import Config, import_model
+from fixsim.network.importers import keras as K
+from fixsim.network.importers import keras_ref
+from fixsim.network.spec import load_spec
+
+P16 = "ap_fixed<16,6>"
+
+
+# ------------------------------------------------------------------ Keras file writers
+def _layer(cls, name, **cfg):
+    return {"class_name": cls, "config": {"name": name, "trainable": True, "dtype": "float32",
+                                          **cfg}}
+
+
+def _input(name, shape):
+    return _layer("InputLayer", name, batch_input_shape=[None, *shape], sparse=False,
+                  ragged=False)
+
+
+def _weights_of(layers, rng):
+    """Random weights in Keras layouts for the layers (by name -> [(var, array)])."""
+    out, shape = {}, None
+    for entry in layers:
+        c, cls = entry["config"], entry["class_name"]
+        if cls == "InputLayer":
+            shape = list(c["batch_input_shape"][1:])
+            continue
+        if cls in ("Conv1D", "Conv2D"):
+            nd = 1 if cls == "Conv1D" else 2
+            k = c["kernel_size"]
+            cin = shape[-1]
+            out[c["name"]] = [("kernel", rng.normal(0, 0.4, (*k, cin, c["filters"])))]
+            if c.get("use_bias", True):
+                out[c["name"]].append(("bias", rng.normal(0, 0.2, c["filters"])))
+            s = c.get("strides", [1] * nd)
+            if c.get("padding") == "same":
+                sp = [-(-shape[i] // s[i]) for i in range(nd)]
+            else:
+                sp = [(shape[i] - k[i]) // s[i] + 1 for i in range(nd)]
+            shape = sp + [c["filters"]]
+        elif cls == "Dense":
+            n = shape[-1]
+            out[c["name"]] = [("kernel", rng.normal(0, 0.4, (n, c["units"])))]
+            if c.get("use_bias", True):
+                out[c["name"]].append(("bias", rng.normal(0, 0.2, c["units"])))
+            shape = shape[:-1] + [c["units"]]
+        elif cls == "BatchNormalization":
+            ch = shape[-1]
+            out[c["name"]] = [("gamma", rng.uniform(0.5, 1.5, ch)), ("beta", rng.normal(0, .3, ch)),
+                              ("moving_mean", rng.normal(0, .3, ch)),
+                              ("moving_variance", rng.uniform(0.5, 2.0, ch))]
+        elif cls.startswith(("MaxPooling", "AveragePooling")):
+            nd = len(shape) - 1
+            k = c["pool_size"]
+            s = c.get("strides") or k
+            if c.get("padding") == "same":
+                shape = [-(-shape[i] // s[i]) for i in range(nd)] + shape[-1:]
+            else:
+                shape = [(shape[i] - k[i]) // s[i] + 1 for i in range(nd)] + shape[-1:]
+        elif cls.startswith("Global"):
+            shape = shape[-1:]
+        elif cls in ("Flatten", "Reshape"):
+            shape = [int(np.prod(shape))]
+        elif cls == "ZeroPadding2D":
+            (t, b), (left, r) = c["padding"]
+            shape = [shape[0] + t + b, shape[1] + left + r, shape[2]]
+        elif cls == "ZeroPadding1D":
+            shape = [shape[0] + sum(c["padding"]), shape[1]]
+    return out
+
+
+def write_h5(path, layers, weights, *, model=None, version="2.13.1"):
+    """A Keras 2 ``model.save("x.h5")`` file."""
+    model = model or {"class_name": "Sequential", "config": {"name": "sequential",
+                                                             "layers": layers}}
+    with h5py.File(path, "w") as f:
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["keras_version"] = version.encode()
+        f.attrs["model_config"] = json.dumps(model).encode("utf8")
+        mw = f.create_group("model_weights")
+        mw.attrs["backend"] = b"tensorflow"
+        mw.attrs["keras_version"] = version.encode()
+        names = [entry["config"]["name"] for entry in layers]
+        mw.attrs["layer_names"] = np.array([n.encode() for n in names])
+        for n in names:
+            g = mw.create_group(n)
+            wn = [f"{n}/{var}:0" for var, _ in weights.get(n, [])]
+            g.attrs["weight_names"] = np.array([w.encode() for w in wn]) if wn else np.array([])
+            for w, (_, arr) in zip(wn, weights.get(n, []), strict=True):
+                g.create_dataset(w, data=np.asarray(arr, np.float32))
+    return path
+
+
+def write_keras(path, layers, weights, *, functional=False):
+    """A Keras 3 ``model.save("x.keras")`` zip (config.json, metadata.json, weights)."""
+    k3 = []
+    for entry in layers:
+        c = dict(entry["config"])
+        if "batch_input_shape" in c:
+            c["batch_shape"] = c.pop("batch_input_shape")
+            c.pop("ragged", None)
+        k3.append({"module": "keras.layers", "class_name": entry["class_name"], "config": c,
+                   "registered_name": None})
+    if functional:
+        prev = None
+        for e in k3:
+            e["name"] = e["config"]["name"]
+            e["inbound_nodes"] = [] if prev is None else [{"args": [{
+                "class_name": "__keras_tensor__",
+                "config": {"shape": [None], "dtype": "float32", "keras_history": [prev, 0, 0]}}],
+                "kwargs": {}}]
+            prev = e["name"]
+        config = {"module": "keras.src.models.functional", "class_name": "Functional",
+                  "config": {"name": "functional", "layers": k3,
+                             "input_layers": [k3[0]["name"], 0, 0],
+                             "output_layers": [k3[-1]["name"], 0, 0]}, "registered_name": None}
+    else:
+        config = {"module": "keras", "class_name": "Sequential",
+                  "config": {"name": "sequential", "layers": k3}, "registered_name": None}
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        for name, vars_ in weights.items():
+            g = f.create_group(f"layers/{name}/vars")
+            for i, (_, arr) in enumerate(vars_):
+                g.create_dataset(str(i), data=np.asarray(arr, np.float32))
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("metadata.json", json.dumps({"keras_version": "3.6.0",
+                                                 "date_saved": "2026-12-02@00:00:00"}))
+        zf.writestr("config.json", json.dumps(config))
+        zf.writestr("model.weights.h5", buf.getvalue())
+    return path
+
+
+# ------------------------------------------------------------------ the architectures
+def cnn():
+    """LeNet-style: Conv2D+BN+ReLU, MaxPooling2D, Conv2D (same, stride 2), AveragePooling2D,
+    Flatten, Dense, Dropout, Dense + softmax."""
+    return [_input("image", [16, 16, 1]),
+            _layer("Conv2D", "conv1", filters=4, kernel_size=[3, 3], strides=[1, 1],
+                   padding="valid", data_format="channels_last", dilation_rate=[1, 1],
+                   groups=1, activation="linear", use_bias=True),
+            _layer("BatchNormalization", "bn1", axis=-1, momentum=0.99, epsilon=0.001,
+                   center=True, scale=True),
+            _layer("ReLU", "relu1", max_value=None, negative_slope=0.0, threshold=0.0),
+            _layer("MaxPooling2D", "pool1", pool_size=[2, 2], padding="valid", strides=[2, 2],
+                   data_format="channels_last"),
+            _layer("ZeroPadding2D", "pad", padding=[[1, 0], [0, 1]],
+                   data_format="channels_last"),
+            _layer("Conv2D", "conv2", filters=6, kernel_size=[3, 3], strides=[2, 2],
+                   padding="same", data_format="channels_last", dilation_rate=[1, 1],
+                   groups=1, activation="relu", use_bias=True),
+            _layer("AveragePooling2D", "pool2", pool_size=[2, 2], padding="valid",
+                   strides=[1, 1], data_format="channels_last"),
+            _layer("Flatten", "flatten", data_format="channels_last"),
+            _layer("Dense", "fc1", units=10, activation="tanh", use_bias=True),
+            _layer("Dropout", "drop", rate=0.25),
+            _layer("Dense", "fc2", units=5, activation="softmax", use_bias=True)]
+
+
+def wave():
+    """Conv1D waveform classifier: Conv1D (same), BN, LeakyReLU, MaxPooling1D, Conv1D + relu,
+    GlobalAveragePooling1D, Dense + sigmoid."""
+    return [_input("wave", [32, 2]),
+            _layer("Conv1D", "conv1", filters=4, kernel_size=[5], strides=[1], padding="same",
+                   data_format="channels_last", dilation_rate=[1], groups=1,
+                   activation="linear", use_bias=False),
+            _layer("BatchNormalization", "bn1", axis=-1, epsilon=0.001, center=True, scale=True),
+            _layer("LeakyReLU", "lrelu", alpha=0.1),
+            _layer("MaxPooling1D", "pool1", pool_size=[2], strides=[2], padding="valid",
+                   data_format="channels_last"),
+            _layer("Conv1D", "conv2", filters=6, kernel_size=[3], strides=[1], padding="valid",
+                   data_format="channels_last", dilation_rate=[1], groups=1, activation="relu",
+                   use_bias=True),
+            _layer("GlobalAveragePooling1D", "gap", data_format="channels_last",
+                   keepdims=False),
+            _layer("Dense", "out", units=1, activation="sigmoid", use_bias=True)]
+
+
+def mlp():
+    """MLP: Dense + relu, BN, Dense + tanh, Dense, Activation softmax."""
+    return [_input("features", [12]),
+            _layer("Dense", "fc1", units=16, activation="relu", use_bias=True),
+            _layer("BatchNormalization", "bn", axis=-1, epsilon=0.001, center=True, scale=True),
+            _layer("Dense", "fc2", units=8, activation="tanh", use_bias=True),
+            _layer("Dense", "fc3", units=3, activation="linear", use_bias=True),
+            _layer("Activation", "act", activation="softmax")]
+
+
+ARCHS = {"cnn": cnn, "wave": wave, "mlp": mlp}
+
+
+def _h5(tmp_path, arch, seed=0):
+    layers = ARCHS[arch]()
+    weights = _weights_of(layers, np.random.default_rng(seed))
+    return write_h5(tmp_path / f"{arch}.h5", layers, weights)
+
+
+# ------------------------------------------------------------------ float twin = Keras
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_float_twin_equals_keras_reference(tmp_path, arch):
+    path = _h5(tmp_path, arch)
+    for keep_bn in (False, True):
+        r = import_model(str(path), config=Config.default(P16), keep_bn=keep_bn)
+        assert r.check.passed and r.check.relative_error <= 1e-5, r.check.line()
+        assert r.check.max_abs_reference > 0.01  # the outputs are not all zero
+        assert r.report["source"]["kind"] == "keras"
+        assert r.report["source"]["keras_version"] == "2.13.1"
+        n_bn = [l.type for l in r.spec.layers].count("batchnorm")
+        # the MLP's BatchNorm follows a relu, so it cannot fold into fc1
+        assert n_bn == (1 if keep_bn or arch == "mlp" else 0)
+
+
+def test_layouts_and_layer_names(tmp_path):
+    path = _h5(tmp_path, "cnn")
+    r = import_model(str(path), config=Config.default(P16))
+    spec = r.spec
+    assert spec.input_shape == (1, 16, 16)  # channels first
+    names = [(l.name, l.type) for l in spec.layers]
+    assert names == [("conv1", "conv2d"), ("relu1", "relu"), ("pool1", "maxpool2d"),
+                     ("pad", "zeropad2d"), ("conv2_pad", "zeropad2d"), ("conv2", "conv2d"),
+                     ("conv2_relu", "relu"), ("pool2", "avgpool2d"), ("flatten", "flatten"),
+                     ("fc1", "dense"), ("fc1_tanh", "tanh"), ("fc2", "dense"),
+                     ("fc2_softmax", "softmax")]
+    assert spec.layer("flatten").order == "hwc"
+    model = K.load(str(path))
+    conv2 = next(l for l in model.layers if l.name == "conv2")
+    assert np.array_equal(r.float_weights["conv2.weight"],
+                          conv2.weights["kernel"].transpose(3, 2, 0, 1))
+    fc2 = next(l for l in model.layers if l.name == "fc2")
+    assert np.array_equal(r.float_weights["fc2.weight"], fc2.weights["kernel"].T)
+
+
+def test_keras_reference_matches_loop_convolution():
+    """keras_ref's einsum convolution against explicit NHWC loops (TensorFlow's 'same')."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 7, 6, 3))
+    kernel, bias = rng.normal(size=(3, 2, 3, 4)), rng.normal(size=4)
+    for padding, s in (("valid", (1, 1)), ("same", (2, 2)), ("same", (1, 1))):
+        cfg = {"strides": list(s), "padding": padding, "activation": "linear"}
+        got = keras_ref.layer(x, "Conv2D", cfg, {"kernel": kernel, "bias": bias})
+        if padding == "same":
+            pads = [K.same_pads(x.shape[1 + i], kernel.shape[i], s[i]) for i in range(2)]
+            xp = np.pad(x, [(0, 0), pads[0][1:], pads[1][1:], (0, 0)])
+        else:
+            xp = x
+        ho = (xp.shape[1] - 3) // s[0] + 1
+        wo = (xp.shape[2] - 2) // s[1] + 1
+        want = np.zeros((2, ho, wo, 4))
+        for n in range(2):
+            for i in range(ho):
+                for j in range(wo):
+                    for o in range(4):
+                        acc = bias[o]
+                        for a in range(3):
+                            for b in range(2):
+                                for c in range(3):
+                                    acc += xp[n, i * s[0] + a, j * s[1] + b, c] * kernel[a, b, c, o]
+                        want[n, i, j, o] = acc
+        assert got.shape == want.shape and np.allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("functional", [False, True])
+def test_keras3_zip_imports_like_h5(tmp_path, functional):
+    layers = cnn()
+    weights = _weights_of(layers, np.random.default_rng(7))
+    h5 = write_h5(tmp_path / "m.h5", layers, weights)
+    zp = write_keras(tmp_path / "m.keras", layers, weights, functional=functional)
+    a = import_model(str(h5), config=Config.default(P16), name="m")
+    b = import_model(str(zp), config=Config.default(P16), name="m")
+    assert b.check.passed, b.check.line()
+    assert b.report["source"]["format"] == "keras"
+    assert a.spec.spec_hash() == b.spec.spec_hash()
+    for k in a.weights:
+        assert np.array_equal(a.weights[k], b.weights[k])
+
+
+def test_same_pooling_and_dense_on_sequence(tmp_path):
+    layers = [_input("x", [9, 3]),
+              _layer("Conv1D", "c", filters=4, kernel_size=[2], strides=[2], padding="same",
+                     activation="linear", use_bias=True),
+              _layer("MaxPooling1D", "mp", pool_size=[2], strides=[2], padding="same"),
+              _layer("AveragePooling1D", "ap", pool_size=[3], strides=[1], padding="same"),
+              _layer("ZeroPadding1D", "zp", padding=[1, 2]),
+              _layer("Dense", "d", units=3, activation="softmax", use_bias=True),
+              _layer("Flatten", "f"),
+              _layer("Dense", "o", units=2, activation="linear", use_bias=True)]
+    path = write_h5(tmp_path / "seq.h5", layers, _weights_of(layers, np.random.default_rng(1)))
+    r = import_model(str(path), config=Config.default(P16))
+    assert r.check.passed, r.check.line()
+    # TensorFlow's "same": the max pool clips its last window (PyTorch's ceil mode), the
+    # average pool pads symmetrically and divides by the elements inside the input
+    assert r.spec.layer("mp").ceil_mode
+    assert r.spec.layer("ap").padding == 1 and r.spec.layer("ap").cfg.count_pad is False
+    assert r.spec.layer("c_pad").type == "zeropad1d"  # stride 2, "same": pad (0, 1) first
+
+
+# ------------------------------------------------------------------ CLI
+def test_cli_keras_writes_spec_weights_that_fixsim_runs(tmp_path, capsys):
+    from fixsim.network import run
+    from fixsim.vectors.weight_io import load_weights
+
+    path = _h5(tmp_path, "cnn")
+    out = tmp_path / "out"
+    rc = main(["import", str(path), "--precision", P16, "--out", str(out),
+               "--write-config", str(tmp_path / "cnn.yml")])
+    text, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "PASS" in text
+    report = json.loads((out / "import_report.json").read_text())
+    assert report["source"]["kind"] == "keras" and len(report["source"]["sha256"]) == 64
+    assert main(["spec", str(out / "spec.json")]) == 0
+    spec = load_spec(out / "spec.json")
+    weights, _ = load_weights(spec, str(out / "weights.npz"))
+    x = np.random.default_rng(0).normal(size=(3,) + spec.input_shape)
+    from fixsim.fixed import quantize
+
+    y = run(spec, weights, quantize(x, spec.input_format, warn=False), taps=False)
+    assert y[spec.layers[-1].name].shape == (3, 5)
+    # the written hls4ml-style config drives the same import
+    rc = main(["import", str(path), "--config", str(tmp_path / "cnn.yml"), "--out",
+               str(tmp_path / "again")])
+    capsys.readouterr()
+    assert rc == 0
+    assert load_spec(tmp_path / "again" / "spec.json").spec_hash() == spec.spec_hash()
+
+
+# ------------------------------------------------------------------ hostile files
+def _one_line(err: str) -> str:
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def _hostile(tmp_path, case):
+    layers = cnn()
+    weights = _weights_of(layers, np.random.default_rng(0))
+    path = tmp_path / "bad.h5"
+    if case == "not_hdf5":
+        path.write_text("not a model\n")
+    elif case == "no_model_config":
+        write_h5(path, layers, weights)
+        with h5py.File(path, "a") as f:
+            del f.attrs["model_config"]
+    elif case == "lstm":
+        layers.insert(3, _layer("LSTM", "lstm1", units=4))
+        write_h5(path, layers, weights)
+    elif case == "branched":
+        fl = [dict(e, name=e["config"]["name"]) for e in layers[:3]]
+        fl[0]["inbound_nodes"] = []
+        fl[1]["inbound_nodes"] = [[["image", 0, 0, {}]]]
+        fl[2]["inbound_nodes"] = [[["image", 0, 0, {}]]]  # a second branch off the input
+        model = {"class_name": "Functional", "config": {
+            "name": "model", "layers": fl, "input_layers": [["image", 0, 0]],
+            "output_layers": [["bn1", 0, 0]]}}
+        write_h5(path, fl, weights, model=model)
+    elif case == "missing_weights":
+        del weights["conv2"]
+        write_h5(path, layers, weights)
+    elif case == "wrong_shape":
+        weights["fc1"][0] = ("kernel", np.zeros((7, 10)))
+        write_h5(path, layers, weights)
+    elif case == "dynamic_shape":
+        layers[0]["config"]["batch_input_shape"] = [None, None, 16, 1]
+        write_h5(path, layers, weights)
+    return path
+
+
+HOSTILE = {"not_hdf5": "neither an HDF5 file", "no_model_config": "no 'model_config'",
+           "lstm": "layer 'lstm1': unsupported Keras layer 'LSTM'",
+           "branched": "layer 'bn1' takes ['image']", "missing_weights": "layer 'conv2'",
+           "wrong_shape": "layer 'fc1' (Dense): kernel shape (7, 10)",
+           "dynamic_shape": "dynamic or unknown shape"}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_keras_files_one_line_exit_2(tmp_path, capsys, case):
+    path = _hostile(tmp_path, case)
+    rc = main(["import", str(path), "--precision", P16, "--out", str(tmp_path / "o")])
+    _, err = capsys.readouterr()
+    line = _one_line(err)
+    assert rc == 2 and HOSTILE[case] in line, line
+    assert not (tmp_path / "o").exists()
