@@ -1,8 +1,9 @@
-"""``fixsim import``: a PyTorch or ONNX/QONNX model into a fixsim spec and weights.
+"""``fixsim import``: a PyTorch, ONNX/QONNX or Keras model into a fixsim spec and weights.
 
     fixsim import torch net.py:Net --args '{"n": 8}' --weights net.pt --input-shape 1,28,28 \\
         --config hls4ml.yml --out imported/
     fixsim import net.onnx --precision 'ap_fixed<16,6>' --out imported/ --write-config c.yml
+    fixsim import keras model.h5 --precision 'ap_fixed<16,6>' --out imported/
 
 Writes (atomically, as one directory) ``spec.json``, ``weights.npz`` (raw int64 in the
 spec's formats, the layout every command takes), ``import_report.json`` and
@@ -22,16 +23,17 @@ from ._args import seed
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "import", help="import a PyTorch or ONNX/QONNX model as a spec and weights "
+        "import", help="import a PyTorch, ONNX/QONNX or Keras model as a spec and weights "
                        "(docs/import.md)",
         description="Import a PyTorch module (FILE.py:Class with --weights, or a torch.export "
-                    ".pt2 file) or an ONNX/QONNX file as a fixsim spec, raw weights and an "
+                    ".pt2 file), an ONNX/QONNX file or a Keras .h5/.keras file as a fixsim "
+                    "spec, raw weights and an "
                     "import report; the spec's float twin is checked against the source.")
-    p.add_argument("source", metavar="torch|onnx|MODEL",
-                   help="the source kind (torch, onnx) followed by the model, or the model "
+    p.add_argument("source", metavar="torch|onnx|keras|MODEL",
+                   help="the source kind (torch, onnx, keras) followed by the model, or the model "
                         "alone (kind from its name)")
     p.add_argument("model", nargs="?", default=None,
-                   help="FILE.py:Class, FILE.pt2 or FILE.onnx")
+                   help="FILE.py:Class, FILE.pt2, FILE.onnx or FILE.h5/FILE.keras")
     p.add_argument("--args", metavar="JSON", help="constructor arguments of Class: a JSON list "
                                                   "or object")
     p.add_argument("--weights", metavar="CKPT.pt", help="state dict or checkpoint of Class")
@@ -101,8 +103,12 @@ def _model_arg(args) -> str:
 
     if args.model is None:
         return args.source
-    if args.source not in ("torch", "onnx"):
-        raise InputError(f"source kind {args.source!r} is not torch or onnx")
+    if args.source not in ("torch", "onnx", "keras"):
+        raise InputError(f"source kind {args.source!r} is not torch, onnx or keras")
+    keras_file = args.model.lower().endswith((".h5", ".hdf5", ".keras"))
+    if (args.source == "keras") != keras_file:
+        raise InputError(f"{args.source} model {args.model!r}: Keras models are .h5, .hdf5 or "
+                         ".keras files, given as 'fixsim import keras FILE'")
     if args.source == "onnx" and not args.model.lower().endswith(".onnx"):
         raise InputError(f"onnx model {args.model!r} must be an .onnx file")
     if args.source == "torch" and args.model.lower().endswith(".onnx"):
