@@ -322,7 +322,7 @@ def test_cli_keras_writes_spec_weights_that_fixsim_runs(tmp_path, capsys):
 
     path = _h5(tmp_path, "cnn")
     out = tmp_path / "out"
-    rc = main(["import", str(path), "--precision", P16, "--out", str(out),
+    rc = main(["import", "keras", str(path), "--precision", P16, "--out", str(out),
                "--write-config", str(tmp_path / "cnn.yml")])
     text, err = capsys.readouterr()
     assert rc == 0, err
@@ -402,3 +402,11 @@ def test_hostile_keras_files_one_line_exit_2(tmp_path, capsys, case):
     line = _one_line(err)
     assert rc == 2 and HOSTILE[case] in line, line
     assert not (tmp_path / "o").exists()
+
+
+def test_keras_kind_needs_a_keras_file(tmp_path, capsys):
+    path = _h5(tmp_path, "mlp")
+    for argv in (["keras", str(tmp_path / "m.onnx")], ["torch", str(path)]):
+        rc = main(["import", *argv, "--precision", P16, "--out", str(tmp_path / "o")])
+        line = _one_line(capsys.readouterr()[1])
+        assert rc == 2 and "Keras models are .h5, .hdf5 or .keras files" in line
