@@ -4,8 +4,9 @@ The files are written here with h5py and zipfile in Keras's exact layouts (no Te
 Keras 2: root attributes ``model_config``/``keras_version``/``backend``, ``model_weights``
 with ``layer_names`` and per layer ``weight_names`` = ``<layer>/<var>:0`` datasets;
 Keras 3: ``config.json``, ``metadata.json``, ``model.weights.h5`` with
-``layers/<name>/vars/<i>``.  The float reference is ``keras_ref`` (NHWC numpy einsum),
-and a second, loop-based NHWC convolution below checks that reference itself.
+``layers/<snake-case class>[_k]/vars/<i>`` (Keras 3's saving_lib keys layers by class).
+The float reference is ``keras_ref`` (NHWC numpy einsum), and a second, loop-based NHWC
+convolution below checks that reference itself.
 """
 
 from __future__ import annotations
@@ -139,10 +140,15 @@ def write_keras(path, layers, weights, *, functional=False):
         config = {"module": "keras", "class_name": "Sequential",
                   "config": {"name": "sequential", "layers": k3}, "registered_name": None}
     buf = io.BytesIO()
-    with h5py.File(buf, "w") as f:
-        for name, vars_ in weights.items():
-            g = f.create_group(f"layers/{name}/vars")
-            for i, (_, arr) in enumerate(vars_):
+    with h5py.File(buf, "w") as f:  # Keras 3 keys layers by class: conv2d, conv2d_1, ...
+        f.create_group("vars")
+        used: dict = {}
+        for e in k3[1:]:
+            key = K.snake_case(e["class_name"])
+            used[key] = used.get(key, -1) + 1
+            key = f"{key}_{used[key]}" if used[key] else key
+            g = f.create_group(f"layers/{key}/vars")
+            for i, (_, arr) in enumerate(weights.get(e["config"]["name"], [])):
                 g.create_dataset(str(i), data=np.asarray(arr, np.float32))
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("metadata.json", json.dumps({"keras_version": "3.6.0",
@@ -290,6 +296,10 @@ def test_keras3_zip_imports_like_h5(tmp_path, functional):
     b = import_model(str(zp), config=Config.default(P16), name="m")
     assert b.check.passed, b.check.line()
     assert b.report["source"]["format"] == "keras"
+    # Keras 3's saving_lib keys: snake-case class names, counted per class
+    assert K.weight_keys(K.load(str(zp))) == [
+        "conv2d", "batch_normalization", "re_lu", "max_pooling2d", "zero_padding2d",
+        "conv2d_1", "average_pooling2d", "flatten", "dense", "dropout", "dense_1"]
     assert a.spec.spec_hash() == b.spec.spec_hash()
     for k in a.weights:
         assert np.array_equal(a.weights[k], b.weights[k])

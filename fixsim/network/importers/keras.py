@@ -8,8 +8,12 @@ Read with h5py and zipfile alone (no TensorFlow or Keras import):
   datasets (``conv2d/kernel:0``, ``conv2d/bias:0``, ...) relative to that group;
 - a Keras 3 zip (``model.save("m.keras")``): ``config.json`` (the model's JSON),
   ``metadata.json`` (``keras_version``) and ``model.weights.h5`` with the variables of
-  each layer at ``layers/<name>/vars/0..n`` in the layer's order (kernel, bias; gamma,
-  beta, moving mean, moving variance).
+  each layer at ``layers/<key>/vars/0..n`` in the layer's order (kernel, bias; gamma,
+  beta, moving mean, moving variance).  Keras 3 keys a layer by its class, not its name
+  (``saving_lib``: the snake-case class name, ``_1``, ``_2``, ... for later layers of the
+  same class, in the model's layer order: ``conv2d``, ``batch_normalization``,
+  ``conv2d_1``); Keras 2.13-2.15 zips say ``_layer_checkpoint_dependencies`` for
+  ``layers``.
 
 Sequential models and chain-shaped Functional models (one input, each layer feeding the
 next) of the layers in :data:`LAYERS`; ``channels_last`` only.  Keras is channels last:
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,10 +63,11 @@ MODEL_CLASSES = ("Sequential", "Functional", "Model")
 class KerasLayer:
     """One Keras layer: class, name, config and weights by role, in Keras layout."""
 
-    cls: str
+    cls: str  # Keras 3's class name (Keras 2 aliases such as MaxPool2D resolved)
     name: str
     config: dict
     weights: dict = field(default_factory=dict)  # role -> float64 array (Keras layout)
+    raw_cls: str = ""  # the class name as the file gives it
 
 
 @dataclass
@@ -177,22 +183,46 @@ def _h5_weights(model: KerasModel, group) -> None:
         _assign(layer, roles, arrays, basenames)
 
 
-def _keras3_weights(model: KerasModel, fh) -> None:
-    """Keras 3 weights: ``layers/<name>/vars/0..n`` (older zips: under
-    ``_layer_checkpoint_dependencies``)."""
+def snake_case(name: str) -> str:
+    """Keras's ``naming.to_snake_case`` (the key of a layer in a Keras 3 weights file).
+
+    >>> snake_case("Conv2D"), snake_case("BatchNormalization"), snake_case("ReLU")
+    ('conv2d', 'batch_normalization', 're_lu')
+    """
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
+    return name.lower()
+
+
+def weight_keys(model: KerasModel) -> list[str]:
+    """The Keras 3 weights-file key of each layer (class name with a per-class counter)."""
+    used: dict = {}
+    keys = []
     for layer in model.layers:
+        key = snake_case(layer.raw_cls)
+        if key in used:
+            used[key] += 1
+            key = f"{key}_{used[key]}"
+        else:
+            used[key] = 0
+        keys.append(key)
+    return keys
+
+
+def _keras3_weights(model: KerasModel, fh) -> None:
+    """Keras 3 weights: ``layers/<key>/vars/0..n`` (:func:`weight_keys`)."""
+    top = "_layer_checkpoint_dependencies" if "_layer_checkpoint_dependencies" in fh and \
+        "layers" not in fh else "layers"
+    for layer, key in zip(model.layers, weight_keys(model), strict=True):
         roles = _roles(layer)
         if not roles:
             continue
-        g = None
-        for top in ("layers", "_layer_checkpoint_dependencies"):
-            key = f"{top}/{layer.name}/vars"
-            if key in fh:
-                g = fh[key]
-                break
-        if g is None:
+        path = f"{top}/{key}/vars"
+        if path not in fh:
             raise InputError(f"layer {layer.name!r} ({layer.cls}): missing weights (no group "
-                             f"layers/{layer.name}/vars in model.weights.h5)")
+                             f"{path} in model.weights.h5)")
+        g = fh[path]
         keys = sorted(g.keys(), key=lambda k: int(k) if k.isdigit() else 1 << 30)
         _assign(layer, roles, [np.asarray(g[k][()], np.float64) for k in keys], None)
 
@@ -258,7 +288,7 @@ def _model(path: str, fmt: str, version: str, config: dict) -> KerasModel:
             continue
         if i == 0 and shape is not None:  # Keras 2 Sequential without an InputLayer
             input_name, input_shape = f"{name}_input", shape
-        layers.append(KerasLayer(lcls, name, lc))
+        layers.append(KerasLayer(lcls, name, lc, raw_cls=str(entry["class_name"])))
     if input_shape is None:
         build = body.get("build_input_shape") or (config.get("build_config") or {}).get(
             "input_shape")
