@@ -243,6 +243,13 @@ def test_dynamic_shapes_in_an_exported_program(tmp_path, capsys):
     assert rc == 2 and "dynamic shape" in _one_line(err)
 
 
+def test_garbage_exported_program_is_one_line(tmp_path, capsys):
+    path = tmp_path / "garbage.pt2"
+    path.write_bytes(b"not a zip archive")
+    rc, _, err = _cli(capsys, path, "--precision", "ap_fixed<16,6>", "--out", tmp_path / "o")
+    assert rc == 2 and "not a torch.export file" in _one_line(err)
+
+
 def test_static_exported_program_imports(tmp_path, capsys):
     from import_models import WaveNet
 

@@ -155,11 +155,14 @@ def load_exported(path: str):
     p = Path(path)
     if not p.is_file():
         raise InputError(f"model file {path!r} does not exist")
+    logging.disable(logging.CRITICAL)  # torch logs the traceback of a bad archive itself
     try:
         return torch.export.load(str(p))
     except Exception as exc:
         raise InputError(f"{path!r} is not a torch.export file ({_first_line(exc)}); TorchScript "
                          "files are not read: export the module with torch.export.save") from None
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 # ------------------------------------------------------------------ the graph
