@@ -201,6 +201,9 @@ def import_model(model: str, *, weights: str | None = None, args: str | None = N
         report["float_check_note"] = ("the source ran without its data-path Quant nodes "
                                       f"({', '.join(act_quants)})")
     cfg = write_config(spec, names, graph.input_name)
+    if kind == "keras":  # a Keras model is channels last already: hls4ml's default 'off'
+        for key in ("ChannelsLastConversion", "TransposeOutputs"):
+            cfg.get("Model", {}).pop(key, None)
     return ImportResult(spec, float_weights, raw, check, report, cfg)
 
 
