@@ -347,7 +347,12 @@ def test_cli_keras_writes_spec_weights_that_fixsim_runs(tmp_path, capsys):
 
     y = run(spec, weights, quantize(x, spec.input_format, warn=False), taps=False)
     assert y[spec.layers[-1].name].shape == (3, 5)
-    # the written hls4ml-style config drives the same import
+    # the written hls4ml-style config drives the same import; it leaves hls4ml's
+    # ChannelsLastConversion at its default 'off' (a Keras model is channels last already)
+    import yaml
+
+    assert "ChannelsLastConversion" not in yaml.safe_load(
+        (tmp_path / "cnn.yml").read_text())["Model"]
     rc = main(["import", str(path), "--config", str(tmp_path / "cnn.yml"), "--out",
                str(tmp_path / "again")])
     capsys.readouterr()
