@@ -60,6 +60,7 @@ def round_constants(q: Quantization, d: int) -> tuple[int, int, int]:
     if d == 0:
         return 0, 0, 0
     half = 1 << (d - 1)
+    # no mode has both c1 and c2 (the conv kernel adds one masked shift: _terms32)
     return {
         Quantization.AP_RND: (half, 0, 0),              # ties up: floor(v + 1/2)
         Quantization.AP_RND_ZERO: (half - 1, 1, 0),     # ties toward zero
@@ -215,46 +216,95 @@ def _add64(xv, wv, d, c0, c1, c2, check, s, t):
 
 
 @njit(cache=True, inline="always")
-def _terms32(xf, o0, step, wts, offs, n_t, d, c0, c1, c2, check, general, s, t):
+def _r32(p, a0, k32, aa, d32, general):
+    """``round(p / 2^d)`` in int32: ``(p + c0 + ((p >> k) & a)) >> d`` (see :func:`_terms32`)."""
+    u = np.int32(p + a0)
+    if general:
+        u = np.int32(u + np.int32(np.right_shift(p, k32) & aa))
+    return np.right_shift(u, d32)
+
+
+@njit(cache=True, inline="always")
+def _terms32(xf, o0, step, wts, offs, n_t, d, c0, k, a, check, general, s, t):
     """For j < _LANES: ``s[j] = sum_i round(p / 2^d)`` of ``p = wts[i] * xf[o0 + offs[i] +
     j*step]`` and, with ``check``, ``t[j] = sum_i |p|`` (which the lane condition keeps in
-    range: ``max|x| * sum_k |w[o, k]|``), in int32 lanes; ``general`` False
-    when ``c1 = c2 = 0`` (AP_TRN, AP_RND, AP_RND_MIN_INF: ``(p + c0) >> d``).  Called with
-    literal flags, so each inlined copy folds its branches away."""
-    d32, k31 = np.int32(d), np.int32(31)
-    a0, a1, a2 = np.int32(c0), np.int32(c1), np.int32(c2)
+    range: ``max|x| * sum_k |w[o, k]|``), in int32 lanes.  No mode has both ``c1`` and
+    ``c2`` (:func:`round_constants`), so the rounding is ``(p + c0 + ((p >> k) & a)) >> d``
+    with ``(k, a) = (31, c1)`` or ``(d, c2)``; ``general`` False when ``a = 0`` (AP_TRN,
+    AP_RND, AP_RND_MIN_INF: ``(p + c0) >> d``).  Called with literal flags, so each inlined
+    copy folds its branches away.  Four terms per pass over the block: one load and store
+    of s (and t) per four products (the stores bound the loop otherwise)."""
+    d32, k32 = np.int32(d), np.int32(k)
+    a0, aa = np.int32(c0), np.int32(a)
     for j in range(_LANES):
         s[j] = 0
         t[j] = 0
-    for i in range(n_t):
-        w32 = wts[i]
-        o = o0 + offs[i]
+    i = 0
+    while i + 4 <= n_t:
+        w0, w1, w2, w3 = wts[i], wts[i + 1], wts[i + 2], wts[i + 3]
+        q0, q1, q2, q3 = o0 + offs[i], o0 + offs[i + 1], o0 + offs[i + 2], o0 + offs[i + 3]
         for j in range(_LANES):
-            p = np.int32(w32 * xf[np.uint64(o + j * step)])  # unsigned: no wraparound test
-            u = np.int32(p + a0)
-            if general:
-                u = np.int32(u + np.int32(np.right_shift(p, k31) & a1)
-                             + np.int32(np.right_shift(p, d32) & a2))
-            s[j] = np.int32(s[j] + np.right_shift(u, d32))
+            js = j * step
+            # unsigned indices: no wraparound test (it made every load scalar)
+            p0 = np.int32(w0 * xf[np.uint64(q0 + js)])
+            p1 = np.int32(w1 * xf[np.uint64(q1 + js)])
+            p2 = np.int32(w2 * xf[np.uint64(q2 + js)])
+            p3 = np.int32(w3 * xf[np.uint64(q3 + js)])
+            r = np.int32(np.int32(_r32(p0, a0, k32, aa, d32, general)
+                                  + _r32(p1, a0, k32, aa, d32, general))
+                         + np.int32(_r32(p2, a0, k32, aa, d32, general)
+                                    + _r32(p3, a0, k32, aa, d32, general)))
+            s[j] = np.int32(s[j] + r)
+            if check:
+                t[j] = np.int32(t[j] + np.int32(np.int32(np.abs(p0) + np.abs(p1))
+                                                + np.int32(np.abs(p2) + np.abs(p3))))
+        i += 4
+    for r in range(i, n_t):
+        w32 = wts[r]
+        o = o0 + offs[r]
+        for j in range(_LANES):
+            p = np.int32(w32 * xf[np.uint64(o + j * step)])
+            s[j] = np.int32(s[j] + _r32(p, a0, k32, aa, d32, general))
             if check:
                 t[j] = np.int32(t[j] + np.abs(p))
 
 
 @njit(cache=True, inline="always")
-def _terms64(xf, o0, step, wts, offs, n_t, d, c0, c1, c2, check, general, s, t):
-    """:func:`_terms32` in int64 lanes."""
+def _r64(p, c0, k, a, d, general):
+    """:func:`_r32` in int64."""
+    u = p + c0
+    if general:
+        u += np.right_shift(p, k) & a
+    return np.right_shift(u, d)
+
+
+@njit(cache=True, inline="always")
+def _terms64(xf, o0, step, wts, offs, n_t, d, c0, k, a, check, general, s, t):
+    """:func:`_terms32` in int64 lanes (``k = 63`` for the sign)."""
     for j in range(_LANES):
         s[j] = 0
         t[j] = 0
-    for i in range(n_t):
-        wv = wts[i]
-        o = o0 + offs[i]
+    i = 0
+    while i + 4 <= n_t:
+        w0, w1, w2, w3 = wts[i], wts[i + 1], wts[i + 2], wts[i + 3]
+        q0, q1, q2, q3 = o0 + offs[i], o0 + offs[i + 1], o0 + offs[i + 2], o0 + offs[i + 3]
+        for j in range(_LANES):
+            js = j * step
+            p0 = w0 * xf[np.uint64(q0 + js)]
+            p1 = w1 * xf[np.uint64(q1 + js)]
+            p2 = w2 * xf[np.uint64(q2 + js)]
+            p3 = w3 * xf[np.uint64(q3 + js)]
+            s[j] += (_r64(p0, c0, k, a, d, general) + _r64(p1, c0, k, a, d, general)
+                     + _r64(p2, c0, k, a, d, general) + _r64(p3, c0, k, a, d, general))
+            if check:
+                t[j] += np.abs(p0) + np.abs(p1) + np.abs(p2) + np.abs(p3)
+        i += 4
+    for r in range(i, n_t):
+        wv = wts[r]
+        o = o0 + offs[r]
         for j in range(_LANES):
             p = wv * xf[np.uint64(o + j * step)]
-            u = p + c0
-            if general:
-                u += (np.right_shift(p, np.int64(63)) & c1) + (np.right_shift(p, d) & c2)
-            s[j] += np.right_shift(u, d)
+            s[j] += _r64(p, c0, k, a, d, general)
             if check:
                 t[j] += np.abs(p)
 
@@ -282,11 +332,11 @@ def kernels(wide: bool):
     """(conv, dense) kernels with int64 (``wide``) or int32 lanes; operands of the same
     dtype.  One build per lane width: the other width's loop is not compiled."""
 
-    def terms(xf, o0, step, wts, offs, n_t, d, c0, c1, c2, check, general, s, t):
+    def terms(xf, o0, step, wts, offs, n_t, d, c0, k, a, check, general, s, t):
         if wide:
-            _terms64(xf, o0, step, wts, offs, n_t, d, c0, c1, c2, check, general, s, t)
+            _terms64(xf, o0, step, wts, offs, n_t, d, c0, k, a, check, general, s, t)
         else:
-            _terms32(xf, o0, step, wts, offs, n_t, d, c0, c1, c2, check, general, s, t)
+            _terms32(xf, o0, step, wts, offs, n_t, d, c0, k, a, check, general, s, t)
 
     def conv(xf, dims, wts, offs, n_terms, bias_acc, d, c0, c1, c2, check, shift, hi_c, lo_c,
              sv, tv, acc, rows):
@@ -302,6 +352,8 @@ def kernels(wide: bool):
         long = sh == 1 and sw == 1  # one vector per map: accumulator j = oh*Wp + ow
         n_j = (n_oh - 1) * n_wp + n_ow if long else n_ow
         general = c1 != 0 or c2 != 0
+        # one of c1 (the sign's term) and c2 (the kept LSB's) is 0 in every mode
+        k, a = ((63 if wide else 31), c1) if c1 != 0 else (d, c2)
         s, t = sv[n_j:n_j + _LANES], tv[n_j:n_j + _LANES]  # the block, after the map
         n_fail = 0
         n_bad = 0
@@ -316,15 +368,15 @@ def kernels(wide: bool):
                 o0 = base + jb * sw
                 # literal flags: four unrolled bodies for stride 1, one for the others
                 if not long:
-                    terms(xf, o0, sw, w_co, o_co, n_t, d, c0, c1, c2, check, general, s, t)
+                    terms(xf, o0, sw, w_co, o_co, n_t, d, c0, k, a, check, general, s, t)
                 elif general and check:
-                    terms(xf, o0, 1, w_co, o_co, n_t, d, c0, c1, c2, True, True, s, t)
+                    terms(xf, o0, 1, w_co, o_co, n_t, d, c0, k, a, True, True, s, t)
                 elif general:
-                    terms(xf, o0, 1, w_co, o_co, n_t, d, c0, c1, c2, False, True, s, t)
+                    terms(xf, o0, 1, w_co, o_co, n_t, d, c0, k, a, False, True, s, t)
                 elif check:
-                    terms(xf, o0, 1, w_co, o_co, n_t, d, c0, c1, c2, True, False, s, t)
+                    terms(xf, o0, 1, w_co, o_co, n_t, d, c0, k, a, True, False, s, t)
                 else:
-                    terms(xf, o0, 1, w_co, o_co, n_t, d, c0, c1, c2, False, False, s, t)
+                    terms(xf, o0, 1, w_co, o_co, n_t, d, c0, k, a, False, False, s, t)
                 for j in range(min(_LANES, n_j - jb)):
                     sv[jb + j] = s[j]
                     tv[jb + j] = t[j]

@@ -207,3 +207,13 @@ def test_reused_scratch_leaves_no_trace():
     for padding in ((1, 1), (0, 2)):
         got = conv2d(x, w, None, cfg, padding=padding, method="speculative")
         assert_bits_equal(conv2d(x, w, None, cfg, padding=padding, method="sequential"), got)
+
+
+def test_no_mode_needs_both_rounding_terms():
+    """The conv kernel adds one masked shift, ``(p >> k) & a``: every mode's constants have
+    ``c1 = 0`` or ``c2 = 0`` (its rounding is checked against ``_requant`` in
+    test_speculative.py), for every number of dropped bits."""
+    for q in Quantization:
+        for d in range(1, 63):
+            _, c1, c2 = S.round_constants(q, d)
+            assert c1 == 0 or c2 == 0, (q.name, d)
