@@ -32,7 +32,9 @@ def _variant(fn, suffix: str):
 
 
 def _jit(fn, parallel: bool):
-    return njit(cache=True, parallel=parallel)(_variant(fn, "_par" if parallel else "_ser"))
+    # nogil: fixsim's own pool runs these kernels (the model's input quantization) in
+    # several threads at once
+    return njit(cache=True, nogil=True, parallel=parallel)(_variant(fn, "_par" if parallel else "_ser"))
 
 
 @njit(cache=True, inline="always")

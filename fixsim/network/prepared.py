@@ -27,7 +27,9 @@ import numpy as np
 
 from .._threads import blas_single_thread, pool_map, resolve_threads
 from ..errors import InputError
-from ..fixed import FixedType, check_raw, quantize
+from ..fixed import FixedType, Overflow, check_raw, quantize
+from ..fixed import specialized as SQ
+from ..fixed.ops import _fast_quantize_ok, _warn_counts
 from ..layers.mac import METHODS
 from .kinds import REGISTRY, MacStep, mac_config
 from .kinds.mac import result_descriptor
@@ -106,6 +108,12 @@ class Model:
         self._in_carry = carry_dtype(spec.input_format)
         f = spec.input_format
         self._inside = (f.min + f.lsb, f.max - f.lsb)  # cannot round out of the format
+        # the double quantizer called per work item (no GIL; counts summed for one warning)
+        self._quant = None
+        if _fast_quantize_ok(f):
+            sym = f.overflow == Overflow.AP_SAT_SYM and f.signed and f.width > 1
+            self._quant = (SQ.quantizer(int(f.quantization), int(f.overflow), sym),
+                           (f.frac_bits, f.raw_min, f.raw_max, 64 - f.width, f.signed))
 
     def __repr__(self) -> str:
         return (f"Model({self.spec.name!r}, {len(self.spec.layers)} layers, "
@@ -142,6 +150,17 @@ class Model:
         if rows.size:
             quantize(arr[rows], self.spec.input_format)
 
+    def _quantized(self, arr: np.ndarray, tap: np.ndarray | None, counts: np.ndarray):
+        """Float rows quantized as int64 raw, into ``tap`` when it is int64 (else copied
+        into it); ``counts`` gets the quantizer's (NaN, inf, out of range) counts."""
+        kernel, args = self._quant
+        xr = tap if tap is not None and tap.dtype == np.int64 else np.empty(arr.shape, np.int64)
+        flat = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)  # float32 -> double
+        counts[:] = kernel(flat.view(np.uint64), *args, xr.reshape(-1))
+        if tap is not None and tap is not xr:
+            tap[...] = xr
+        return xr
+
     def input_raw(self, x) -> np.ndarray:
         """The input batch as raw int64 mantissas (floats quantized; integers range-checked)."""
         arr = self._checked(x)
@@ -164,27 +183,37 @@ class Model:
         """
         nthreads = resolve_threads(threads)
         arr = self._checked(x)
-        self._warn_saturated(arr)
+        # Floats are quantized by each work item, without the GIL, counting what saturates
+        # (one warning for the batch after the pool, same counts as quantize's).
+        fastq = arr.dtype.kind == "f" and self._quant is not None
+        if not fastq:
+            self._warn_saturated(arr)
         n = len(arr)
         in_dt = self._in_carry if narrow else np.int64
         outs = {"input": np.empty(arr.shape, in_dt)} if taps else {}  # dataflow order
         outs.update(self._outputs(n, taps, narrow))
         step = max(1, min(chunk or CHUNK, -(-n // nthreads)))
         parts = [slice(i, min(i + step, n)) for i in range(0, n, step)] or [slice(0, 0)]
+        counts = np.zeros((len(parts), 3), np.int64)  # NaN, inf, out of range per item
 
-        def work(sl):
-            used: dict[str, str] = {}
-            xr = self._raw(arr[sl])
-            if taps:
-                outs["input"][sl] = xr
+        def work(k):
+            sl, used = parts[k], {}
+            if fastq:
+                xr = self._quantized(arr[sl], outs["input"][sl] if taps else None, counts[k])
+            else:
+                xr = self._raw(arr[sl])
+                if taps:
+                    outs["input"][sl] = xr
             self._forward(xr, sl, outs, taps, used)
             return used
 
         if self._blas:
             with blas_single_thread():
-                useds = pool_map(work, parts, nthreads)
+                useds = pool_map(work, range(len(parts)), nthreads)
         else:
-            useds = pool_map(work, parts, nthreads)
+            useds = pool_map(work, range(len(parts)), nthreads)
+        if fastq and counts.any():
+            _warn_counts(self.spec.input_format, "quantize", *map(int, counts.sum(axis=0)))
         if not return_methods:
             return outs
         return outs, {k: "+".join(sorted({u[k] for u in useds})) for k in useds[0]}

@@ -252,3 +252,29 @@ def test_narrow_taps_hold_the_same_values(golden_like):
     spec = load_spec({**SPEC.to_dict(), "name": "seq"})
     seq = prepare(spec, golden_like, method="sequential").run(x, narrow=True)  # layer functions
     assert_bits_equal(wide["fc2"], seq["fc2"].astype(np.int64))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_input_quantized_per_work_item_warns_once_with_the_batch_counts(golden_like, dtype):
+    """Each work item quantizes its own frames (no GIL); the one warning counts the whole
+    batch exactly as quantize() does, and the input tap equals quantize() in every mode."""
+    from fixsim.fixed import quantize
+
+    model = prepare(SPEC, golden_like)
+    x = np.random.default_rng(5).standard_normal((7, 1, 65, 65)).astype(dtype)
+    x[1, 0, 3, :5] = [40.0, -40.0, np.nan, np.inf, -np.inf]  # saturate; NaN; infinities
+    x[5, 0, 60, 60] = 1e6
+    with warnings.catch_warnings(record=True) as ref_w:
+        warnings.simplefilter("always", FixsimWarning)
+        ref = quantize(x, SPEC.input_format)
+    assert len(ref_w) == 1 and "2 inf" in str(ref_w[0].message)
+    for kw in ({"threads": 2, "chunk": 2}, {"threads": 1, "taps": False}, {"narrow": True}):
+        with warnings.catch_warnings(record=True) as got_w:
+            warnings.simplefilter("always", FixsimWarning)
+            taps = model.run(x, **kw)
+        assert [str(w.message) for w in got_w] == [str(ref_w[0].message)], kw
+        if "input" in taps:
+            assert_bits_equal(ref, taps["input"].astype(np.int64), context=str(kw))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FixsimWarning)
+        model.run(np.clip(x[[0, 2]], -20, 20))  # inside the format: no warning
