@@ -22,6 +22,7 @@ a wrapping accumulator (:func:`wrap_plan`).
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -441,7 +442,7 @@ def _scratch(name: str, shape, dtype) -> np.ndarray:
     accumulator arrays go through here; none of them outlives the layer call.
     """
     dt = np.dtype(dtype)
-    size = int(np.prod(shape, dtype=np.int64))
+    size = math.prod(shape) if isinstance(shape, tuple) else int(shape)
     if size * dt.itemsize > _SCRATCH_MAX:
         return np.empty(shape, dt)
     bufs = _LOCAL.__dict__.setdefault("bufs", {})
