@@ -206,6 +206,14 @@ def _hostile(tmp_path, case):
     elif case == "wrong_shape":
         weights["fc1"][0] = ("kernel", np.zeros((7, 10)))
         write_h5(path, layers, weights)
+    elif case == "malformed_config":
+        del layers[-1]["config"]["units"]
+        write_h5(path, layers, weights)
+    elif case == "string_weights":
+        write_h5(path, layers, weights)
+        with h5py.File(path, "a") as f:
+            del f["model_weights/fc2/fc2/bias:0"]
+            f["model_weights/fc2/fc2/bias:0"] = np.array([b"x"] * 5)
     elif case == "dynamic_shape":
         layers[0]["config"]["batch_input_shape"] = [None, None, 16, 1]
         write_h5(path, layers, weights)
@@ -216,7 +224,9 @@ HOSTILE = {"not_hdf5": "neither an HDF5 file", "no_model_config": "no 'model_con
            "lstm": "layer 'lstm1': unsupported Keras layer 'LSTM'",
            "branched": "layer 'bn1' takes ['image']", "missing_weights": "layer 'conv2'",
            "wrong_shape": "layer 'fc1' (Dense): kernel shape (7, 10)",
-           "dynamic_shape": "dynamic or unknown shape"}
+           "dynamic_shape": "dynamic or unknown shape",
+           "malformed_config": "layer 'fc2' (Dense): malformed layer config (KeyError",
+           "string_weights": "unreadable weights"}
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))

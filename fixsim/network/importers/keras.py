@@ -133,7 +133,7 @@ def load(path: str) -> KerasModel:
         if "model_weights" not in fh:
             raise InputError(f"{path!r} has no 'model_weights' group: the model was saved "
                              "without weights")
-        _h5_weights(model, fh["model_weights"])
+        _guarded(_h5_weights, model, fh["model_weights"])
     return model
 
 
@@ -158,8 +158,20 @@ def _load_keras(path: str) -> KerasModel:
     except OSError:
         raise InputError(f"{path!r}: model.weights.h5 is not an HDF5 file") from None
     with fh:
-        _keras3_weights(model, fh)
+        _guarded(_keras3_weights, model, fh)
     return model
+
+
+def _guarded(read_weights, model: KerasModel, group) -> None:
+    """Weights read by ``read_weights``; unreadable ones (a string dataset, a group where a
+    dataset belongs) are one line."""
+    try:
+        read_weights(model, group)
+    except InputError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, OSError) as exc:
+        raise InputError(f"{model.path!r}: unreadable weights ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
 
 
 def _h5_weights(model: KerasModel, group) -> None:
@@ -433,7 +445,13 @@ class _Reader:
         dims = self.m.input_shape
         shape = tuple(dims) if len(dims) == 1 else (dims[-1],) + tuple(dims[:-1])
         for layer in self.m.layers:
-            shape = self.map(layer, shape)
+            try:
+                shape = self.map(layer, shape)
+            except InputError:
+                raise
+            except (KeyError, TypeError, ValueError, IndexError) as exc:  # a malformed config
+                raise InputError(f"{self.where(layer)}: malformed layer config "
+                                 f"({type(exc).__name__}: {exc})") from None
         return Graph(shape_in(self.m), self.ops, input_name=self.m.input_name)
 
     def fused(self, layer: KerasLayer, shape) -> None:
