@@ -245,3 +245,30 @@ def test_keras_kind_needs_a_keras_file(tmp_path, capsys):
         rc = main(["import", *argv, "--precision", P16, "--out", str(tmp_path / "o")])
         line = _one_line(capsys.readouterr()[1])
         assert rc == 2 and "Keras models are .h5, .hdf5 or .keras files" in line
+
+
+def test_keras2_functional_chain_and_sequential_without_input_layer(tmp_path):
+    layers = ARCHS["mlp"]()
+    weights = _weights_of(layers, np.random.default_rng(5))
+    # Keras 2 Functional: inbound_nodes [[[name, 0, 0, {}]]], input/output_layers lists
+    fl, prev = [], None
+    for e in layers:
+        e = dict(e, name=e["config"]["name"])
+        e["inbound_nodes"] = [] if prev is None else [[[prev, 0, 0, {}]]]
+        prev = e["name"]
+        fl.append(e)
+    model = {"class_name": "Functional", "config": {
+        "name": "model", "layers": fl, "input_layers": [["features", 0, 0]],
+        "output_layers": [[prev, 0, 0]]}}
+    func = import_model(str(write_h5(tmp_path / "f.h5", fl, weights, model=model)),
+                        config=Config.default(P16), name="m")
+    assert func.check.passed, func.check.line()
+    # Keras 2 Sequential built without an InputLayer: the first layer's batch_input_shape
+    seq = [dict(e, config=dict(e["config"])) for e in layers[1:]]
+    seq[0]["config"]["batch_input_shape"] = [None, 12]
+    plain = import_model(str(write_h5(tmp_path / "s.h5", seq, weights)),
+                         config=Config.default(P16), name="m")
+    assert plain.check.passed and plain.report["layers"][0]["name"] == "fc1_input_flatten"
+    assert [l.type for l in plain.spec.layers] == [l.type for l in func.spec.layers]
+    for k in func.weights:
+        assert np.array_equal(func.weights[k], plain.weights[k])
