@@ -1,6 +1,6 @@
-"""Bring your own model: PyTorch and ONNX/QONNX networks into a fixsim spec and weights.
+"""Bring your own model: PyTorch, ONNX/QONNX and Keras networks into a fixsim spec and weights.
 
-:func:`import_model` reads a source (:mod:`.pytorch`, :mod:`.onnx`) into the
+:func:`import_model` reads a source (:mod:`.pytorch`, :mod:`.onnx`, :mod:`.keras`) into the
 framework-neutral layer chain of :mod:`.graph`, folds or keeps BatchNorms, resolves the
 formats of an hls4ml-style configuration (:mod:`.precision`), builds and validates the
 spec, quantizes the weights, and checks the spec's float twin against the source model
@@ -91,7 +91,8 @@ def import_model(model: str, *, weights: str | None = None, args: str | None = N
                  description: str = "", rename: tuple = (), seed: int = 0,
                  frames: int = CHECK_FRAMES, precision_source: str = "",
                  sample=None) -> ImportResult:
-    """Import ``model`` (``FILE.py:Class`` + ``weights``, a ``.pt2`` or an ``.onnx`` file).
+    """Import ``model`` (``FILE.py:Class`` + ``weights``, a ``.pt2``, an ``.onnx`` or a Keras
+    ``.h5``/``.keras`` file).
 
     Parameters
     ----------
