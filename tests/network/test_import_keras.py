@@ -9,7 +9,9 @@ tests/hls4ml/test_hls4ml_import_keras.py (-m slow).
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 
 import h5py
 import numpy as np
@@ -272,3 +274,34 @@ def test_keras2_functional_chain_and_sequential_without_input_layer(tmp_path):
     assert [l.type for l in plain.spec.layers] == [l.type for l in func.spec.layers]
     for k in func.weights:
         assert np.array_equal(func.weights[k], plain.weights[k])
+
+
+@pytest.mark.parametrize("case", ["no_weights_file", "missing_layer_vars", "not_zip_member_json"])
+def test_hostile_keras3_zips_one_line_exit_2(tmp_path, capsys, case):
+    layers = cnn()
+    weights = _weights_of(layers, np.random.default_rng(0))
+    good = write_keras(tmp_path / "good.keras", layers, weights)
+    path = tmp_path / "bad.keras"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(path, "w") as zout:
+        for item in zin.namelist():
+            data = zin.read(item)
+            if case == "no_weights_file" and item == "model.weights.h5":
+                continue
+            if case == "missing_layer_vars" and item == "model.weights.h5":
+                src = h5py.File(io.BytesIO(data), "r")
+                buf = io.BytesIO()
+                with src, h5py.File(buf, "w") as dst:
+                    for key in src["layers"]:
+                        if key != "conv2d_1":
+                            src.copy(src[f"layers/{key}"], dst, f"layers/{key}")
+                data = buf.getvalue()
+            if case == "not_zip_member_json" and item == "config.json":
+                data = b"{not json"
+            zout.writestr(item, data)
+    rc = main(["import", "keras", str(path), "--precision", P16, "--out", str(tmp_path / "o")])
+    line = _one_line(capsys.readouterr()[1])
+    want = {"no_weights_file": "has no model.weights.h5",
+            "missing_layer_vars": "layer 'conv2' (Conv2D): missing weights (no group "
+                                  "layers/conv2d_1/vars",
+            "not_zip_member_json": "config.json is not valid JSON"}[case]
+    assert rc == 2 and want in line, line
