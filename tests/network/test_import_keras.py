@@ -305,3 +305,20 @@ def test_hostile_keras3_zips_one_line_exit_2(tmp_path, capsys, case):
                                   "layers/conv2d_1/vars",
             "not_zip_member_json": "config.json is not valid JSON"}[case]
     assert rc == 2 and want in line, line
+
+
+def test_dialect_none_and_a_wrong_layout_fails_the_float_check(tmp_path, monkeypatch):
+    path = _h5(tmp_path, "cnn")
+    snl = import_model(str(path), config=Config.default(P16), dialect="none")
+    assert snl.check.passed, snl.check.line()
+    assert snl.spec.layer("conv2").activation.kind == "relu"  # SNL style: fused
+    # the float check sees a layout error: dense columns left in Keras's (h, w, c) order
+    real = K._Reader.dense
+
+    def no_permutation(self, layer, shape):
+        self.hwc_map = None
+        return real(self, layer, shape)
+
+    monkeypatch.setattr(K._Reader, "dense", no_permutation)
+    wrong = import_model(str(path), config=Config.default(P16))
+    assert not wrong.check.passed and wrong.check.relative_error > 1e-3
