@@ -333,12 +333,6 @@ def kernels(wide: bool):
     """(conv, dense) kernels with int64 (``wide``) or int32 lanes; operands of the same
     dtype.  One build per lane width: the other width's loop is not compiled."""
 
-    def terms(xf, o0, step, wts, offs, n_t, d, c0, k, a, check, general, s, t):
-        if wide:
-            _terms64(xf, o0, step, wts, offs, n_t, d, c0, k, a, check, general, s, t)
-        else:
-            _terms32(xf, o0, step, wts, offs, n_t, d, c0, k, a, check, general, s, t)
-
     def conv(xf, dims, wts, offs, n_terms, bias_acc, d, c0, c1, c2, check, shift, hi_c, lo_c,
              sv, tv, acc, rows):
         """Speculative conv on the flat zero-padded input xf (N * C*Hp*Wp, then at least
@@ -369,15 +363,30 @@ def kernels(wide: bool):
                 o0 = base + jb * sw
                 # literal flags: four unrolled bodies for stride 1, one for the others
                 if not long:
-                    terms(xf, o0, sw, w_co, o_co, n_t, d, c0, k, a, check, general, s, t)
+                    if wide:
+                        _terms64(xf, o0, sw, w_co, o_co, n_t, d, c0, k, a, check, general, s, t)
+                    else:
+                        _terms32(xf, o0, sw, w_co, o_co, n_t, d, c0, k, a, check, general, s, t)
                 elif general and check:
-                    terms(xf, o0, 1, w_co, o_co, n_t, d, c0, k, a, True, True, s, t)
+                    if wide:
+                        _terms64(xf, o0, 1, w_co, o_co, n_t, d, c0, k, a, True, True, s, t)
+                    else:
+                        _terms32(xf, o0, 1, w_co, o_co, n_t, d, c0, k, a, True, True, s, t)
                 elif general:
-                    terms(xf, o0, 1, w_co, o_co, n_t, d, c0, k, a, False, True, s, t)
+                    if wide:
+                        _terms64(xf, o0, 1, w_co, o_co, n_t, d, c0, k, a, False, True, s, t)
+                    else:
+                        _terms32(xf, o0, 1, w_co, o_co, n_t, d, c0, k, a, False, True, s, t)
                 elif check:
-                    terms(xf, o0, 1, w_co, o_co, n_t, d, c0, k, a, True, False, s, t)
+                    if wide:
+                        _terms64(xf, o0, 1, w_co, o_co, n_t, d, c0, k, a, True, False, s, t)
+                    else:
+                        _terms32(xf, o0, 1, w_co, o_co, n_t, d, c0, k, a, True, False, s, t)
                 else:
-                    terms(xf, o0, 1, w_co, o_co, n_t, d, c0, k, a, False, False, s, t)
+                    if wide:
+                        _terms64(xf, o0, 1, w_co, o_co, n_t, d, c0, k, a, False, False, s, t)
+                    else:
+                        _terms32(xf, o0, 1, w_co, o_co, n_t, d, c0, k, a, False, False, s, t)
                 for j in range(min(_LANES, n_j - jb)):
                     sv[jb + j] = s[j]
                     tv[jb + j] = t[j]
@@ -428,7 +437,6 @@ def kernels(wide: bool):
                     acc[n, o] = bias_acc[o] + (np.int64(s[o]) << shift)
         return n_fail, n_bad
 
-    terms = njit(inline="always")(terms)
     return _jit(conv), _jit(dense)
 
 

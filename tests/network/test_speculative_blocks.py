@@ -217,3 +217,16 @@ def test_no_mode_needs_both_rounding_terms():
         for d in range(1, 63):
             _, c1, c2 = S.round_constants(q, d)
             assert c1 == 0 or c2 == 0, (q.name, d)
+
+
+def test_kernels_load_from_the_disk_cache():
+    """Numba's disk cache keys a closure on its cell values: a dispatcher in the kernels'
+    closure (an inlined helper defined inside :func:`kernels`) made every process compile
+    the conv kernel again (about 20 s).  Only plain values may be captured."""
+    from numba.core.dispatcher import Dispatcher
+
+    for wide in (False, True):
+        for kernel in S.kernels(wide):
+            cells = kernel.py_func.__closure__ or ()
+            assert not any(isinstance(c.cell_contents, Dispatcher) for c in cells), kernel
+            assert kernel._cache.__class__.__name__ == "FunctionCache", kernel
