@@ -149,11 +149,48 @@ def _conv_row(x, n, w, co, oh, sh, sw, acc):
                         acc[ow] += wv * row[ow * sw + kw]
 
 
+@njit(cache=True, inline="always")
+def _conv_plane(x, n, w, co, sums):
+    """sums[p] = sum over (ci, kh, kw) of xf_ci[p + kh*Wp + kw] * w[co, ci, kh, kw] in int32
+    lanes, xf_ci the channel plane x[n, ci] read flat (Wp = x.shape[3], stride 1).
+
+    Output (oh, ow) is sums[oh*Wp + ow]: the whole plane is one long row, so each pass of
+    five kw taps runs over OH*Wp sums instead of one output row (the columns ow >= OW mix
+    two input rows and are never read).  ``len(sums) = (OH-1)*Wp + OW``: the last read is
+    ``(OH-1)*Wp + OW - 1 + (KH-1)*Wp + KW - 1 = H*Wp - 1`` (H = OH + KH - 1 and
+    OW + KW - 1 <= Wp), inside the plane.
+    """
+    n_c, n_wp = x.shape[1], x.shape[3]
+    n_kh, n_kw = w.shape[2], w.shape[3]
+    sums[:] = 0
+    for ci in range(n_c):
+        xf = x[n, ci].ravel()  # a view of a contiguous map (a copy otherwise)
+        for kh in range(n_kh):
+            wr = w[co, ci, kh]
+            for k0 in range(0, n_kw, 5):
+                _add32(sums, xf[kh * n_wp + k0:], np.int32(wr[k0]),
+                       np.int32(wr[min(k0 + 1, n_kw - 1)]), np.int32(wr[min(k0 + 2, n_kw - 1)]),
+                       np.int32(wr[min(k0 + 3, n_kw - 1)]), np.int32(wr[min(k0 + 4, n_kw - 1)]),
+                       min(5, n_kw - k0))
+
+
 # Per-image helpers are called, not inlined at Numba IR level: one call per image costs
 # nothing, and the fused kernel compiles about 30% faster (docs/install.md).
 @njit(cache=True, nogil=True)
 def _conv_image(x, n, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, relu, fin32, acc, out):
-    """One image's conv + result stage into out (Cout, OH, OW)."""
+    """One image's conv + result stage into out (Cout, OH, OW).
+
+    Stride 1 with int32 sums: :func:`_conv_plane` (a whole output plane per pass).
+    """
+    n_oh, n_ow, n_wp = out.shape[1], out.shape[2], x.shape[3]
+    if acc.itemsize == 4 and sh == 1 and sw == 1:
+        sums = np.empty((n_oh - 1) * n_wp + n_ow, acc.dtype)
+        for co in range(w.shape[0]):
+            _conv_plane(x, n, w, co, sums)
+            for oh in range(n_oh):
+                _finish_row(sums[oh * n_wp:oh * n_wp + n_ow], bias_acc[co], shift, wrap_acc,
+                            acc_w, acc_s, cr, relu, fin32, out[co, oh])
+        return
     for co in range(w.shape[0]):
         b = bias_acc[co]
         for oh in range(out.shape[1]):
