@@ -60,14 +60,16 @@ _LANES = 8
 def _conv_operands(x, layer: Conv2D, acc_dt):
     """The zero-padded input and the sum row of the narrow conv kernel.
 
-    With stride 1 and int32 sums the row is widened to a multiple of :data:`_LANES` and
-    the input gets as many extra zero columns on the right: the extra sums are computed
-    and never read (only the first OW enter the result stage), and the loop has no
-    scalar remainder.
+    With a column stride of 1 (row stride > 1) and int32 sums the row is widened to a
+    multiple of :data:`_LANES` and the input gets as many extra zero columns on the right:
+    the extra sums are computed and never read (only the first OW enter the result
+    stage), and the loop has no scalar remainder.  Stride 1 in both directions needs no
+    extra column (the kernel runs over a whole output plane, ``_conv_plane``).
     """
     ph, pw = layer.padding
     ow = layer.out_shape[2]
-    extra = (-ow) % _LANES if (layer.stride[1] == 1 and acc_dt == np.int32) else 0
+    rows = layer.stride[1] == 1 and layer.stride[0] != 1 and acc_dt == np.int32
+    extra = (-ow) % _LANES if rows else 0
     if ph or pw or extra:  # (np.pad costs more than the copy at batch 1)
         n, c, h, w = x.shape
         xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw + extra), x.dtype)
