@@ -239,12 +239,20 @@ class Model:
         """Seconds per layer for the batch ``x`` in this thread (min over ``repeat`` runs).
 
         A conv2d fused with the max pool after it is one stage, named ``"conv+pool"``
-        (e.g. ``"conv1+pool1"``); the input quantization is ``"input"``.
+        (e.g. ``"conv1+pool1"``); the input quantization is ``"input"`` (the serial
+        quantizer that :meth:`run`'s work items call).
         """
         best: dict[str, float] = {}
         for _ in range(max(1, repeat)):
             t = time.perf_counter()
-            xr = self.input_raw(x)
+            arr = self._checked(x)
+            if arr.dtype.kind == "f" and self._quant is not None:
+                counts = np.zeros(3, np.int64)
+                xr = self._quantized(arr, None, counts)
+                if counts.any():
+                    _warn_counts(self.spec.input_format, "quantize", *map(int, counts))
+            else:
+                xr = self.input_raw(arr)
             clock = {"input": time.perf_counter() - t}
             n = len(xr)
             self._forward(xr, slice(0, n), self._outputs(n, taps), taps, {}, clock)
