@@ -332,10 +332,22 @@ def test_precision_auto_fits_the_profiled_ranges(tmp_path, capsys):
             fits_tightly(np.max(np.abs(taps[layer.name])), layer.out_format, layer.name)
     for t in spec.tensors():
         fits_tightly(np.max(np.abs(floats[t.name])), t.format, t.name)
-    # accumulators: hls4ml's auto inference (no overflow possible)
-    fc1 = spec.layer("fc1")
-    assert fc1.formats.accum == mac_accum(fc1.in_format, fc1.formats.weight, fc1.formats.bias,
-                                          fc1.fan_in)
+    # accumulators from the bound analysis of the quantized weights: on the exact grid,
+    # holding max_o sum|w| * max|x| + |b| and no bit wider; never wider than hls4ml's auto
+    raw = dict(np.load(out / "weights.npz"))
+    for layer in spec.mac_layers:
+        f = layer.formats
+        acc, fin = f.accum, layer.in_format
+        assert acc.frac_bits == max(fin.frac_bits + f.weight.frac_bits, f.bias.frac_bits)
+        w = np.abs(raw[f"{layer.name}.weight"].reshape(layer.weight_shape[0], -1))
+        xmax = max(-fin.raw_min, fin.raw_max)
+        bound = max((int(w[o].sum()) * xmax * 2 ** (acc.frac_bits - fin.frac_bits
+                                                     - f.weight.frac_bits)
+                     + abs(int(raw[f"{layer.name}.bias"][o])) * 2 ** (acc.frac_bits
+                                                                    - f.bias.frac_bits))
+                    for o in range(len(w)))
+        assert bound <= acc.raw_max and 2 * bound > acc.raw_max, (layer.name, bound, acc)
+        assert acc.width <= mac_accum(fin, f.weight, f.bias, layer.fan_in).width, layer.name
     report = json.loads((out / "import_report.json").read_text())
     assert report["float_check"]["frames"] == 8 + 32  # random frames and the sample's
     np.save(tmp_path / "wrong.npy", frames[:, :, :8])

@@ -214,7 +214,8 @@ def _auto_spec(spec, names, graph, float_weights, config, sample, seed, spec_nam
     (float, the model's input shape; default 256 seeded standard-normal frames)."""
     from ..engine import run_float
     from ..spec import load_spec
-    from .precision import auto_config
+    from ..weights import quantize_weights
+    from .precision import auto_config, bound_accum
 
     if sample is None:
         x = np.random.default_rng(seed).standard_normal((256,) + spec.input_shape)
@@ -228,6 +229,20 @@ def _auto_spec(spec, names, graph, float_weights, config, sample, seed, spec_nam
                              f"{', '.join(map(str, spec.input_shape))})")
     taps = run_float(spec, float_weights, x, taps=True)
     auto = auto_config(spec, names, graph.input_name, float_weights, taps, config.auto_width)
+    spec_dict, names = build_spec(graph, auto, name=spec_name, dialect=dialect,
+                                  description=description)
+    # accumulators from the bound analysis of the quantized weights (exact, never overflow)
+    spec = load_spec(spec_dict)
+    raw = quantize_weights(spec, float_weights, warn=False)
+    accums = {}
+    for layer in spec.mac_layers:
+        f = layer.formats
+        acc = bound_accum(layer.in_format, f.weight, f.bias, raw[f"{layer.name}.weight"],
+                          raw.get(f"{layer.name}.bias"))
+        if acc is not None:
+            accums[layer.name] = str(acc)
+    auto = auto_config(spec, names, graph.input_name, float_weights, taps, config.auto_width,
+                       accums)
     spec_dict, names = build_spec(graph, auto, name=spec_name, dialect=dialect,
                                   description=description)
     return load_spec(spec_dict), names, auto

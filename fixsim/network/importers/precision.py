@@ -425,11 +425,35 @@ def range_format(max_abs: float, width: int) -> str:
     return f"ap_fixed<{width},{min(ints, width)},AP_RND,AP_SAT>"
 
 
+def bound_accum(in_fmt: FixedType, weight: FixedType, bias: FixedType | None,
+                w_raw: np.ndarray, b_raw: np.ndarray | None) -> FixedType | None:
+    """The narrowest accumulator that holds every partial sum of a conv/dense layer with
+    these raw weights exactly, for any input of ``in_format`` (the bound analysis of
+    docs/datapath.md section 6: ``max_o sum_k |w[o,k]| * max|x| + |b[o]|``, on the grid of
+    the product and the bias).  None beyond 64 bits.
+
+    >>> str(bound_accum(FixedType.parse("ap_fixed<8,3>"), FixedType.parse("ap_fixed<6,1>"),
+    ...                 None, np.array([[31, -32, 1]]), None))
+    'ap_fixed<15,5>'
+    """
+    f_prod = in_fmt.frac_bits + weight.frac_bits
+    f = max(f_prod, bias.frac_bits) if bias is not None else f_prod
+    xmax = max(-in_fmt.raw_min, in_fmt.raw_max)
+    w2 = np.abs(np.asarray(w_raw, np.int64).reshape(len(w_raw), -1))
+    bound = 0
+    for o in range(len(w2)):
+        b = 0 if b_raw is None else abs(int(b_raw[o])) << (f - bias.frac_bits)
+        bound = max(bound, (int(w2[o].sum()) * xmax << (f - f_prod)) + b)
+    width = max(bound.bit_length(), 1) + 1  # a sign bit above the magnitude
+    return FixedType(width, width - f) if width <= 64 else None
+
+
 def auto_config(spec, names: dict, input_name: str, float_weights: dict, taps: dict,
-                width: int) -> Config:
+                width: int, accums: dict | None = None) -> Config:
     """``--precision auto:W``: W-bit formats from the ranges of the weights and of every
-    layer's output on the profiling frames (``taps``: the float twin's), accumulators by
-    hls4ml's ``auto`` inference (they cannot overflow), formats of the tables hls4ml's."""
+    layer's output on the profiling frames (``taps``: the float twin's), accumulators from
+    ``accums`` (layer -> format text: :func:`bound_accum` of the quantized weights) or else
+    hls4ml's ``auto`` inference (neither can overflow), formats of the tables hls4ml's."""
     layers: dict = {input_name: {"Precision": {"result": range_format(
         float(np.max(np.abs(taps["input"]), initial=0.0)), width)}}}
     for layer in spec.layers:
@@ -441,6 +465,8 @@ def auto_config(spec, names: dict, input_name: str, float_weights: dict, taps: d
         if layer.type not in ("flatten", "zeropad1d", "zeropad2d"):
             prec["result"] = range_format(float(np.max(np.abs(taps[layer.name]), initial=0.0)),
                                           width)
+        if accums and layer.name in accums:
+            prec["accum"] = accums[layer.name]
         if prec:
             layers[layer.name] = {"Precision": prec}
     for src, dst in names.items():
@@ -538,4 +564,5 @@ def write_config(spec, names: dict, input_name: str) -> dict:
 
 
 __all__ = ["Config", "read_config", "check_names", "build_spec", "write_config", "mac_accum",
+           "bound_accum",
            "pool_accum", "input_format", "range_format", "auto_config", "DIALECTS"]
