@@ -62,7 +62,7 @@ def register(sub) -> None:
                    help="rename a layer (repeatable), e.g. max_pool2d=pool1")
     p.add_argument("--seed", type=seed(), default=0, help="seed of the float check's frames")
     p.add_argument("--out", metavar="DIR", help="output directory (spec.json, weights.npz, "
-                                                "import_report.json/.txt)")
+                                                "weights.img, import_report.json/.txt)")
     p.add_argument("--write-config", metavar="FILE",
                    help="also write the hls4ml-style configuration of the spec (.json, or "
                         ".yml/.yaml)")
@@ -204,12 +204,17 @@ def _write(out: Path, result, atomic_dir) -> None:
 
     report = result.report
     with atomic_dir(out) as tmp:
+        from ..vectors.weight_image import build_image
+
         spec_path, w_path = tmp / "spec.json", tmp / "weights.npz"
+        img_path = tmp / "weights.img"
         spec_path.write_text(result.spec.to_json() + "\n")
         with open(w_path, "wb") as fh:
             np.savez(fh, **{k: np.asarray(v, np.int64) for k, v in result.weights.items()})
+        img_path.write_bytes(build_image(result.spec, result.weights))  # what the board loads
         report.setdefault("outputs", {}).update(
             spec={"path": str(out / "spec.json"), "sha256": sha256_file(spec_path)},
-            weights={"path": str(out / "weights.npz"), "sha256": sha256_file(w_path)})
+            weights={"path": str(out / "weights.npz"), "sha256": sha256_file(w_path)},
+            weight_image={"path": str(out / "weights.img"), "sha256": sha256_file(img_path)})
         (tmp / "import_report.json").write_text(json.dumps(report, indent=2) + "\n")
         (tmp / "import_report.txt").write_text(render(report) + "\n")

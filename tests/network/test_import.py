@@ -167,7 +167,12 @@ def test_config_layer_formats_and_reuse(tmp_path, capsys):
         np.testing.assert_array_equal(from_h5[k], from_npz[k])
     assert json.loads(text)["outputs"]["hdf5"]["sha256"]
     on_disk = json.loads((out / "import_report.json").read_text())["outputs"]
-    assert sorted(on_disk) == ["hdf5", "spec", "weights"]
+    assert sorted(on_disk) == ["hdf5", "spec", "weight_image", "weights"]
+    from fixsim.vectors.weight_image import read_image
+
+    image = read_image(out / "weights.img", spec)  # the board's weight image, checked
+    for k in from_npz:
+        np.testing.assert_array_equal(image.weights[k], from_npz[k])
     fc1 = spec.layer("fc1")
     assert str(fc1.formats.weight) == "ap_fixed<8,2>" and str(fc1.formats.bias) == "ap_fixed<18,8>"
     assert fc1.strategy == "Resource" and fc1.reuse_factor == 6
