@@ -155,7 +155,7 @@ def run(args) -> int:
         cfg = Config.auto(_auto_width(args.precision))
         prec_source = (f"--precision {args.precision}: formats from the weights' ranges and "
                        f"the outputs on {args.sample or '256 random frames'}, accumulators "
-                       "by hls4ml's auto inference")
+                       "from the bound analysis of the quantized weights")
     else:
         cfg = Config.default(args.precision)
         prec_source = f"--precision {args.precision} (accumulators: hls4ml's auto inference)"
