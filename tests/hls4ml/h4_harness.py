@@ -124,19 +124,7 @@ def torch_module(case: Case):
         if l.type in ("conv2d", "dense") and l.activation.kind != "linear":
             mods.append((f"{l.name}_act", act(l.activation.kind, l.activation.alpha)))
 
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.order = [n for n, _ in mods]
-            for n, m in mods:
-                self.add_module(n, m)
-
-        def forward(self, x):
-            for n in self.order:
-                x = getattr(self, n)(x)
-            return x
-
-    return Net().eval()
+    return sequential_module(mods)
 
 
 # ------------------------------------------------------------------ the hls4ml config
@@ -600,3 +588,29 @@ def compare_layers(label: str, spec, weights: dict, x: np.ndarray, traces: dict,
         if n:
             bad.append(f"{l.name}: {n} of {raw.size} differ")
     return compared, bad
+
+
+#: Every quantization mode hls4ml's precision parser knows.
+QUANT = ("AP_RND", "AP_RND_ZERO", "AP_RND_MIN_INF", "AP_RND_INF", "AP_RND_CONV", "AP_TRN",
+         "AP_TRN_ZERO")
+
+
+def family_format(rng, wmin: int, wmax: int, imin: int, imax: int,
+                  ovf=("AP_SAT", "AP_SAT_SYM", "AP_WRAP"), quant=QUANT) -> FixedType:
+    """A signed format: width in [wmin, wmax], integer bits in [imin, imax], any of the
+    given modes (N = 0)."""
+    w = int(rng.integers(wmin, wmax + 1))
+    return FixedType(w, int(rng.integers(imin, imax + 1)), True, quant[rng.integers(len(quant))],
+                     ovf[rng.integers(len(ovf))])
+
+
+def check_family(case, built: Built, record_property=None) -> None:
+    """``case`` (``spec``, ``weights``, ``x`` with saturating inputs, ``label``) equal to
+    hls4ml's traced C simulation ``built`` at every layer but flatten (0 differing)."""
+    f = case.spec.input_format
+    assert np.count_nonzero((case.x < f.min) | (case.x > f.max)) > 0, "no input saturates"
+    _, traces = run_traced(built, case.x)  # ChannelsLastConversion full: channels first in
+    compared, bad = compare_layers(case.label, case.spec, case.weights, case.x, traces)
+    if record_property is not None:
+        record_property("values_compared", compared)
+    assert compared > 0 and not bad, f"{case.label}: " + "; ".join(bad)

@@ -33,8 +33,6 @@ from fixsim.network import load_spec, run
 import h4_harness as H
 
 PROJECT = H.PROJECT  # the symbol names H.run_traced calls
-QUANT = ["AP_RND", "AP_RND_ZERO", "AP_RND_MIN_INF", "AP_RND_INF", "AP_RND_CONV", "AP_TRN",
-         "AP_TRN_ZERO"]
 #: (seed, io_type, strategy, reuse factor): the CI share, two builds.
 CI_CASES = [(3, "io_parallel", "Resource", 3), (8, "io_stream", "Latency", 1)]
 SLOW_CASES = [(s, io, st, rf) for s in range(100, 108) for io, st, rf in
@@ -56,39 +54,34 @@ class Case1D:
         return f"1d-{self.seed}-{self.io_type}-{self.strategy}-rf{self.reuse_factor}"
 
 
-def _fmt(rng, wmin, wmax, imin, imax, quant=QUANT, ovf=("AP_SAT", "AP_SAT_SYM", "AP_WRAP")):
-    w = int(rng.integers(wmin, wmax + 1))
-    return FixedType(w, int(rng.integers(imin, imax + 1)), True, quant[rng.integers(len(quant))],
-                     ovf[rng.integers(len(ovf))])
-
 
 def draw_case(seed: int, io_type: str, strategy: str, reuse_factor: int) -> Case1D:
     rng = np.random.default_rng(seed)
     c, length, k = int(rng.integers(1, 4)), int(rng.integers(8, 17)), int(rng.integers(2, 5))
     cout, pool = int(rng.integers(2, 5)), int(rng.integers(2, 4))
-    in_fmt = _fmt(rng, 8, 12, 3, 5, ovf=("AP_SAT",))
+    in_fmt = H.family_format(rng, 8, 12, 3, 5, ovf=("AP_SAT",))
     resource = strategy == "Resource" and reuse_factor > 1
     opts = {"product": "to_accum", "sum_order": "resource" if resource else "kh_kw_ci",
             "activation_on": "result", **({"reuse_factor": reuse_factor} if resource else {})}
-    conv_acc = _fmt(rng, 9, 14, 4, 7)  # narrow: products rounded, partial sums leave it
-    conv_res = _fmt(rng, 8, 12, 3, 6)
+    conv_acc = H.family_format(rng, 9, 14, 4, 7)  # narrow: products rounded, partial sums leave it
+    conv_res = H.family_format(rng, 8, 12, 3, 6)
     pad = [int(rng.integers(0, 3)), int(rng.integers(1, 3))]
     layers = [
         {"name": "zp", "type": "zeropad1d", "padding": pad},
         {"name": "c1", "type": "conv1d", "out_channels": cout, "kernel": k,
          "padding": int(rng.integers(0, (k + 1) // 2)), "bias": bool(rng.random() < 0.8),
          "options": opts,
-         "formats": {"weight": str(_fmt(rng, 5, 10, 1, 3, ovf=("AP_SAT",))),
-                     "bias": str(_fmt(rng, 5, 10, 1, 4, ovf=("AP_SAT",))),
+         "formats": {"weight": str(H.family_format(rng, 5, 10, 1, 3, ovf=("AP_SAT",))),
+                     "bias": str(H.family_format(rng, 5, 10, 1, 4, ovf=("AP_SAT",))),
                      "accum": str(conv_acc), "result": str(conv_res)}},
         {"name": "r1", "type": "relu"},
         {"name": "p1", "type": "maxpool1d", "kernel": pool},
         {"name": "f", "type": "flatten", "order": "chw"},
         {"name": "fc", "type": "dense", "out_features": int(rng.integers(2, 5)),
          "options": {"product": "to_accum", "activation_on": "result"},
-         "formats": {"weight": str(_fmt(rng, 5, 10, 1, 3, ovf=("AP_SAT",))),
-                     "bias": str(_fmt(rng, 5, 10, 1, 4, ovf=("AP_SAT",))),
-                     "accum": "ap_fixed<32,14>", "result": str(_fmt(rng, 10, 16, 5, 8))}},
+         "formats": {"weight": str(H.family_format(rng, 5, 10, 1, 3, ovf=("AP_SAT",))),
+                     "bias": str(H.family_format(rng, 5, 10, 1, 4, ovf=("AP_SAT",))),
+                     "accum": "ap_fixed<32,14>", "result": str(H.family_format(rng, 10, 16, 5, 8))}},
     ]
     if not layers[1]["bias"]:
         del layers[1]["formats"]["bias"]
@@ -156,12 +149,6 @@ def build(case: Case1D) -> H.Built:
                           hls_config(case), case.io_type, __file__)
 
 
-def compare(case: Case1D, traces: dict) -> tuple[int, list[str]]:
-    """(values compared, one line per differing layer); flatten is an alias in hls4ml,
-    checked through the layer after it."""
-    return H.compare_layers(case.label, case.spec, case.weights, case.x, traces)
-
-
 @pytest.fixture(scope="module")
 def need_hls4ml():
     reason = H.unavailable_reason()
@@ -170,13 +157,7 @@ def need_hls4ml():
 
 
 def _check(case: Case1D, record_property=None) -> None:
-    f = case.spec.input_format
-    assert np.count_nonzero((case.x < f.min) | (case.x > f.max)) > 0, "no input saturates"
-    _, traces = H.run_traced(build(case), case.x)  # ChannelsLastConversion full: (N, C, L) in
-    compared, bad = compare(case, traces)
-    if record_property is not None:
-        record_property("values_compared", compared)
-    assert compared > 0 and not bad, f"{case.label}: " + "; ".join(bad)
+    H.check_family(case, build(case), record_property)
 
 
 @pytest.mark.parametrize("seed, io_type, strategy, rf", CI_CASES,

@@ -37,8 +37,6 @@ from fixsim.network import load_spec, run
 import h4_harness as H
 
 PROJECT = H.PROJECT  # the symbol names H.run_traced calls
-QUANT = ["AP_RND", "AP_RND_ZERO", "AP_RND_MIN_INF", "AP_RND_INF", "AP_RND_CONV", "AP_TRN",
-         "AP_TRN_ZERO"]
 #: (seed, io_type): the CI share, two builds.
 CI_CASES = [(1, "io_parallel"), (1, "io_stream")]
 SLOW_CASES = [(s, io) for s in range(100, 106) for io in ("io_parallel", "io_stream")]
@@ -57,16 +55,12 @@ class PoolCase:
         return f"pool-{self.seed}-{self.io_type}"
 
 
-def _fmt(rng, wmin, wmax, imin, imax, ovf=("AP_SAT", "AP_SAT_SYM", "AP_WRAP")):
-    return FixedType(int(rng.integers(wmin, wmax + 1)), int(rng.integers(imin, imax + 1)), True,
-                     QUANT[rng.integers(len(QUANT))], ovf[rng.integers(len(ovf))])
-
 
 def _bn(rng, name):
     return {"name": name, "type": "batchnorm",
-            "formats": {"scale": str(_fmt(rng, 5, 9, 1, 3, ovf=("AP_SAT",))),
-                        "bias": str(_fmt(rng, 5, 9, 1, 4, ovf=("AP_SAT",))),
-                        "result": str(_fmt(rng, 9, 13, 3, 5))}}
+            "formats": {"scale": str(H.family_format(rng, 5, 9, 1, 3, ovf=("AP_SAT",))),
+                        "bias": str(H.family_format(rng, 5, 9, 1, 4, ovf=("AP_SAT",))),
+                        "result": str(H.family_format(rng, 9, 13, 3, 5))}}
 
 
 def draw_case(seed: int, io_type: str) -> PoolCase:
@@ -74,7 +68,7 @@ def draw_case(seed: int, io_type: str) -> PoolCase:
     stream = io_type == "io_stream"
     c = int(rng.integers(2, 5))
     h = w = int(rng.integers(6, 10)) if not stream else 12
-    in_fmt = _fmt(rng, 8, 12, 3, 5, ovf=("AP_SAT",))
+    in_fmt = H.family_format(rng, 8, 12, 3, 5, ovf=("AP_SAT",))
     layers = [_bn(rng, "bn")]
     for k in range(2):
         kernel = int(rng.integers(2, 4))
@@ -86,7 +80,8 @@ def draw_case(seed: int, io_type: str) -> PoolCase:
                         count_pad=bool(rng.random() < 0.5))
         # narrow accumulators: fewer fractional bits than the input (rounding), few integer
         # bits (the window sums saturate or wrap)
-        pool["formats"] = {"accum": str(_fmt(rng, 7, 10, 2, 4)), "result": str(_fmt(rng, 6, 9, 2, 4))}
+        pool["formats"] = {"accum": str(H.family_format(rng, 7, 10, 2, 4)),
+                           "result": str(H.family_format(rng, 6, 9, 2, 4))}
         layers.append(pool)
     if not stream:
         layers += [{"name": "f", "type": "flatten", "order": "chw"}, _bn(rng, "bn_flat")]
@@ -166,12 +161,6 @@ def build(case: PoolCase) -> H.Built:
                           declared=lambda model: _declared(model, case))
 
 
-def compare(case: PoolCase, traces: dict) -> tuple[int, list[str]]:
-    """(values compared, one line per differing layer); flatten is an alias in hls4ml,
-    checked through the layer after it."""
-    return H.compare_layers(case.label, case.spec, case.weights, case.x, traces)
-
-
 @pytest.fixture(scope="module")
 def need_hls4ml():
     reason = H.unavailable_reason()
@@ -180,13 +169,7 @@ def need_hls4ml():
 
 
 def _check(case: PoolCase, record_property=None) -> None:
-    f = case.spec.input_format
-    assert np.count_nonzero((case.x < f.min) | (case.x > f.max)) > 0, "no input saturates"
-    _, traces = H.run_traced(build(case), case.x)  # ChannelsLastConversion full: NCHW in
-    compared, bad = compare(case, traces)
-    if record_property is not None:
-        record_property("values_compared", compared)
-    assert compared > 0 and not bad, f"{case.label}: " + "; ".join(bad)
+    H.check_family(case, build(case), record_property)
 
 
 @pytest.mark.parametrize("seed, io_type", CI_CASES, ids=[f"{s}-{io}" for s, io in CI_CASES])
