@@ -116,9 +116,10 @@ def _add32(acc, r, w0, w1, w2, w3, w4, cnt):
 def _conv_row(x, n, w, co, oh, sh, sw, acc):
     """acc[ow] = sum over (ci, kh, kw) of x[n, ci, oh*sh+kh, ow*sw+kw] * w[co, ci, kh, kw].
 
-    Stride 1 with int32 sums takes up to five kw taps per pass over the row (one load
-    and store of acc per five multiply-adds).  acc may be longer than OW (whole vectors;
-    the caller pads x to match): the result stage reads only the first OW sums.
+    The strided and int64 cases (stride 1 with int32 sums runs :func:`_conv_plane`; its
+    five-tap loop is not inlined here a second time, which would lengthen the cold
+    compile).  acc may be longer than OW (whole vectors; the caller pads x to match): the
+    result stage reads only the first OW sums.
     """
     n_c = x.shape[1]
     n_kh, n_kw = w.shape[2], w.shape[3]
@@ -128,14 +129,6 @@ def _conv_row(x, n, w, co, oh, sh, sw, acc):
         for kh in range(n_kh):
             row = x[n, ci, oh * sh + kh]
             wr = w[co, ci, kh]
-            if acc.itemsize == 4 and sw == 1:
-                for k0 in range(0, n_kw, 5):
-                    cnt = min(5, n_kw - k0)
-                    r = row[k0:]
-                    _add32(acc, r, np.int32(wr[k0]), np.int32(wr[min(k0 + 1, n_kw - 1)]),
-                           np.int32(wr[min(k0 + 2, n_kw - 1)]), np.int32(wr[min(k0 + 3, n_kw - 1)]),
-                           np.int32(wr[min(k0 + 4, n_kw - 1)]), cnt)
-                continue
             for kw in range(n_kw):
                 wv = wr[kw]
                 if acc.itemsize == 4:
@@ -183,19 +176,20 @@ def _conv_image(x, n, w, bias_acc, sh, sw, shift, wrap_acc, acc_w, acc_s, cr, re
     Stride 1 with int32 sums: :func:`_conv_plane` (a whole output plane per pass).
     """
     n_oh, n_ow, n_wp = out.shape[1], out.shape[2], x.shape[3]
-    if acc.itemsize == 4 and sh == 1 and sw == 1:
-        sums = np.empty((n_oh - 1) * n_wp + n_ow, acc.dtype)
-        for co in range(w.shape[0]):
-            _conv_plane(x, n, w, co, sums)
-            for oh in range(n_oh):
-                _finish_row(sums[oh * n_wp:oh * n_wp + n_ow], bias_acc[co], shift, wrap_acc,
-                            acc_w, acc_s, cr, relu, fin32, out[co, oh])
-        return
+    plane = acc.itemsize == 4 and sh == 1 and sw == 1
+    sums = np.empty((n_oh - 1) * n_wp + n_ow if plane else 0, acc.dtype)
     for co in range(w.shape[0]):
-        b = bias_acc[co]
-        for oh in range(out.shape[1]):
-            _conv_row(x, n, w, co, oh, sh, sw, acc)
-            _finish_row(acc, b, shift, wrap_acc, acc_w, acc_s, cr, relu, fin32, out[co, oh])
+        if plane:
+            _conv_plane(x, n, w, co, sums)
+        for oh in range(n_oh):
+            if plane:
+                row = sums[oh * n_wp:oh * n_wp + n_ow]
+            else:
+                _conv_row(x, n, w, co, oh, sh, sw, acc)
+                row = acc[:n_ow]
+            # one inlined copy of the result stage for both paths (compile time)
+            _finish_row(row, bias_acc[co], shift, wrap_acc, acc_w, acc_s, cr, relu, fin32,
+                        out[co, oh])
 
 
 @njit(cache=True, nogil=True)
