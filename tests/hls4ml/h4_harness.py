@@ -614,3 +614,19 @@ def check_family(case, built: Built, record_property=None) -> None:
     if record_property is not None:
         record_property("values_compared", compared)
     assert compared > 0 and not bad, f"{case.label}: " + "; ".join(bad)
+
+
+@dataclass(frozen=True)
+class FamilyCase:
+    """One seeded network of a one-family test (``family`` names it in reports)."""
+
+    family: str
+    seed: int
+    io_type: str
+    spec: object
+    weights: dict = field(repr=False)
+    x: np.ndarray = field(repr=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.family}-{self.seed}-{self.io_type}"

@@ -29,7 +29,6 @@ the inverse table's range) and the inputs saturate; table sizes are powers of tw
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import numpy as np
@@ -45,17 +44,7 @@ CI_CASES = [(3, "io_parallel"), (4, "io_stream")]
 SLOW_CASES = [(s, io) for s in range(200, 208) for io in ("io_parallel", "io_stream")]
 
 
-@dataclasses.dataclass(frozen=True)
-class LutCase:
-    seed: int
-    io_type: str
-    spec: object
-    weights: dict
-    x: np.ndarray
-
-    @property
-    def label(self) -> str:
-        return f"lut-{self.seed}-{self.io_type}"
+LutCase = H.FamilyCase
 
 
 
@@ -110,7 +99,7 @@ def draw_case(seed: int, io_type: str) -> LutCase:
     weights = {t.name: rng.integers(t.format.raw_min, t.format.raw_max + 1, t.shape)
                for t in spec.tensors()}
     x = rng.standard_normal((48, *shape)) * 2.0 ** in_fmt.int_bits
-    return LutCase(seed, io_type, spec, weights, x)
+    return LutCase("lut", seed, io_type, spec, weights, x)
 
 
 def torch_module(case: LutCase):

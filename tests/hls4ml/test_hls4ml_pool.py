@@ -25,7 +25,6 @@ wrapping, with sign-dependent rounding; inputs saturate; both are asserted.
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import numpy as np
@@ -42,17 +41,7 @@ CI_CASES = [(1, "io_parallel"), (1, "io_stream")]
 SLOW_CASES = [(s, io) for s in range(100, 106) for io in ("io_parallel", "io_stream")]
 
 
-@dataclasses.dataclass(frozen=True)
-class PoolCase:
-    seed: int
-    io_type: str
-    spec: object
-    weights: dict
-    x: np.ndarray
-
-    @property
-    def label(self) -> str:
-        return f"pool-{self.seed}-{self.io_type}"
+PoolCase = H.FamilyCase
 
 
 
@@ -90,7 +79,7 @@ def draw_case(seed: int, io_type: str) -> PoolCase:
     weights = {t.name: rng.integers(t.format.raw_min, t.format.raw_max + 1, t.shape)
                for t in spec.tensors()}
     x = rng.standard_normal((32, c, h, w)) * 2.0 ** in_fmt.int_bits
-    return PoolCase(seed, io_type, spec, weights, x)
+    return PoolCase("pool", seed, io_type, spec, weights, x)
 
 
 def torch_module(case: PoolCase):
