@@ -31,7 +31,6 @@ import json
 import os
 import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -41,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from bench_formats import build_csim, gemm_peak  # noqa: E402
+from bench_formats import build_csim, gemm_peak, macs, timed  # noqa: E402
 
 from fixsim import __version__  # noqa: E402
 from fixsim._threads import resolve_threads  # noqa: E402
@@ -123,18 +122,8 @@ NETWORKS = {
 }
 
 
-def timed(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
 def fps(times: list[float], n: int) -> dict:
     return {"max": n / min(times), "median": n / statistics.median(times)}
-
-
-def macs(spec) -> dict[str, int]:
-    return {l.name: int(np.prod(l.out_shape)) * l.fan_in for l in spec.mac_layers}
 
 
 def bench(name: str, spec, tb, args, peak1: float) -> dict:
