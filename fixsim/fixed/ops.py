@@ -157,8 +157,8 @@ def quantize(values, fmt: "FixedType | str", *, warn: bool = True) -> np.ndarray
         sym = fmt.overflow == Overflow.AP_SAT_SYM and fmt.signed and fmt.width > 1
         # elementwise, so parallel is order-free; worth it once the array is memory-bound
         kernel = S.quantizer(int(fmt.quantization), int(fmt.overflow), sym, flat.size >= 1 << 17)
-        n_nan, n_inf, n_ovf = kernel(flat.view(np.uint64), fmt.frac_bits, fmt.raw_min,
-                                     fmt.raw_max, 64 - fmt.width, fmt.signed, out)
+        n_nan, n_inf, n_ovf, _ = kernel(flat.view(np.uint64), fmt.frac_bits, fmt.raw_min,
+                                        fmt.raw_max, 64 - fmt.width, fmt.signed, out)
         if warn and (n_nan or n_inf or n_ovf):
             _warn_counts(fmt, "quantize", n_nan, n_inf, n_ovf)
         return _wrap_out(out, fmt, shape)

@@ -83,7 +83,9 @@ def _round_shift(q, v, d):
 
 @lru_cache(maxsize=None)
 def quantizer(q: int, o: int, sym_min: bool, parallel: bool = False):
-    """Kernel ``f(bits, F, lo, hi, sh_wrap, signed, out) -> (nan, inf, out_of_range)``.
+    """Kernel ``f(bits, F, lo, hi, sh_wrap, signed, out) -> (nan, inf, out_of_range, rounded)``.
+
+    ``rounded``: finite non-zero values off the target's grid (bits below the LSB dropped).
 
     ``bits``: IEEE-754 words of doubles; the double is read the headers' way (hidden bit
     always set, NaN/inf as +-(1.m)*2^1024), its raw value ``man * 2^e`` rounded once.
@@ -95,6 +97,7 @@ def quantizer(q: int, o: int, sym_min: bool, parallel: bool = False):
         n_nan = 0
         n_inf = 0
         n_ovf = 0
+        n_rnd = 0
         for k in prange(bits.shape[0]):
             xb = np.int64(bits[k])
             expo = ((xb >> 52) & 0x7FF) - 1023
@@ -112,6 +115,7 @@ def quantizer(q: int, o: int, sym_min: bool, parallel: bool = False):
             rem = v - (y << d)
             half = np.int64(1) << (d - 1)
             y = y + _inc(q, y, neg, rem >= half, (rem & (half - 1)) != 0)
+            n_rnd += (not special) and e < 0 and rem != 0 and (xb & 0x7FFFFFFFFFFFFFFF) != 0
             force = 0
             if e >= 0:
                 if o == WRAP:
@@ -134,7 +138,7 @@ def quantizer(q: int, o: int, sym_min: bool, parallel: bool = False):
             beyond = e > 11 or (e == 11 and not (neg and frac == 0))  # |raw| > 2^63 - ...
             n_ovf += (not special) and (y > hi or low_out or force != 0 or (o == WRAP and beyond))
             out[k] = _clamp(o, sym_min, sym_min, y, lo, hi, sh_wrap, s, force)
-        return n_nan, n_inf, n_ovf
+        return n_nan, n_inf, n_ovf, n_rnd
 
     return _jit(kernel, parallel)
 

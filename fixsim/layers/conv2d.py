@@ -1,4 +1,4 @@
-"""Conv2D, exact (five paths, same bits) and float64.
+"""Conv2D, exact (five paths and the counted run, same bits) and float64.
 
 Shapes: input (N, C, H, W), weight (Cout, C, KH, KW) in PyTorch layout, bias (Cout,),
 output (N, Cout, OH, OW) with ``OH = (H + 2*ph - KH) // sh + 1`` (likewise OW).
@@ -10,11 +10,12 @@ import numpy as np
 
 from ..errors import InputError
 from ..fixed import check_raw
+from . import _counting as C
 from . import _kernels as K
 from ._ordered import column_ranges, conv_terms
 from ._speculative import conv2d_accumulators, wrap_plan
-from .mac import (MacConfig, bias_in_accum, choose_path, finish_accumulators, finish_sums,
-                  step_descriptors, step_plan)
+from .mac import (MacConfig, bias_in_accum, choose_path, counted, finish_accumulators,
+                  finish_sums, step_descriptors, step_plan)
 
 _ALL_ROWS = np.empty((0, 3), np.int64)  # the ordered kernels' "every output row"
 
@@ -49,7 +50,8 @@ def _narrow_weight(w, cfg: MacConfig):
 
 
 def conv2d(x, weight, bias, cfg: MacConfig, *, stride=(1, 1), padding=(0, 0),
-           method: str = "auto", return_method: bool = False, stats: dict | None = None):
+           method: str = "auto", return_method: bool = False, stats: dict | None = None,
+           events: dict | None = None):
     """Bit-exact Conv2D of raw mantissas as the datapath contract defines it.
 
     Parameters
@@ -85,10 +87,20 @@ def conv2d(x, weight, bias, cfg: MacConfig, *, stride=(1, 1), padding=(0, 0),
     oh, ow = _out_hw(h, wd, kh, kw, stride, padding)
     bias_acc = bias_in_accum(cfg, bias, cout)
     xmax = int(np.abs(x).max()) if x.size else 0
-    path, spec = choose_path(cfg, method, xmax, w.reshape(cout, -1), bias_acc, "direct")
+    path, spec = (("counted", None) if events is not None else
+                  choose_path(cfg, method, xmax, w.reshape(cout, -1), bias_acc, "direct"))
     sh, sw = stride
     ph, pw = padding
-    if path == "speculative":
+    if path == "counted":
+        terms = conv_terms(c, kh, kw, cfg.sum_order, cfg.reuse_factor)
+        ranges = column_ranges(wd, kw, sw, pw, ow)
+
+        def steps(plan, ev, accs):
+            C.conv_counted(x, w, bias_acc, terms, *ranges, sh, sw, ph, pw, plan.exact, plan.sp,
+                           plan.cp, plan.cs, ev, accs)
+
+        out = counted(cfg, bias, steps, (n, cout, oh, ow), len(terms), events)
+    elif path == "speculative":
         accs = conv2d_accumulators(x, w, bias_acc, cfg, spec, step_plan(cfg), stride, padding,
                                    (oh, ow), stats)
         out = finish_accumulators(cfg, accs.reshape(n, cout, -1))

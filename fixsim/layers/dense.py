@@ -1,4 +1,4 @@
-"""Dense (fully connected), exact (five paths, same bits) and float64.
+"""Dense (fully connected), exact (five paths and the counted run, same bits) and float64.
 
 Shapes: input (N, K), weight (O, K) in PyTorch layout, bias (O,), output (N, O).
 The sum runs over k = 0..K-1 in the order of the input vector.
@@ -10,17 +10,18 @@ import numpy as np
 
 from ..errors import InputError
 from ..fixed import check_raw
+from . import _counting as C
 from . import _kernels as K
 from ._ordered import resource_order
 from ._speculative import dense_accumulators, wrap_plan
-from .mac import (MacConfig, bias_in_accum, choose_path, finish_accumulators, finish_sums,
-                  step_descriptors, step_plan)
+from .mac import (MacConfig, bias_in_accum, choose_path, counted, finish_accumulators,
+                  finish_sums, step_descriptors, step_plan)
 
 _ALL_ROWS = np.empty(0, np.int64)  # the ordered kernel's "every image"
 
 
 def dense(x, weight, bias, cfg: MacConfig, *, method: str = "auto", return_method: bool = False,
-          order=None, stats: dict | None = None):
+          order=None, stats: dict | None = None, events: dict | None = None):
     """Bit-exact Dense of raw mantissas as the datapath contract defines it.
 
     Parameters
@@ -36,6 +37,8 @@ def dense(x, weight, bias, cfg: MacConfig, *, method: str = "auto", return_metho
         sum_order "resource"); the "sequential" reference supports only k in order.
     stats : dict, optional
         As :func:`fixsim.layers.conv2d.conv2d` (recomputation is per image).
+    events : dict, optional
+        As :func:`fixsim.layers.conv2d.conv2d`: the counted run.
 
     Returns
     -------
@@ -57,8 +60,16 @@ def dense(x, weight, bias, cfg: MacConfig, *, method: str = "auto", return_metho
     order = _order(order, x.shape[1])
     if order is None and cfg.interleaved:
         order = resource_order(x.shape[1], cfg.reuse_factor)
-    path, spec = choose_path(cfg, method, xmax, w, bias_acc, "gemm")
-    if path == "speculative":
+    path, spec = (("counted", None) if events is not None else
+                  choose_path(cfg, method, xmax, w, bias_acc, "gemm"))
+    if path == "counted":
+        ks = np.arange(x.shape[1], dtype=np.int64) if order is None else order
+
+        def steps(plan, ev, accs):
+            C.dense_counted(x, w, bias_acc, ks, plan.exact, plan.sp, plan.cp, plan.cs, ev, accs)
+
+        out = counted(cfg, bias, steps, (n, o), len(ks), events)
+    elif path == "speculative":
         accs = dense_accumulators(x, w, bias_acc, cfg, spec, step_plan(cfg), order, stats)
         out = finish_accumulators(cfg, accs.reshape(n, o, 1))
     elif path == "sequential":

@@ -15,6 +15,10 @@ result stage.  Five evaluation paths give the same bits:
   products are rounded into it, A's rounding of each product; then ``bias + sum``;
 - ``"gemm"``: the exact sums from a float64 GEMM of the mantissas.
 
+The layer functions' ``events=`` argument runs a sixth, the *counted* path
+(:func:`counted`, :mod:`fixsim.layers._counting`): the ordered path's steps with a
+counter on every conversion (``fixsim profile``); "auto" never picks it.
+
 The order-free paths are used only when :func:`order_free_reason` finds no reason
 against them for the actual data: either the accumulator wraps (AP_WRAP, N = 0:
 arithmetic modulo 2^W is a ring), or no product is rounded (``F_acc >= F_prod``) and the
@@ -36,6 +40,7 @@ from .._validate import check_choice
 from ..errors import FormatError, InputError
 from ..fixed import FixedType, check_raw, convert, product_type, sum_type
 from ..fixed.format import Overflow
+from . import _counting as C
 from . import _kernels as K
 from . import _ordered as O
 from . import _speculative as S
@@ -323,4 +328,41 @@ def finish_accumulators(cfg: MacConfig, accs: np.ndarray) -> np.ndarray:
     # acc = 0 + (accs << 0), never wrapped: the values are A's already.
     K._finish(accs, 0, np.zeros(accs.shape[1], np.int64), False, cfg.accum.width,
               cfg.accum.signed, cr, act, alpha, ca, on_acc, out)
+    return out
+
+
+@lru_cache(maxsize=256)
+def count_plan(cfg: MacConfig) -> C.Plan:
+    """The descriptor pairs of the counted run (:mod:`fixsim.layers._counting`)."""
+    plan = C.Plan(cfg)
+    if plan.why:
+        raise FormatError(f"conversion events cannot be counted here: {plan.why}")
+    return plan
+
+
+def counted(cfg: MacConfig, bias, steps, shape: tuple, n_terms: int, events: dict) -> np.ndarray:
+    """The contract-order run that counts its conversion events (the "counted" path).
+
+    ``steps(plan, ev, accs)`` fills the accumulators ``accs`` (int64, ``shape`` = (N, C,
+    ...)) with a counting kernel of :mod:`fixsim.layers._counting`; then the bias and the
+    result stage are counted too.  ``n_terms``: terms per output (zero-padding taps
+    included: the contract's step count).  ``events`` receives (adds) ``{"products",
+    "accum", "result", ["activation"], ["bias"]: {"n", "rounded", "saturated",
+    "wrapped"}}``.  Returns the result (N, C, P) raw in ``cfg.result``.
+    """
+    plan = count_plan(cfg)
+    ev = np.zeros(C.N_COUNTERS, np.int64)
+    accs = np.empty(shape, np.int64)
+    steps(plan, ev, accs)
+    n, c = shape[0], shape[1]
+    accs = accs.reshape(n, c, -1)
+    per_channel = n * accs.shape[2]  # A(bias[c]) starts each of these outputs
+    if cfg.bias is not None:
+        evb = np.zeros(2, np.int64)
+        C.convert_counted(np.asarray(bias, np.int64), plan.cb, evb, np.empty(c, np.int64))
+        ev[8:10] = evb * per_channel
+    _, _, act, alpha, on_acc = _stage_descriptors(cfg)
+    out = np.empty(accs.shape, np.int64)
+    C.finish_counted(accs, plan.cr, act, alpha, plan.ca, on_acc, ev, out)
+    C.add_events(events, C.events_dict(ev, cfg, accs.size * n_terms, accs.size))
     return out

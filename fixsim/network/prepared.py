@@ -30,6 +30,7 @@ from ..errors import InputError
 from ..fixed import FixedType, Overflow, check_raw, quantize
 from ..fixed import specialized as SQ
 from ..fixed.ops import _fast_quantize_ok, _warn_counts
+from ..layers._counting import add_events
 from ..layers.mac import METHODS
 from .kinds import REGISTRY, MacStep, mac_config
 from .kinds.mac import result_descriptor
@@ -152,7 +153,7 @@ class Model:
 
     def _quantized(self, arr: np.ndarray, tap: np.ndarray | None, counts: np.ndarray):
         """Float rows quantized as int64 raw, into ``tap`` when it is int64 (else copied
-        into it); ``counts`` gets the quantizer's (NaN, inf, out of range) counts."""
+        into it); ``counts`` gets the quantizer's (NaN, inf, out of range, rounded) counts."""
         kernel, args = self._quant
         xr = tap if tap is not None and tap.dtype == np.int64 else np.empty(arr.shape, np.int64)
         flat = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)  # float32 -> double
@@ -168,14 +169,19 @@ class Model:
         return self._raw(arr)
 
     def run(self, x, *, taps: bool = True, return_methods: bool = False,
-            threads: int | None = None, chunk: int | None = None, narrow: bool = False):
+            threads: int | None = None, chunk: int | None = None, narrow: bool = False,
+            events: dict | None = None):
         """Bit-exact inference of a batch; same arguments and results as :func:`fixsim.network.run`.
 
         ``chunk``: images per work item (default :data:`CHUNK`); the bits never depend on
         it nor on ``threads``.  Each work item quantizes its own frames (serially, in
         fixsim's pool: no second pool of threads competes with it).  ``narrow``: return
         each tap in the narrowest of int16/int32/int64 that holds its format (int16 for
-        every specklenn-snl tap: a quarter of the memory; same values).
+        every specklenn-snl tap: a quarter of the memory; same values).  ``events``: a
+        dict that receives the conversion events the run counts, ``{layer: {tensor:
+        {"n", "rounded", "saturated", "wrapped"}}}``: every conv2d/dense-like layer then
+        runs the "counted" path (contract order, :func:`fixsim.layers.mac.counted`; same
+        bits, slower), and ``"input"`` gets the input quantizer's counts (float input).
 
         Returns
         -------
@@ -194,7 +200,8 @@ class Model:
         outs.update(self._outputs(n, taps, narrow))
         step = max(1, min(chunk or CHUNK, -(-n // nthreads)))
         parts = [slice(i, min(i + step, n)) for i in range(0, n, step)] or [slice(0, 0)]
-        counts = np.zeros((len(parts), 3), np.int64)  # NaN, inf, out of range per item
+        counts = np.zeros((len(parts), 4), np.int64)  # NaN, inf, out of range, rounded
+        counted = [None if events is None else {} for _ in parts]
 
         def work(k):
             sl, used = parts[k], {}
@@ -204,7 +211,7 @@ class Model:
                 xr = self._raw(arr[sl])
                 if taps:
                     outs["input"][sl] = xr
-            self._forward(xr, sl, outs, taps, used)
+            self._forward(xr, sl, outs, taps, used, events=counted[k])
             return used
 
         if self._blas:
@@ -212,8 +219,13 @@ class Model:
                 useds = pool_map(work, range(len(parts)), nthreads)
         else:
             useds = pool_map(work, range(len(parts)), nthreads)
-        if fastq and counts.any():
-            _warn_counts(self.spec.input_format, "quantize", *map(int, counts.sum(axis=0)))
+        if fastq and counts[:, :3].any():
+            _warn_counts(self.spec.input_format, "quantize", *map(int, counts.sum(axis=0)[:3]))
+        if events is not None:
+            for part in counted:
+                add_events(events, part)
+            if fastq:
+                events["input"] = {"input": self._input_events(counts.sum(axis=0), arr.size)}
         if not return_methods:
             return outs
         return outs, {k: "+".join(sorted({u[k] for u in useds})) for k in useds[0]}
@@ -247,10 +259,10 @@ class Model:
             t = time.perf_counter()
             arr = self._checked(x)
             if arr.dtype.kind == "f" and self._quant is not None:
-                counts = np.zeros(3, np.int64)
+                counts = np.zeros(4, np.int64)
                 xr = self._quantized(arr, None, counts)
-                if counts.any():
-                    _warn_counts(self.spec.input_format, "quantize", *map(int, counts))
+                if counts[:3].any():
+                    _warn_counts(self.spec.input_format, "quantize", *map(int, counts[:3]))
             else:
                 xr = self.input_raw(arr)
             clock = {"input": time.perf_counter() - t}
@@ -260,23 +272,33 @@ class Model:
                 best[k] = min(best.get(k, v), v)
         return best
 
+    def _input_events(self, counts: np.ndarray, n: int) -> dict:
+        """The input quantizer's counts (NaN, inf, out of range, rounded) of the run as
+        events: NaN and inf are limited by the overflow mode like values out of range."""
+        nan, inf, outside, rounded = map(int, counts)
+        wraps = self.spec.input_format.overflow in (Overflow.AP_WRAP, Overflow.AP_WRAP_SM)
+        limited = nan + inf + outside
+        return {"n": n, "rounded": rounded, "saturated": 0 if wraps else limited,
+                "wrapped": limited if wraps else 0, "nan": nan, "inf": inf}
+
     def _forward(self, x, sl: slice, outs: dict, keep: bool, used: dict,
-                 clock: dict | None = None) -> None:
+                 clock: dict | None = None, events: dict | None = None) -> None:
         last = len(self.spec.layers) - 1
         cur = x.astype(self._in_carry) if self._in_carry != np.int64 else x
         i = 0
         while i <= last:
             t0 = time.perf_counter() if clock is not None else 0.0
-            cur, j = self._step(i, cur, sl, outs, keep, used)
+            cur, j = self._step(i, cur, sl, outs, keep, used, events)
             if clock is not None:
                 clock["+".join(l.name for l in self.spec.layers[i:j])] = time.perf_counter() - t0
             i = j
 
-    def _step(self, i: int, cur, sl: slice, outs: dict, keep: bool, used: dict):
+    def _step(self, i: int, cur, sl: slice, outs: dict, keep: bool, used: dict,
+              events: dict | None = None):
         """Run layer i (and the layer fused after it); returns (its output, next layer index)."""
         layers, kind = self.spec.layers, self._kinds[i]
-        io = Slot(self, outs, i, sl, len(cur), keep, used)
-        if self._fused[i]:
+        io = Slot(self, outs, i, sl, len(cur), keep, used, events)
+        if self._fused[i] and events is None:
             y, ny = kind.run_fused(layers[i], self._steps[i], layers[i + 1], cur, io,
                                    Slot(self, outs, i + 1, sl, len(cur), keep, used))
         else:
@@ -309,12 +331,13 @@ class Model:
 class Slot:
     """Where layer ``i`` of one slice of the batch writes (the ``io`` of a kind's runner)."""
 
-    __slots__ = ("model", "outs", "i", "sl", "n", "keep", "used")
+    __slots__ = ("model", "outs", "i", "sl", "n", "keep", "used", "events")
 
     def __init__(self, model: Model, outs: dict, i: int, sl: slice, n: int, keep: bool,
-                 used: dict):
+                 used: dict, events: dict | None = None):
         self.model, self.outs, self.i, self.sl, self.n = model, outs, i, sl, n
         self.keep, self.used = keep, used
+        self.events = events  # {layer: counts} of a counted run (Model.run's events), or None
 
     def dst(self, scratch: int | None = None) -> np.ndarray:
         """The output rows to write: the tap's rows, else a carry-dtype scratch (of

@@ -253,8 +253,11 @@ def decide(ctx: Context, out: np.ndarray, support_out: np.ndarray | None) -> np.
     return FewShotClassifier(s, ctx.support_labels, rule="nearest").predict(out)
 
 
-def fixed_outputs(ctx: Context, spec, taps: bool = False):
-    """(quantized weights, prepared model, fixed outputs as float (N, D), support outputs)."""
+def fixed_outputs(ctx: Context, spec, taps: bool = False, events: dict | None = None,
+                  threads: int | None = 1):
+    """(quantized weights, prepared model, fixed outputs as float (N, D), support outputs,
+    raw outputs or taps); ``events``: the run counts its conversion events into it
+    (:meth:`fixsim.network.Model.run`)."""
     from ..fixed import to_float
     from ..network import prepare
     from ..network.weights import quantize_weights
@@ -264,7 +267,7 @@ def fixed_outputs(ctx: Context, spec, taps: bool = False):
         warnings.simplefilter("ignore")  # saturation is what a sweep measures, not an error
         wq = quantize_weights(spec, ctx.float_weights, warn=False)
         model = prepare(spec, wq)
-        res = model.run(ctx.frames, taps=taps, threads=1)
+        res = model.run(ctx.frames, taps=taps, threads=threads, events=events)
         sup = None
         if ctx.support_frames is not None:
             s_raw = model.run(ctx.support_frames, taps=False, threads=1)[last.name]

@@ -2,23 +2,31 @@
 
 For every layer and tensor (input, weights, biases, products, accumulators, results) the
 float value range (min, max, percentiles of the float64 model) is set against the
-format's range and LSB.  Events of the bit-exact run are counted **from the taps of one
-run** (the kernels of :mod:`fixsim.layers` do not count; they are not touched): for a
-conv2d/dense layer the exact sum ``S = sum x*w + b`` is recomputed in integers from the
-layer's fixed input tap and the quantized weights, and
+format's range and LSB.  Conversion events are **counted by the bit-exact run itself**:
+the run behind the profile's taps is :meth:`fixsim.network.Model.run` with ``events``,
+in which every conv2d/dense-like layer runs the counted contract-order kernels
+(:mod:`fixsim.layers._counting`) and the input quantizer counts as it converts:
 
-- accumulator: ``S`` outside the accumulator's range is *saturated* or *wrapped* (by its
-  overflow mode), ``S`` off its grid is *rounded*.  Only the final sum is checked: a
-  wrapping partial sum that comes back into range is not seen.
-- result: ``S`` outside the result format is saturated/wrapped, off its grid rounded.
-- input, weights, biases: the float values against their formats (the quantizer's events).
+- input: the quantizer's float -> input format conversions (NaN and inf are limited);
+- products: each product's conversion into the accumulator (to_accum; none for exact
+  products), at every step of the contract's order;
+- accum: each step's accumulator ``A(acc + ...)`` (so a partial sum that saturates or
+  wraps and comes back into range is counted), plus the ``A(bias)`` that starts each
+  output;
+- result: the result conversion of each output (and "activation": leaky relu's product
+  conversion).
+
+A value is *rounded* when it is off the target's grid, *saturated* or *wrapped* (by the
+target's overflow mode) when the conversion's result differs from the value rounded
+with no range limit.  Weights and biases get the events of their float -> format
+quantization (done once, before the run).  Layers other than conv2d/dense/conv1d have
+no counters: ``"events"`` is all zero for a layer that converts nothing (a max pool,
+flatten or relu without a result format of its own), else ``null`` with the reason.
 
 Products: their float range (exact min/max from each input's extremes) and percentiles
-of a sample of frames.  Layers other than conv2d/dense, and dense layers after an hwc
-flatten, have no event counts (``"events": null`` with the reason).
-
-Divergence: per layer the largest |fixed - float| in the layer's output LSBs; the first
-layer above ``lsb_threshold``; the frames whose decision differs from the float model's.
+of a sample of frames.  Divergence: per layer the largest |fixed - float| in the layer's
+output LSBs; the first layer above ``lsb_threshold``; the frames whose decision differs
+from the float model's.
 """
 
 from __future__ import annotations
@@ -63,40 +71,32 @@ def _split(outside: int, rounded: int, fmt: FixedType) -> dict:
             "rounded": rounded}
 
 
-def _events_exact(s: np.ndarray, frac: int, fmt: FixedType) -> dict:
-    """Events of converting exact integers ``s`` (value ``s * 2**-frac``) to ``fmt``."""
-    shift = frac - fmt.frac_bits
-    if shift > 0:
-        rounded = int(np.count_nonzero(s & ((1 << shift) - 1)))
-        lo, hi = fmt.raw_min << shift, ((fmt.raw_max + 1) << shift) - 1
+def _conv_view(x: np.ndarray, w: np.ndarray, layer):
+    """(windows (N, C, OH, OW, KH, KW), weight (O, C, KH, KW)) of a conv2d or conv1d layer
+    (zero padded; a conv1d is a conv2d of height 1)."""
+    if layer.type == "conv1d":
+        x = np.pad(x, ((0, 0), (0, 0), tuple(layer.padding)))[:, :, None, :]
+        w, kernel, stride = w[:, :, None, :], (1, layer.kernel), (1, layer.stride)
     else:
-        rounded = 0
-        lo, hi = fmt.raw_min >> -shift, fmt.raw_max >> -shift
-    lo, hi = max(lo, -(1 << 63)), min(hi, (1 << 63) - 1)  # s is int64
-    outside = int(np.count_nonzero((s < lo) | (s > hi)))
-    return _split(outside, rounded, fmt)
-
-
-def _patches(x: np.ndarray, layer) -> np.ndarray:
-    """(N, C, OH, OW, KH, KW) windows of a conv2d input (zero padded)."""
-    ph, pw = layer.padding
-    if ph or pw:
+        ph, pw = layer.padding
         x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    win = np.lib.stride_tricks.sliding_window_view(x, layer.kernel, axis=(2, 3))
-    return win[:, :, ::layer.stride[0], ::layer.stride[1]]
+        kernel, stride = layer.kernel, layer.stride
+    win = np.lib.stride_tricks.sliding_window_view(x, kernel, axis=(2, 3))
+    return win[:, :, ::stride[0], ::stride[1]], w
 
 
 def _linear(x: np.ndarray, w: np.ndarray, layer) -> np.ndarray:
-    """sum x*w (no bias) of a conv2d/dense layer, in x's dtype (int64: exact)."""
-    if layer.type == "conv2d":
-        return np.einsum("nchwij,ocij->nohw", _patches(x, layer), w)
-    return x @ w.T
+    """Float sum x*w (no bias) of a MAC layer: (N, O, OH, OW) for a conv, (N, O) dense."""
+    if layer.type == "dense":
+        return x @ w.T
+    win, w4 = _conv_view(x, w, layer)
+    return np.einsum("nchwij,ocij->nohw", win, w4)
 
 
 def _product_stats(x: np.ndarray, w: np.ndarray, layer, fmt: FixedType) -> dict:
     """Float products: exact min/max from each input's extremes, percentiles of a sample."""
-    if layer.type == "conv2d":
-        p = _patches(x, layer)
+    if layer.type != "dense":
+        p, w = _conv_view(x, w, layer)
         lo = p.min(axis=(0, 2, 3))[None]  # (1, C, KH, KW)
         hi = p.max(axis=(0, 2, 3))[None]
         sample = np.einsum("nchwij,ocij->nohwcij", p[:PRODUCT_SAMPLE], w)
@@ -111,39 +111,42 @@ def _product_stats(x: np.ndarray, w: np.ndarray, layer, fmt: FixedType) -> dict:
     return st
 
 
-def _mac_layer(layer, xf, xq, in_fmt, fw, wq) -> dict:
-    """Tensors of one conv2d/dense layer: stats and events."""
+def _mac_layer(layer, xf, fw, run_events: dict) -> dict:
+    """Tensors of one conv2d/dense layer: float stats, quantization and run events."""
     f = layer.formats
     w, b = fw[f"{layer.name}.weight"], fw.get(f"{layer.name}.bias")
     acc_f = _linear(xf, w, layer)
     if b is not None:
-        acc_f = acc_f + (b[None, :, None, None] if layer.type == "conv2d" else b[None])
-    out = {"weight": {**_stats(w, f.weight), "events": _events_float(w, f.weight)},
-           "products": _product_stats(xf, w, layer, layer.product_format)}
+        acc_f = acc_f + (b[None] if layer.type == "dense" else b[None, :, None, None])
+    out = {"weight": {**_stats(w, f.weight), "events": _events_float(w, f.weight)}}
     if b is not None:
         out["bias"] = {**_stats(b, f.bias), "events": _events_float(b, f.bias)}
-    out["accum"] = _stats(acc_f, f.accum)
-    out["result"] = _stats(acc_f, f.result)
-    frac = in_fmt.frac_bits + f.weight.frac_bits
-    bits = in_fmt.width + f.weight.width + int(np.ceil(np.log2(max(2, layer.fan_in)))) + 2
-    if getattr(layer, "input_permutation", None) is not None or bits > 62:
-        why = ("dense after an hwc flatten" if bits <= 62 else
-               f"exact sums need {bits} bits, more than int64")
-        out["accum"]["events"] = out["result"]["events"] = None
-        out["accum"]["events_note"] = out["result"]["events_note"] = f"not counted: {why}"
-        return out
-    s = _linear(xq.astype(np.int64), wq[f"{layer.name}.weight"].astype(np.int64), layer)
-    if b is not None:
-        braw = wq[f"{layer.name}.bias"].astype(np.int64)
-        shift = frac - f.bias.frac_bits
-        if shift < 0:
-            s, frac = s << -shift, frac - shift
-            shift = 0
-        s = s + ((braw << shift)[None, :, None, None] if layer.type == "conv2d"
-                 else (braw << shift)[None])
-    out["accum"]["events"] = _events_exact(s, frac, f.accum)
-    out["result"]["events"] = _events_exact(s, frac, f.result)
+    out["products"] = {**_product_stats(xf, w, layer, layer.product_format),
+                       "events": run_events["products"]}
+    acc_ev = dict(run_events["accum"])
+    if "bias" in run_events:  # A(bias) starts every output: a conversion into A too
+        acc_ev = {k: acc_ev[k] + run_events["bias"][k] for k in acc_ev}
+    out["accum"] = {**_stats(acc_f, f.accum), "events": acc_ev}
+    out["result"] = {**_stats(acc_f, f.result), "events": run_events["result"]}
+    if "activation" in run_events:
+        out["activation"] = {"events": run_events["activation"]}
     return out
+
+
+def _other_layer(layer, yf) -> dict:
+    """The result tensor of a layer without counters (events zero when it converts nothing)."""
+    st = _stats(yf, layer.out_format)
+    plain = layer.type in ("maxpool2d", "maxpool1d", "global_maxpool2d", "global_maxpool1d",
+                           "flatten", "zeropad2d", "zeropad1d", "relu", "activation")
+    if plain and not getattr(layer, "converts", True) and getattr(layer, "kind", "relu") in (
+            "relu", "linear"):
+        n = int(np.asarray(yf).size)
+        st["events"] = {"n": 0, "rounded": 0, "saturated": 0, "wrapped": 0}
+        st["events_note"] = f"no conversion ({n} values moved or compared in their format)"
+    else:
+        st["events"] = None
+        st["events_note"] = f"not counted: {layer.type} layers have no event counters"
+    return st
 
 
 def profile(ctx: Context, *, lsb_threshold: float = 1.0) -> dict:
@@ -160,22 +163,23 @@ def profile(ctx: Context, *, lsb_threshold: float = 1.0) -> dict:
     from ..network import run_float
 
     spec = ctx.spec()
-    wq, _, out, sup, taps = fixed_outputs(ctx, spec, taps=True)
+    events: dict = {}
+    wq, _, out, sup, taps = fixed_outputs(ctx, spec, taps=True, events=events, threads=None)
     ftaps = run_float(spec, ctx.float_weights, ctx.frames, taps=True)
     fw = ctx.float_weights
-    layers = [{"layer": "input", "type": "input",
-               "tensors": {"input": {**_stats(ctx.frames, spec.input_format),
-                                     "events": _events_float(ctx.frames, spec.input_format)}}}]
+    inp = {**_stats(ctx.frames, spec.input_format)}
+    if "input" in events:
+        inp["events"] = events["input"]["input"]
+    else:
+        inp["events"], inp["events_note"] = None, "raw integer frames: nothing converted"
+    layers = [{"layer": "input", "type": "input", "tensors": {"input": inp}}]
     prev, first = "input", None
     for layer in spec.layers:
         entry = {"layer": layer.name, "type": layer.type}
-        if layer.type in ("conv2d", "dense"):
-            in_fmt = layer.in_format
-            entry["tensors"] = _mac_layer(layer, ftaps[prev], taps[prev], in_fmt, fw, wq)
+        if layer.name in events:
+            entry["tensors"] = _mac_layer(layer, ftaps[prev], fw, events[layer.name])
         else:
-            entry["tensors"] = {"result": {**_stats(ftaps[layer.name], layer.out_format),
-                                           "events": None,
-                                           "events_note": "not counted: no weights"}}
+            entry["tensors"] = {"result": _other_layer(layer, ftaps[layer.name])}
         q = to_float(taps[layer.name], layer.out_format)
         err = np.abs(q - ftaps[layer.name]) / layer.out_format.lsb
         entry["err_lsb_max"] = float(err.max()) if err.size else 0.0
@@ -189,9 +193,9 @@ def profile(ctx: Context, *, lsb_threshold: float = 1.0) -> dict:
     return {"spec": spec.name, "spec_sha256": spec.spec_hash(), "frames": int(len(ctx.frames)),
             "task": ctx.task, "lsb_threshold": lsb_threshold, "first_divergent_layer": first,
             "flipped_frames": [int(i) for i in flips],
-            "events_source": "recomputed from the taps of one bit-exact run (exact integer "
-                             "sums of each conv2d/dense layer's fixed input and weights; final "
-                             "sums only)",
+            "events_source": "counted by the bit-exact run (the input quantizer and the "
+                             "counted contract-order kernels of every conv2d/dense layer; "
+                             "weights and biases: their quantization)",
             "layers": layers}
 
 

@@ -115,10 +115,10 @@ class Conv1DKind(MacKind):
             return as_map2d(x, (0, 0)), (0, pl)
         return as_map2d(x, layer.padding), (0, 0)
 
-    def exact(self, layer, step, x):
+    def exact(self, layer, step, x, events=None):
         x4, pad = self._operands(layer, x)
         out, path = conv2d(x4, step.w, step.bias, step.cfg, stride=(1, layer.stride), padding=pad,
-                           method=step.method, return_method=True)
+                           method=step.method, return_method=True, events=events)
         return out.reshape(len(x), *layer.out_shape), path
 
     def _narrow_operands(self, layer, x, acc_dt):

@@ -98,9 +98,9 @@ class Conv2DKind(MacKind):
         return self.mac_layer(Conv2D, obj, ctx, out_shape=(cout, oh, ow), out_channels=cout,
                               kernel=(kh, kw), stride=(sh, sw), padding=(ph, pw))
 
-    def exact(self, layer, step, x):
+    def exact(self, layer, step, x, events=None):
         return conv2d(x, step.w, step.bias, step.cfg, stride=layer.stride, padding=layer.padding,
-                      method=step.method, return_method=True)
+                      method=step.method, return_method=True, events=events)
 
     def narrow(self, layer, step, x, plan, dst):
         acc_dt, fin32 = plan

@@ -72,9 +72,9 @@ class DenseKind(MacKind):
         """The outputs of :meth:`rows` back in x's layout ((N*L, O) -> (N, O, L))."""
         return y if x.ndim == 2 else y.reshape(len(x), x.shape[2], -1).transpose(0, 2, 1)
 
-    def exact(self, layer, step, x):
+    def exact(self, layer, step, x, events=None):
         y, path = dense(self.rows(x), step.w, step.bias, step.cfg, method=step.method,
-                        return_method=True)
+                        return_method=True, events=events)
         return self.unrows(y, x), path
 
     def narrow(self, layer, step, x, plan, dst):

@@ -121,7 +121,7 @@ class MacStep:
     bias: np.ndarray | None
     bias_acc: np.ndarray   # A(bias), int64
     narrow: bool           # structurally fit for the narrow kernels
-    wn: np.ndarray | None  # int32 weights for the narrow kernels
+    wn: np.ndarray | None  # int16/int32 weights for the narrow kernels (narrow_weight_dtype)
     l1: int                # max_o sum_k |w[o, k]| (raw)
     free_any_input: bool   # order-free for every input of the format
     int32_any_input: bool  # int32 sums exact for every input of the format
@@ -211,6 +211,15 @@ def memory_weight(layer: MacLayer, raw: dict) -> np.ndarray:
     return w
 
 
+def narrow_weight_dtype(fmt: FixedType):
+    """int16 when every raw value of the weight format fits int16, else int32.
+
+    int16 weights let LLVM use 16-bit multiplies that sum pairs (pmaddwd) in the narrow
+    kernels (dense dot products; conv tap pairs when the map is int16 too)."""
+    info = np.iinfo(np.int16)
+    return np.int16 if info.min <= fmt.raw_min and fmt.raw_max <= info.max else np.int32
+
+
 def prepare_mac(layer: MacLayer, raw: dict, method: str) -> MacStep:
     """The :class:`MacStep` of ``layer`` for the checked raw weights ``raw``."""
     cfg = mac_config(layer)
@@ -228,8 +237,9 @@ def prepare_mac(layer: MacLayer, raw: dict, method: str) -> MacStep:
               and w2d.size > 0 and int(np.abs(w2d).max()) <= _INT32_LIMIT)
     xbound = _max_abs_raw(cfg.in_format)
     free = order_free_reason(cfg, xbound, w2d, bias_acc, False) is None
+    wn = w.astype(narrow_weight_dtype(cfg.weight)) if narrow else None
     step = MacStep(layer=layer, cfg=cfg, method=method, w=w, bias=bias, bias_acc=bias_acc,
-                   narrow=narrow, wn=w.astype(np.int32) if narrow else None, l1=l1,
+                   narrow=narrow, wn=wn, l1=l1,
                    free_any_input=free, int32_any_input=l1 * xbound <= _INT32_LIMIT, cr=cr)
     if narrow and free and step.int32_any_input:
         step.static = step._sums(xbound)
@@ -252,8 +262,10 @@ class MacKind(LayerKind):
     def prepare(self, layer, weights, method) -> MacStep:
         return prepare_mac(layer, weights, method)
 
-    def exact(self, layer, step: MacStep, x: np.ndarray) -> tuple[np.ndarray, str]:
-        """The layer function of :mod:`fixsim.layers`: ``(int64 output, method that ran)``."""
+    def exact(self, layer, step: MacStep, x: np.ndarray,
+              events: dict | None = None) -> tuple[np.ndarray, str]:
+        """The layer function of :mod:`fixsim.layers`: ``(int64 output, method that ran)``;
+        with ``events``, its counted path (the counts added to that dict)."""
         raise NotImplementedError
 
     def narrow(self, layer, step: MacStep, x: np.ndarray, plan, dst: np.ndarray) -> None:
@@ -261,8 +273,13 @@ class MacKind(LayerKind):
         raise NotImplementedError
 
     def run(self, layer, step: MacStep, x, io):
-        plan = step.plan(x)
         dst = io.dst()
+        if io.events is not None:  # the counted run: contract order, events counted
+            res, io.used[layer.name] = self.exact(layer, step, x,
+                                                  io.events.setdefault(layer.name, {}))
+            dst[...] = res
+            return dst
+        plan = step.plan(x)
         if plan is None:
             res, io.used[layer.name] = self.exact(layer, step, x)
             dst[...] = res
@@ -278,4 +295,4 @@ class MacKind(LayerKind):
 
 
 __all__ = ["MAC_KEYS", "MacKind", "MacStep", "mac_config", "mac_fields", "check_mac_formats",
-           "prepare_mac", "result_descriptor", "memory_weight"]
+           "prepare_mac", "result_descriptor", "memory_weight", "narrow_weight_dtype"]
