@@ -31,7 +31,7 @@ from ..fixed import FixedType, Overflow, check_raw, quantize
 from ..fixed import specialized as SQ
 from ..fixed.ops import _fast_quantize_ok, _warn_counts
 from ..layers._counting import add_events
-from ..layers.mac import METHODS
+from ..layers.mac import METHODS, convert_counted
 from .kinds import REGISTRY, MacStep, mac_config
 from .kinds.mac import result_descriptor
 from .spec import ModelSpec, load_spec
@@ -298,6 +298,15 @@ class Model:
         """Run layer i (and the layer fused after it); returns (its output, next layer index)."""
         layers, kind = self.spec.layers, self._kinds[i]
         io = Slot(self, outs, i, sl, len(cur), keep, used, events)
+        layer = layers[i]
+        pre = (kind.pre_result(layer, self._steps[i], cur)
+               if events is not None and getattr(layer, "converts", False) else None)
+        if pre is not None:  # the counted run converts into the result format itself
+            y = io.dst()
+            y[...] = convert_counted(pre, layer.in_format, layer.result,
+                                     events.setdefault(layer.name, {}).setdefault("result", {}))
+            self._store(outs, layer.name, sl, y)
+            return y, i + 1
         if self._fused[i] and events is None:
             y, ny = kind.run_fused(layers[i], self._steps[i], layers[i + 1], cur, io,
                                    Slot(self, outs, i + 1, sl, len(cur), keep, used))

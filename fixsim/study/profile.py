@@ -19,9 +19,10 @@ in which every conv2d/dense-like layer runs the counted contract-order kernels
 A value is *rounded* when it is off the target's grid, *saturated* or *wrapped* (by the
 target's overflow mode) when the conversion's result differs from the value rounded
 with no range limit.  Weights and biases get the events of their float -> format
-quantization (done once, before the run).  Layers other than conv2d/dense/conv1d have
-no counters: ``"events"`` is all zero for a layer that converts nothing (a max pool,
-flatten or relu without a result format of its own), else ``null`` with the reason.
+quantization (done once, before the run).  A relu, linear, max pool or flatten with a
+result format of its own counts that conversion; other layers without weights have no
+counters: ``"events"`` is all zero for a layer that converts nothing, else ``null`` with
+the reason (batchnorm, average pools, LUT activations, leaky relu).
 
 Products: their float range (exact min/max from each input's extremes) and percentiles
 of a sample of frames.  Divergence: per layer the largest |fixed - float| in the layer's
@@ -133,16 +134,20 @@ def _mac_layer(layer, xf, fw, run_events: dict) -> dict:
     return out
 
 
-def _other_layer(layer, yf) -> dict:
-    """The result tensor of a layer without counters (events zero when it converts nothing)."""
+#: Layer types that move or compare values without converting them (no result format).
+_PLAIN = ("maxpool2d", "maxpool1d", "global_maxpool2d", "global_maxpool1d", "flatten",
+          "zeropad2d", "zeropad1d", "relu", "linear")
+
+
+def _other_layer(layer, yf, run_events: dict | None) -> dict:
+    """The result tensor of a layer without weights: the run's counts of its conversion into
+    a result format of its own, zero when it converts nothing, else null with the reason."""
     st = _stats(yf, layer.out_format)
-    plain = layer.type in ("maxpool2d", "maxpool1d", "global_maxpool2d", "global_maxpool1d",
-                           "flatten", "zeropad2d", "zeropad1d", "relu", "activation")
-    if plain and not getattr(layer, "converts", True) and getattr(layer, "kind", "relu") in (
-            "relu", "linear"):
-        n = int(np.asarray(yf).size)
+    if run_events is not None:
+        st["events"] = run_events["result"]
+    elif layer.type in _PLAIN and not getattr(layer, "converts", False):
         st["events"] = {"n": 0, "rounded": 0, "saturated": 0, "wrapped": 0}
-        st["events_note"] = f"no conversion ({n} values moved or compared in their format)"
+        st["events_note"] = "no conversion (values moved or compared in their format)"
     else:
         st["events"] = None
         st["events_note"] = f"not counted: {layer.type} layers have no event counters"
@@ -176,10 +181,11 @@ def profile(ctx: Context, *, lsb_threshold: float = 1.0) -> dict:
     prev, first = "input", None
     for layer in spec.layers:
         entry = {"layer": layer.name, "type": layer.type}
-        if layer.name in events:
+        if layer.name in events and "products" in events[layer.name]:
             entry["tensors"] = _mac_layer(layer, ftaps[prev], fw, events[layer.name])
         else:
-            entry["tensors"] = {"result": _other_layer(layer, ftaps[layer.name])}
+            entry["tensors"] = {"result": _other_layer(layer, ftaps[layer.name],
+                                                       events.get(layer.name))}
         q = to_float(taps[layer.name], layer.out_format)
         err = np.abs(q - ftaps[layer.name]) / layer.out_format.lsb
         entry["err_lsb_max"] = float(err.max()) if err.size else 0.0

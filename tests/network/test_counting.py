@@ -256,3 +256,41 @@ def test_seeded_cases_really_round_and_limit(seed):
         assert ev == want_ev
         limited = ev["accum"]["saturated"] + ev["accum"]["wrapped"]
         assert ev["products"]["rounded"] > 0 and limited > 0, ev
+
+
+def test_result_formats_of_weightless_layers_are_counted():
+    """relu, max pool and flatten with result formats of their own (hls4ml's res_T): the
+    counted run converts their exact values itself; bits equal, events equal the reference;
+    a max pool without one converts nothing and has no entry."""
+    spec = load_spec({
+        "name": "t", "input": {"shape": [2, 6, 6], "format": "ap_fixed<10,4,AP_RND,AP_SAT>"},
+        "layers": [
+            {"name": "r", "type": "relu", "formats": {"result": "ap_fixed<8,2,AP_RND,AP_SAT>"}},
+            {"name": "p", "type": "maxpool2d", "kernel": [2, 2],
+             "formats": {"result": "ap_ufixed<4,0,AP_TRN,AP_WRAP>"}},
+            {"name": "q", "type": "maxpool2d", "kernel": [1, 1]},
+            {"name": "f", "type": "flatten", "order": "hwc",
+             "formats": {"result": "ap_fixed<3,1,AP_RND_CONV,AP_SAT_SYM>"}}]})
+    x = np.random.default_rng(1).normal(0, 3, (6, 2, 6, 6))
+    model = prepare(spec, {})
+    plain = model.run(x)
+    ev = {}
+    taps = model.run(x, events=ev)
+    for k in plain:
+        assert_bits_equal(plain[k], taps[k], context=k)
+    assert set(ev) == {"input", "r", "p", "f"}
+    t = Tally()
+    t.convert("result", np.maximum(taps["input"], 0), spec.input_format, spec.layer("r").result)
+    assert ev["r"]["result"] == dict(zip(("n", "rounded", "saturated", "wrapped"),
+                                         (*t.c["result"][:2], t.c["result"][2], 0)))
+    pr = taps["r"].reshape(6, 2, 3, 2, 3, 2).max(axis=(3, 5))
+    t = Tally()
+    t.convert("result", pr, spec.layer("r").result, spec.layer("p").result)
+    n, rnd, lim = t.c["result"]
+    assert ev["p"]["result"] == {"n": n, "rounded": rnd, "saturated": 0, "wrapped": lim}
+    assert lim > 0 and rnd > 0
+    moved = taps["q"].transpose(0, 2, 3, 1).reshape(6, -1)  # hwc
+    t = Tally()
+    t.convert("result", moved, spec.layer("q").out_format, spec.layer("f").result)
+    n, rnd, lim = t.c["result"]
+    assert ev["f"]["result"] == {"n": n, "rounded": rnd, "saturated": lim, "wrapped": 0}

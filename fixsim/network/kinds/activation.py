@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ...fixed import product_type
 from ...layers import activation, activation_float
 from .. import schema as S
@@ -61,6 +63,13 @@ class ActivationKind(LayerKind):
 
     def run_float(self, layer, x, weights):
         return activation_float(x, layer.activation.kind, layer.activation.alpha or 0.0)
+
+    def pre_result(self, layer, state, x):
+        if layer.activation.kind == "relu":
+            return np.maximum(x, 0).astype(np.int64)
+        if layer.activation.kind == "linear":
+            return x.astype(np.int64)
+        return None  # leaky relu converts x or x * alpha
 
 
 class LeakyReluKind(ActivationKind):

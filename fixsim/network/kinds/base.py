@@ -113,6 +113,12 @@ class LayerKind:
         """
         raise NotImplementedError(f"layer type {self.name!r} has no exact runner")
 
+    def pre_result(self, layer: Layer, state: Any, x: np.ndarray) -> np.ndarray | None:
+        """For a layer with a result format of its own (``layer.converts``): the exact
+        values it converts into it, in its input format (the counted run converts them
+        itself, counting events); None when the layer has no such single conversion."""
+        return None
+
     def run_fused(self, layer: Layer, state: Any, nxt: Layer, x: np.ndarray, io, nio):
         """This layer and the next one (of a type in :attr:`fuses_with`) in one pass.
 

@@ -79,5 +79,8 @@ class FlattenKind(LayerKind):
     def run_float(self, layer, x, weights):
         return flatten(x.reshape(len(x), *layer.map_shape), layer.order)
 
+    def pre_result(self, layer, state, x):
+        return flatten(x.reshape(len(x), *layer.map_shape), layer.order).astype(np.int64)
+
 
 KINDS = (FlattenKind(),)
