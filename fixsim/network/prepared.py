@@ -31,7 +31,7 @@ from ..fixed import FixedType, Overflow, check_raw, quantize
 from ..fixed import specialized as SQ
 from ..fixed.ops import _fast_quantize_ok, _warn_counts
 from ..layers._counting import add_events
-from ..layers.mac import METHODS, convert_counted
+from ..layers.mac import METHODS
 from .kinds import REGISTRY, MacStep, mac_config
 from .kinds.mac import result_descriptor
 from .spec import ModelSpec, load_spec
@@ -299,12 +299,12 @@ class Model:
         layers, kind = self.spec.layers, self._kinds[i]
         io = Slot(self, outs, i, sl, len(cur), keep, used, events)
         layer = layers[i]
-        pre = (kind.pre_result(layer, self._steps[i], cur)
-               if events is not None and getattr(layer, "converts", False) else None)
-        if pre is not None:  # the counted run converts into the result format itself
+        counted = (None if events is None or isinstance(self._steps[i], MacStep) else
+                   kind.run_counted(layer, self._steps[i], cur, ev := {}))
+        if counted is not None:  # a weightless layer's conversions, counted
+            events[layer.name] = ev
             y = io.dst()
-            y[...] = convert_counted(pre, layer.in_format, layer.result,
-                                     events.setdefault(layer.name, {}).setdefault("result", {}))
+            y[...] = counted
             self._store(outs, layer.name, sl, y)
             return y, i + 1
         if self._fused[i] and events is None:

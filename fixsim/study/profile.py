@@ -19,10 +19,10 @@ in which every conv2d/dense-like layer runs the counted contract-order kernels
 A value is *rounded* when it is off the target's grid, *saturated* or *wrapped* (by the
 target's overflow mode) when the conversion's result differs from the value rounded
 with no range limit.  Weights and biases get the events of their float -> format
-quantization (done once, before the run).  A relu, linear, max pool or flatten with a
-result format of its own counts that conversion; other layers without weights have no
-counters: ``"events"`` is all zero for a layer that converts nothing, else ``null`` with
-the reason (batchnorm, average pools, LUT activations, leaky relu).
+quantization (done once, before the run).  Batchnorm, leaky relu, and a relu, linear,
+max pool or flatten with a result format of its own count their conversions
+(``result``); a layer that converts nothing has all-zero events; average pools and LUT
+activations have no counters (``null`` with the reason).
 
 Products: their float range (exact min/max from each input's extremes) and percentiles
 of a sample of frames.  Divergence: per layer the largest |fixed - float| in the layer's

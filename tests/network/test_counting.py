@@ -294,3 +294,49 @@ def test_result_formats_of_weightless_layers_are_counted():
     t.convert("result", moved, spec.layer("q").out_format, spec.layer("f").result)
     n, rnd, lim = t.c["result"]
     assert ev["f"]["result"] == {"n": n, "rounded": rnd, "saturated": lim, "wrapped": 0}
+
+
+def test_batchnorm_and_leaky_relu_are_counted():
+    spec = load_spec({
+        "name": "t", "input": {"shape": [3, 4, 4], "format": "ap_fixed<10,4,AP_RND,AP_SAT>"},
+        "layers": [
+            {"name": "bn", "type": "batchnorm",
+             "formats": {"scale": "ap_fixed<8,2>", "bias": "ap_fixed<8,3>",
+                         "result": "ap_fixed<8,2,AP_RND_CONV,AP_SAT>"}},
+            {"name": "lk", "type": "leaky_relu", "alpha": 0.3, "alpha_format": "ap_fixed<6,0>"},
+            {"name": "lr", "type": "leaky_relu", "alpha": 0.7, "alpha_format": "ap_fixed<6,1>",
+             "formats": {"result": "ap_fixed<5,1,AP_TRN,AP_WRAP>"}}]})
+    from fixsim.fixed import product_type
+    from fixsim.network.weights import random_weights
+    wr = random_weights(spec, seed=5)
+    x = np.random.default_rng(2).normal(0, 4, (5, 3, 4, 4))
+    model = prepare(spec, wr)
+    plain = model.run(x)
+    ev = {}
+    taps = model.run(x, events=ev)
+    for k in plain:
+        assert_bits_equal(plain[k], taps[k], context=k)
+    bn = spec.layer("bn").cfg
+    sums, st_ = add(*multiply(taps["input"], bn.in_format,
+                              np.asarray(wr["bn.scale"]).reshape(1, 3, 1, 1), bn.scale),
+                    np.broadcast_to(np.asarray(wr["bn.bias"]).reshape(1, 3, 1, 1), (5, 3, 4, 4)),
+                    bn.bias)
+    t = Tally()
+    t.convert("result", sums, st_, bn.result)
+    n, rnd, lim = t.c["result"]
+    assert ev["bn"]["result"] == {"n": n, "rounded": rnd, "saturated": lim, "wrapped": 0}
+    assert rnd > 0 and lim > 0
+    for name, prev in (("lk", "bn"), ("lr", "lk")):
+        lay = spec.layer(name)
+        v = taps[prev]
+        t = Tally()
+        if lay.converts:
+            t.convert("result", v[v >= 0], lay.in_format, lay.result)
+        a = lay.activation
+        t.convert("result", v[v < 0] * a.alpha_raw, product_type(lay.in_format, a.alpha_format),
+                  lay.out_format)
+        n, rnd, lim = t.c["result"]
+        wraps = lay.out_format.overflow == Overflow.AP_WRAP
+        assert ev[name]["result"] == {"n": n, "rounded": rnd, "saturated": 0 if wraps else lim,
+                                      "wrapped": lim if wraps else 0}
+        assert n > 0 and rnd > 0

@@ -73,6 +73,23 @@ class ActivationKind(LayerKind):
 
 
 class LeakyReluKind(ActivationKind):
+    def run_counted(self, layer, state, x, events):
+        """``x >= 0 ? R(x) : R(x * alpha)`` (R: the result format, else the input's; x >= 0
+        is not converted without a result format), every conversion counted."""
+        from ...layers.mac import convert_counted
+
+        act, fmt = layer.activation, layer.in_format
+        x = np.asarray(x, np.int64)
+        ev = events.setdefault("result", {})
+        out = x.copy()
+        pos = x >= 0
+        if layer.converts:
+            out[pos] = convert_counted(x[pos], fmt, layer.result, ev)
+        neg = ~pos
+        out[neg] = convert_counted(x[neg] * np.int64(act.alpha_raw),
+                                   product_type(fmt, act.alpha_format), layer.out_format, ev)
+        return out
+
     allowed = ("name", "type", "alpha", "alpha_format", "formats") + S.DERIVED
     required = ("name", "type", "alpha", "alpha_format")
 

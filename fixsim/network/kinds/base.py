@@ -115,9 +115,26 @@ class LayerKind:
 
     def pre_result(self, layer: Layer, state: Any, x: np.ndarray) -> np.ndarray | None:
         """For a layer with a result format of its own (``layer.converts``): the exact
-        values it converts into it, in its input format (the counted run converts them
-        itself, counting events); None when the layer has no such single conversion."""
+        values it converts into it, in its input format; None when the layer has no such
+        single conversion."""
         return None
+
+    def run_counted(self, layer: Layer, state: Any, x: np.ndarray,
+                    events: dict) -> np.ndarray | None:
+        """The counted run of a layer without weights (``Model.run(events=...)``): its
+        int64 output, computed with every conversion counted into ``events`` (``{tensor:
+        {"n", "rounded", "saturated", "wrapped"}}``), or None when it has no counters
+        (then :meth:`run` runs and the layer's events are not known).  Default: the
+        conversion of :meth:`pre_result` into the result format (``"result"``)."""
+        if not getattr(layer, "converts", False):
+            return None
+        pre = self.pre_result(layer, state, x)
+        if pre is None:
+            return None
+        from ...layers.mac import convert_counted
+
+        return convert_counted(pre, layer.in_format, layer.result,
+                               events.setdefault("result", {}))
 
     def run_fused(self, layer: Layer, state: Any, nxt: Layer, x: np.ndarray, io, nio):
         """This layer and the next one (of a type in :attr:`fuses_with`) in one pass.

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ...errors import InputError
 from ...fixed import FixedType
 from ...layers.batchnorm import BatchNormConfig, batchnorm, batchnorm_float
@@ -72,6 +74,18 @@ class BatchNormKind(LayerKind):
         dst = io.dst()
         dst[...] = batchnorm(x, state[0], state[1], layer.cfg)
         return dst
+
+    def run_counted(self, layer, state, x, events):
+        """``R(x * scale[c] + bias[c])`` from the exact sums, the conversion counted."""
+        from ...layers.mac import convert_counted
+
+        cfg = layer.cfg
+        p, s = cfg.product_format, cfg.sum_format
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        scale, bias = (np.asarray(v, np.int64).reshape(shape) for v in state)
+        sums = ((np.asarray(x, np.int64) * scale) << (s.frac_bits - p.frac_bits)) + (
+            bias << (s.frac_bits - cfg.bias.frac_bits))
+        return convert_counted(sums, s, cfg.result, events.setdefault("result", {}))
 
     def prepare(self, layer, weights, method):
         return weights[f"{layer.name}.scale"], weights[f"{layer.name}.bias"]
