@@ -170,7 +170,7 @@ class Model:
 
     def run(self, x, *, taps: bool = True, return_methods: bool = False,
             threads: int | None = None, chunk: int | None = None, narrow: bool = False,
-            events: dict | None = None):
+            events: dict | None = None, out: dict | None = None):
         """Bit-exact inference of a batch; same arguments and results as :func:`fixsim.network.run`.
 
         ``chunk``: images per work item (default :data:`CHUNK`); the bits never depend on
@@ -182,6 +182,10 @@ class Model:
         {"n", "rounded", "saturated", "wrapped"}}}``: every conv2d/dense-like layer then
         runs the "counted" path (contract order, :func:`fixsim.layers.mac.counted`; same
         bits, slower), and ``"input"`` gets the input quantizer's counts (float input).
+        ``out``: the arrays to write into, e.g. the result of an earlier call with the same
+        batch size, ``taps`` and ``narrow`` (every name, shape and dtype must match; they
+        are returned filled): repeated calls then allocate no output memory (the page
+        faults of fresh tap arrays cost more than the narrow kernels' conversions).
 
         Returns
         -------
@@ -198,6 +202,8 @@ class Model:
         in_dt = self._in_carry if narrow else np.int64
         outs = {"input": np.empty(arr.shape, in_dt)} if taps else {}  # dataflow order
         outs.update(self._outputs(n, taps, narrow))
+        if out is not None:
+            outs = self._reuse(out, outs)
         step = max(1, min(chunk or CHUNK, -(-n // nthreads)))
         parts = [slice(i, min(i + step, n)) for i in range(0, n, step)] or [slice(0, 0)]
         counts = np.zeros((len(parts), 4), np.int64)  # NaN, inf, out of range, rounded
@@ -229,6 +235,21 @@ class Model:
         if not return_methods:
             return outs
         return outs, {k: "+".join(sorted({u[k] for u in useds})) for k in useds[0]}
+
+    @staticmethod
+    def _reuse(given: dict, fresh: dict) -> dict:
+        """``given`` checked against the arrays a call would allocate (``fresh``)."""
+        if not isinstance(given, dict) or set(given) != set(fresh):
+            keys = sorted(given) if isinstance(given, dict) else type(given).__name__
+            raise InputError(f"out must be a dict with the keys {sorted(fresh)}, got {keys}")
+        for k, a in fresh.items():
+            g = given[k]
+            if (not isinstance(g, np.ndarray) or g.shape != a.shape or g.dtype != a.dtype
+                    or not g.flags.writeable):
+                raise InputError(f"out[{k!r}] must be a writeable {a.dtype} array of shape "
+                                 f"{a.shape}, got {getattr(g, 'dtype', type(g).__name__)} "
+                                 f"{getattr(g, 'shape', '')}")
+        return {k: given[k] for k in fresh}  # dataflow order
 
     def _outputs(self, n: int, taps: bool, narrow: bool = False) -> dict:
         """Preallocated outputs, int64 or (``narrow``) each layer's carry dtype.
