@@ -81,6 +81,52 @@ def _round_shift(q, v, d):
     return y + _inc(q, y, v < 0, qb, r)
 
 
+#: The largest width :func:`quantize_sat_floats` takes: lo, hi and every rounded value
+#: are then exact doubles.
+FLOAT_SAT_MAX_WIDTH = 53
+
+
+def float_sat_ok(fmt) -> bool:
+    """True when :func:`quantize_sat_floats` gives ``fmt``'s bits: AP_SAT with AP_RND or
+    AP_TRN, at most 53 bits, and a grid whose scale 2^F is far from the double range's
+    ends (so ``x * 2^F`` is exact, and subnormal inputs round as the headers read them)."""
+    from .format import Overflow, Quantization
+
+    return (fmt.overflow == Overflow.AP_SAT and fmt.width <= FLOAT_SAT_MAX_WIDTH
+            and fmt.quantization in (Quantization.AP_RND, Quantization.AP_TRN)
+            and abs(fmt.frac_bits) <= 64)
+
+
+@njit(cache=True, nogil=True)
+def quantize_sat_floats(x, scale, lo, hi, rnd, out):
+    """Finite doubles ``x`` -> raw values of an AP_SAT format with AP_RND (``rnd``) or
+    AP_TRN, into ``out`` (any integer dtype that holds [lo, hi]).
+
+    ``v = x * 2^F`` is exact; ``f = floor(v)`` and ``v - f`` are exact too, so AP_RND
+    (half up) is ``f + (v - f >= 0.5)`` and AP_TRN is ``f``; saturation clamps in
+    doubles (lo and hi are exact), branch-free, so the loop vectorizes.  Returns
+    ``(finite, out_of_range, rounded)``: ``finite`` is False when a NaN or inf was seen
+    (or ``x * 2^F`` overflowed), and then the caller must use :func:`quantizer` (the
+    headers' reading of those values); otherwise the counts are :func:`quantizer`'s.
+    """
+    n_ovf = 0
+    n_rnd = 0
+    n_bad = 0
+    flo = np.float64(lo)
+    fhi = np.float64(hi)
+    half = 0.5 if rnd else 2.0  # r < 1 is never >= 2: AP_TRN adds nothing
+    for k in range(x.shape[0]):
+        v = x[k] * scale
+        f = np.floor(v)
+        r = v - f
+        y = f + (r >= half)
+        n_rnd += r != 0.0
+        n_ovf += (y > fhi) | (y < flo)
+        n_bad += (v - v) != 0.0  # NaN for NaN and inf
+        out[k] = min(max(y, flo), fhi)
+    return n_bad == 0, n_ovf, n_rnd
+
+
 @lru_cache(maxsize=None)
 def quantizer(q: int, o: int, sym_min: bool, parallel: bool = False):
     """Kernel ``f(bits, F, lo, hi, sh_wrap, signed, out) -> (nan, inf, out_of_range, rounded)``.

@@ -27,7 +27,7 @@ import numpy as np
 
 from .._threads import blas_single_thread, pool_map, resolve_threads
 from ..errors import InputError
-from ..fixed import FixedType, Overflow, check_raw, quantize
+from ..fixed import FixedType, Overflow, Quantization, check_raw, quantize
 from ..fixed import specialized as SQ
 from ..fixed.ops import _fast_quantize_ok, _warn_counts
 from ..layers._counting import add_events
@@ -115,6 +115,9 @@ class Model:
             sym = f.overflow == Overflow.AP_SAT_SYM and f.signed and f.width > 1
             self._quant = (SQ.quantizer(int(f.quantization), int(f.overflow), sym),
                            (f.frac_bits, f.raw_min, f.raw_max, 64 - f.width, f.signed))
+        self._fsat = ((2.0 ** f.frac_bits, f.raw_min, f.raw_max,
+                       f.quantization == Quantization.AP_RND)
+                      if self._quant is not None and SQ.float_sat_ok(f) else None)
 
     def __repr__(self) -> str:
         return (f"Model({self.spec.name!r}, {len(self.spec.layers)} layers, "
@@ -152,11 +155,21 @@ class Model:
             quantize(arr[rows], self.spec.input_format)
 
     def _quantized(self, arr: np.ndarray, tap: np.ndarray | None, counts: np.ndarray):
-        """Float rows quantized as int64 raw, into ``tap`` when it is int64 (else copied
-        into it); ``counts`` gets the quantizer's (NaN, inf, out of range, rounded) counts."""
+        """Float rows quantized as raw values, into ``tap`` (else a new array of the input's
+        carry dtype or int64); ``counts`` gets the quantizer's (NaN, inf, out of range,
+        rounded) counts.  AP_SAT inputs with AP_RND/AP_TRN take the vectorized
+        :func:`~fixsim.fixed.specialized.quantize_sat_floats` (the same bits and counts
+        for finite values; a slice with a NaN or inf is quantized again by the headers'
+        reading of the double)."""
+        flat = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)  # float32 -> double
+        if self._fsat is not None:
+            dst = tap if tap is not None else np.empty(arr.shape, self._in_carry)
+            finite, outside, rounded = SQ.quantize_sat_floats(flat, *self._fsat, dst.reshape(-1))
+            if finite:
+                counts[:] = (0, 0, outside, rounded)
+                return dst
         kernel, args = self._quant
         xr = tap if tap is not None and tap.dtype == np.int64 else np.empty(arr.shape, np.int64)
-        flat = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)  # float32 -> double
         counts[:] = kernel(flat.view(np.uint64), *args, xr.reshape(-1))
         if tap is not None and tap is not xr:
             tap[...] = xr
@@ -305,7 +318,7 @@ class Model:
     def _forward(self, x, sl: slice, outs: dict, keep: bool, used: dict,
                  clock: dict | None = None, events: dict | None = None) -> None:
         last = len(self.spec.layers) - 1
-        cur = x.astype(self._in_carry) if self._in_carry != np.int64 else x
+        cur = x.astype(self._in_carry, copy=False)
         i = 0
         while i <= last:
             t0 = time.perf_counter() if clock is not None else 0.0

@@ -147,6 +147,35 @@ def test_pools_are_wide():
 
 
 @given(data=st.data())
+def test_vectorized_sat_quantizer_equals_the_general_one(data):
+    """quantize_sat_floats (the prepared model's input quantizer for AP_SAT with AP_RND or
+    AP_TRN) against the general fast quantizer (itself equal to the headers' port, test
+    below): the same raw values and counts on finite doubles, and ``finite`` False as
+    soon as a NaN or inf is in the slice (the caller then runs the general one)."""
+    from strategies import formats as any_format
+
+    from fixsim.fixed.specialized import float_sat_ok, quantize_sat_floats, quantizer
+    fmt = data.draw(any_format().filter(float_sat_ok), label="fmt")
+    xs = np.array(data.draw(st.lists(doubles_for(fmt), min_size=1, max_size=60)), dtype=np.float64)
+    ref = np.empty(xs.size, np.int64)
+    counts = quantizer(int(fmt.quantization), int(fmt.overflow), False)(
+        xs.view(np.uint64), fmt.frac_bits, fmt.raw_min, fmt.raw_max, 64 - fmt.width, fmt.signed, ref)
+    got = np.empty(xs.size, np.int64)
+    finite, outside, rounded = quantize_sat_floats(xs, 2.0 ** fmt.frac_bits, fmt.raw_min,
+                                                   fmt.raw_max, fmt.quantization.name == "AP_RND",
+                                                   got)
+    assert finite == bool(np.isfinite(xs).all())
+    if finite:
+        assert_bits_equal(ref, got, inputs=xs, context=f"vectorized SAT quantizer {fmt}")
+        assert (outside, rounded) == (counts[2], counts[3])
+        if fmt.width <= 16:  # the int16 carry of the prepared model
+            small = np.empty(xs.size, np.int16)
+            quantize_sat_floats(xs, 2.0 ** fmt.frac_bits, fmt.raw_min, fmt.raw_max,
+                                fmt.quantization.name == "AP_RND", small)
+            assert_bits_equal(ref, small.astype(np.int64), inputs=xs, context="int16 out")
+
+
+@given(data=st.data())
 def test_fast_double_quantizer_equals_header_port(data):
     """The semantic fast path and the register-level port agree on every mode it covers."""
     from fixsim.fixed import kernels as K
