@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..errors import FormatError
 from ..fixed import FixedType, product_type, sum_type
 from ..fixed.format import Overflow
 from ..fixed.kernels import WRAP, _mask, _requant, _to_int64
@@ -227,6 +228,34 @@ def events_dict(ev: np.ndarray, cfg, n_steps: int, n_bias: int) -> dict:
 N_COUNTERS = 12
 
 
+def convert_events(v: np.ndarray, src: FixedType, dst: FixedType, events: dict) -> np.ndarray:
+    """``dst = src`` of raw values ``v`` (any shape), counting its events into ``events``
+    (adds ``{"n", "rounded", "saturated", "wrapped"}``); int64 raw in ``dst``.  Between
+    identical types C++ copies (no conversion, no event; see
+    :func:`fixsim.layers.avgpool.assign_descriptor`)."""
+    flat = np.ascontiguousarray(v, np.int64).reshape(-1)
+    if src == dst:
+        add_events(events, {"n": 0, "rounded": 0, "saturated": 0, "wrapped": 0})
+        return flat.reshape(np.shape(v)).copy()
+    c = pair(src, dst)
+    if c is None:
+        raise FormatError(f"conversion events cannot be counted here: {src} -> {dst} needs "
+                          f"more than 63 bits to count")
+    ev = np.zeros(2, np.int64)
+    out = np.empty(flat.size, np.int64)
+    convert_counted(flat, c, ev, out)
+    wraps = dst.overflow in (Overflow.AP_WRAP, Overflow.AP_WRAP_SM)
+    add_events(events, {"n": int(flat.size), "rounded": int(ev[0]),
+                        "saturated": 0 if wraps else int(ev[1]),
+                        "wrapped": int(ev[1]) if wraps else 0})
+    return out.reshape(np.shape(v))
+
+
+def slot(events: dict, name: str) -> dict:
+    """``events[name]``, created with zero counts (so a conversion that never ran shows 0)."""
+    return events.setdefault(name, {"n": 0, "rounded": 0, "saturated": 0, "wrapped": 0})
+
+
 def add_events(total: dict, part: dict) -> dict:
     """Sum nested count dicts (the events of slices of a batch)."""
     for k, v in part.items():
@@ -238,4 +267,5 @@ def add_events(total: dict, part: dict) -> dict:
 
 
 __all__ = ["Plan", "pair", "unlimited_twin", "conv_counted", "dense_counted", "finish_counted",
-           "convert_counted", "events_dict", "add_events", "N_COUNTERS", "SLOTS"]
+           "convert_counted", "convert_events", "events_dict", "add_events", "slot",
+           "N_COUNTERS", "SLOTS"]

@@ -295,6 +295,103 @@ def global_maxpool(x, in_format: FixedType, accum: FixedType, result: FixedType,
     return out
 
 
+# ------------------------------------------------------------------ the counted run
+def _tree_counted(buf, plan, s: FixedType, a: FixedType, ev: dict) -> np.ndarray:
+    """:func:`_tree` over every row of buf (M, leaves) at once, each node counted."""
+    from ._counting import convert_events
+
+    k = len(plan) - 1
+    st, m = plan[k]
+    r = buf[:, st] if m == 1 else convert_events(buf[:, st] + buf[:, st + 1], s, a, ev)
+    for j in range(k - 1, -1, -1):
+        b0, size = plan[j]
+        blk = buf[:, b0:b0 + size]
+        while size > 1:
+            half = size // 2
+            blk = convert_events(blk[:, 0:2 * half:2] + blk[:, 1:2 * half:2], s, a, ev)
+            size = half
+        r = convert_events(blk[:, 0] + r, s, a, ev)
+    return r
+
+
+def pool_counted(win: np.ndarray, inside: np.ndarray, cfg: PoolConfig, count_pad: bool,
+                 events: dict) -> np.ndarray:
+    """The averages of windows ``win`` (M, K) raster order (``inside`` False at zero-padding
+    taps), every conversion counted into ``events`` (``terms``: A(x) of "to_accum";
+    ``accum``: each sum step or tree node; ``divide``: quotients that drop a remainder;
+    ``result``): the counted run of :func:`avgpool2d` and :func:`global_avgpool`, one step
+    over all windows at a time (numpy; the kernels' conversions, same bits).
+    """
+    from ._counting import add_events, convert_events, slot
+
+    a, s = cfg.accum, cfg.sum_format
+    m, k = win.shape
+    if cfg.term == "to_accum":
+        win = convert_events(win, cfg.in_format, a, slot(events, "terms"))
+        win = np.where(inside, win, 0)  # a padding tap is no element (its A(0) is 0 anyway)
+    ev = slot(events, "accum")
+    if cfg.sum == "tree":
+        acc = _tree_counted(np.where(inside, win, 0), tree_plan(k), s, a, ev)
+    else:
+        acc = np.zeros(m, np.int64)
+        xs, as_ = s.frac_bits - cfg.in_format.frac_bits, s.frac_bits - a.frac_bits
+        for j in range(k):
+            sel = inside[:, j]
+            if cfg.term == "to_accum":
+                total = acc[sel] + win[sel, j]
+            else:
+                total = (acc[sel] << as_) + (win[sel, j] << xs)
+            acc[sel] = convert_events(total, s, a, ev)
+    cnt = np.full(m, k, np.int64) if count_pad else inside.sum(axis=1).astype(np.int64)
+    if cfg.scaling == "divide":
+        q, rem = np.abs(acc) // cnt, np.abs(acc) % cnt
+        add_events(slot(events, "divide"), {"n": int(m), "rounded": int((rem != 0).sum()),
+                                                     "saturated": 0, "wrapped": 0})
+        scaled = np.where(acc < 0, -q, q)
+    else:
+        scaled = acc * cfg.reciprocal_table(k)[cnt]
+    return convert_events(scaled, cfg.scaled_format, cfg.result, slot(events, "result"))
+
+
+def avgpool2d_counted(x, cfg: PoolConfig, kernel, stride, padding, events: dict) -> np.ndarray:
+    """:func:`avgpool2d` with every conversion counted (:func:`pool_counted`)."""
+    x = _raw4(x, "avgpool2d")
+    (kh, kw), (ph, pw) = tuple(kernel), tuple(padding)
+    sh, sw = tuple(kernel) if stride is None else tuple(stride)
+    n, c, h, w = x.shape
+    oh, ow = pool_out_padded(h, kh, sh, ph), pool_out_padded(w, kw, sw, pw)
+    pads = ((0, 0), (0, 0), (ph, ph), (pw, pw))
+    view = np.lib.stride_tricks.sliding_window_view
+
+    def windows(arr):
+        return view(np.pad(arr, pads), (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :oh, :ow]
+
+    win = windows(x).reshape(-1, kh * kw)
+    inside = windows(np.ones(x.shape, bool)).reshape(-1, kh * kw)
+    return pool_counted(win, inside, cfg, cfg.count_pad, events).reshape(n, c, oh, ow)
+
+
+def global_avgpool_counted(x, cfg: PoolConfig, events: dict) -> np.ndarray:
+    """:func:`global_avgpool` with every conversion counted."""
+    x = np.asarray(x, np.int64)
+    n, c = x.shape[:2]
+    win = x.reshape(n * c, _positions(x))
+    return pool_counted(win, np.ones(win.shape, bool), cfg, True, events).reshape(n, c)
+
+
+def global_maxpool_counted(x, in_format: FixedType, accum: FixedType, result: FixedType,
+                           term: str, events: dict) -> np.ndarray:
+    """:func:`global_maxpool` with its conversions counted (``terms`` or ``accum``, ``result``)."""
+    from ._counting import convert_events, slot
+
+    x3 = np.asarray(x, np.int64).reshape(x.shape[0], x.shape[1], _positions(x))
+    if term == "to_accum":
+        m = convert_events(x3, in_format, accum, slot(events, "terms")).max(axis=2)
+    else:
+        m = convert_events(x3.max(axis=2), in_format, accum, slot(events, "accum"))
+    return convert_events(m, accum, result, slot(events, "result"))
+
+
 def avgpool2d_float(x, kernel, stride=None, padding=(0, 0), count_pad: bool = False) -> np.ndarray:
     """Float64 average pooling (PyTorch's ``avg_pool2d`` with ``count_include_pad=count_pad``)."""
     x = np.asarray(x, np.float64)

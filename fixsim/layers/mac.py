@@ -331,24 +331,6 @@ def finish_accumulators(cfg: MacConfig, accs: np.ndarray) -> np.ndarray:
     return out
 
 
-def convert_counted(v: np.ndarray, src: FixedType, dst: FixedType, events: dict) -> np.ndarray:
-    """``dst = src`` of raw values ``v`` (any shape, int64), counting its events into
-    ``events`` (adds ``{"n", "rounded", "saturated", "wrapped"}``), as the counted path."""
-    c = C.pair(src, dst)
-    if c is None:
-        raise FormatError(f"conversion events cannot be counted here: {src} -> {dst} needs "
-                          f"more than 63 bits to count")
-    flat = np.ascontiguousarray(v, np.int64).reshape(-1)
-    ev = np.zeros(2, np.int64)
-    out = np.empty(flat.size, np.int64)
-    C.convert_counted(flat, c, ev, out)
-    wraps = dst.overflow in (Overflow.AP_WRAP, Overflow.AP_WRAP_SM)
-    C.add_events(events, {"n": flat.size, "rounded": int(ev[0]),
-                          "saturated": 0 if wraps else int(ev[1]),
-                          "wrapped": int(ev[1]) if wraps else 0})
-    return out.reshape(np.shape(v))
-
-
 @lru_cache(maxsize=256)
 def count_plan(cfg: MacConfig) -> C.Plan:
     """The descriptor pairs of the counted run (:mod:`fixsim.layers._counting`)."""

@@ -19,10 +19,11 @@ in which every conv2d/dense-like layer runs the counted contract-order kernels
 A value is *rounded* when it is off the target's grid, *saturated* or *wrapped* (by the
 target's overflow mode) when the conversion's result differs from the value rounded
 with no range limit.  Weights and biases get the events of their float -> format
-quantization (done once, before the run).  Batchnorm, leaky relu, and a relu, linear,
-max pool or flatten with a result format of its own count their conversions
-(``result``); a layer that converts nothing has all-zero events; average pools and LUT
-activations have no counters (``null`` with the reason).
+quantization (done once, before the run).  Batchnorm, leaky relu, a relu, linear, max
+pool or flatten with a result format of its own, and the average and global pools count
+their conversions (``result``; a pool also ``terms``, ``accum`` and ``divide``); a layer
+that converts nothing has all-zero events; LUT activations (sigmoid, tanh, softmax) have
+no counters (``null`` with the reason).
 
 Products: their float range (exact min/max from each input's extremes) and percentiles
 of a sample of frames.  Divergence: per layer the largest |fixed - float| in the layer's
@@ -140,18 +141,23 @@ _PLAIN = ("maxpool2d", "maxpool1d", "global_maxpool2d", "global_maxpool1d", "fla
 
 
 def _other_layer(layer, yf, run_events: dict | None) -> dict:
-    """The result tensor of a layer without weights: the run's counts of its conversion into
-    a result format of its own, zero when it converts nothing, else null with the reason."""
+    """The tensors of a layer without weights: the run's counts of each conversion (the
+    result, and a pool's terms, sum steps and divisions), zero events when it converts
+    nothing, else null with the reason."""
     st = _stats(yf, layer.out_format)
+    tensors = {"result": st}
     if run_events is not None:
         st["events"] = run_events["result"]
+        for name, ev in run_events.items():
+            if name != "result":
+                tensors[name] = {"events": ev}
     elif layer.type in _PLAIN and not getattr(layer, "converts", False):
         st["events"] = {"n": 0, "rounded": 0, "saturated": 0, "wrapped": 0}
         st["events_note"] = "no conversion (values moved or compared in their format)"
     else:
         st["events"] = None
         st["events_note"] = f"not counted: {layer.type} layers have no event counters"
-    return st
+    return tensors
 
 
 def profile(ctx: Context, *, lsb_threshold: float = 1.0) -> dict:
@@ -184,8 +190,7 @@ def profile(ctx: Context, *, lsb_threshold: float = 1.0) -> dict:
         if layer.name in events and "products" in events[layer.name]:
             entry["tensors"] = _mac_layer(layer, ftaps[prev], fw, events[layer.name])
         else:
-            entry["tensors"] = {"result": _other_layer(layer, ftaps[layer.name],
-                                                       events.get(layer.name))}
+            entry["tensors"] = _other_layer(layer, ftaps[layer.name], events.get(layer.name))
         q = to_float(taps[layer.name], layer.out_format)
         err = np.abs(q - ftaps[layer.name]) / layer.out_format.lsb
         entry["err_lsb_max"] = float(err.max()) if err.size else 0.0

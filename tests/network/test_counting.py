@@ -10,9 +10,12 @@ assert that the data really round, saturate and wrap inside the accumulation.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, note
+from hypothesis import strategies as st
 
 from fixsim.fixed import FixedType, add, convert, multiply
 from fixsim.fixed.format import Overflow
@@ -22,6 +25,7 @@ from fixsim.network.engine import mac_config
 from helpers import assert_bits_equal
 
 from .layer_strategies import conv_case, dense_case
+from .test_pool_layers import avgpool_case, global_case
 
 SLOTS = ("products", "accum", "result", "activation", "bias")
 
@@ -340,3 +344,55 @@ def test_batchnorm_and_leaky_relu_are_counted():
         assert ev[name]["result"] == {"n": n, "rounded": rnd, "saturated": 0 if wraps else lim,
                                       "wrapped": lim if wraps else 0}
         assert n > 0 and rnd > 0
+
+
+@given(st.data())
+def test_counted_pools_equal_the_kernels(data):
+    """avgpool2d/1d, global average and max pooling: the counted run (numpy, each step over
+    all windows) gives the kernels' bits; every conversion is counted once (``n``)."""
+    spec, x = data.draw(st.one_of(avgpool_case(), global_case()))
+    lay = spec.layers[0]
+    note(spec.to_json(indent=None))
+    model = prepare(spec, {})
+    ev = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = model.run(x, events=ev)["p"]
+    assert_bits_equal(model.run(x)["p"], got, context=spec.to_json(indent=None))
+    if lay.type.startswith("global_maxpool") and lay.accum is None:
+        assert "p" not in ev
+        return
+    e = ev["p"]
+    outputs = got.size
+    assert e["result"]["n"] in (0, outputs)  # 0: the same type, a copy
+    if lay.type.startswith("global_maxpool"):
+        return
+    k = int(np.prod(lay.kernel)) if lay.type == "avgpool2d" else None
+    if lay.cfg.sum == "tree" and k is not None:
+        assert e["accum"]["n"] in (0, outputs * (k - 1))
+    if lay.cfg.scaling == "divide":
+        assert e["divide"]["n"] == outputs
+
+
+def test_counted_avgpool_sees_rounding_and_saturation():
+    spec = load_spec({
+        "name": "t", "input": {"shape": [2, 6, 6], "format": "ap_fixed<8,3,AP_RND,AP_SAT>"},
+        "layers": [{"name": "a", "type": "avgpool2d", "kernel": [3, 3], "padding": [1, 1],
+                    "term": "to_accum", "sum_order": "tree", "scaling": "divide",
+                    "formats": {"accum": "ap_fixed<8,3,AP_RND,AP_SAT>",
+                                "result": "ap_fixed<6,2,AP_RND,AP_SAT>"}},
+                   {"name": "g", "type": "global_avgpool2d", "scaling": "reciprocal",
+                    "formats": {"accum": "ap_fixed<6,1>", "result": "ap_fixed<6,2>",
+                                "reciprocal": "ap_ufixed<6,0>"}}]})
+    x = np.random.default_rng(3).normal(0, 3, (4, 2, 6, 6))
+    model = prepare(spec, {})
+    ev = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        taps = model.run(x, events=ev)
+        plain = model.run(x)
+    for k in plain:
+        assert_bits_equal(plain[k], taps[k], context=k)
+    assert ev["a"]["accum"]["saturated"] > 0 and ev["a"]["divide"]["rounded"] > 0
+    assert ev["a"]["result"]["rounded"] > 0
+    assert ev["g"]["accum"]["wrapped"] > 0 and ev["g"]["result"]["rounded"] > 0

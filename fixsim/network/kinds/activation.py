@@ -76,17 +76,17 @@ class LeakyReluKind(ActivationKind):
     def run_counted(self, layer, state, x, events):
         """``x >= 0 ? R(x) : R(x * alpha)`` (R: the result format, else the input's; x >= 0
         is not converted without a result format), every conversion counted."""
-        from ...layers.mac import convert_counted
+        from ...layers._counting import convert_events, slot
 
         act, fmt = layer.activation, layer.in_format
         x = np.asarray(x, np.int64)
-        ev = events.setdefault("result", {})
+        ev = slot(events, "result")
         out = x.copy()
         pos = x >= 0
         if layer.converts:
-            out[pos] = convert_counted(x[pos], fmt, layer.result, ev)
+            out[pos] = convert_events(x[pos], fmt, layer.result, ev)
         neg = ~pos
-        out[neg] = convert_counted(x[neg] * np.int64(act.alpha_raw),
+        out[neg] = convert_events(x[neg] * np.int64(act.alpha_raw),
                                    product_type(fmt, act.alpha_format), layer.out_format, ev)
         return out
 

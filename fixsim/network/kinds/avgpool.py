@@ -29,7 +29,8 @@ import numpy as np
 from ...errors import FormatError, InputError, closest
 from ...fixed import FixedType
 from ...layers.avgpool import (POOL_SUMS, SCALINGS, TERMS, PoolConfig, avgpool2d,
-                               avgpool2d_float, global_avgpool, global_maxpool,
+                               avgpool2d_counted, avgpool2d_float, global_avgpool,
+                               global_avgpool_counted, global_maxpool, global_maxpool_counted,
                                global_pool_float, pool_out_padded)
 from .. import schema as S
 from ..spec_types import Layer
@@ -197,6 +198,9 @@ class AvgPool2DKind(LayerKind):
         dst[...] = avgpool2d(x, layer.cfg, layer.kernel, layer.stride, layer.padding)
         return dst
 
+    def run_counted(self, layer, state, x, events):
+        return avgpool2d_counted(x, layer.cfg, layer.kernel, layer.stride, layer.padding, events)
+
     def run_float(self, layer, x, weights):
         return avgpool2d_float(x, layer.kernel, layer.stride, layer.padding, layer.cfg.count_pad)
 
@@ -234,6 +238,12 @@ class AvgPool1DKind(LayerKind):
                       (1, layer.stride), (0, layer.padding))
         dst[...] = y.reshape(dst.shape)
         return dst
+
+    def run_counted(self, layer, state, x, events):
+        n, c, length = x.shape
+        y = avgpool2d_counted(x.reshape(n, c, 1, length), layer.cfg, (1, layer.kernel),
+                              (1, layer.stride), (0, layer.padding), events)
+        return y.reshape(n, *layer.out_shape)
 
     def run_float(self, layer, x, weights):
         x = np.asarray(x, np.float64)
@@ -284,6 +294,9 @@ class GlobalAvgPoolKind(LayerKind):
         dst[...] = global_avgpool(x, layer.cfg)
         return dst
 
+    def run_counted(self, layer, state, x, events):
+        return global_avgpool_counted(x, layer.cfg, events)
+
     def run_float(self, layer, x, weights):
         return global_pool_float(x, "avg")
 
@@ -318,6 +331,12 @@ class GlobalMaxPoolKind(LayerKind):
         else:
             dst[...] = global_maxpool(x, layer.in_format, layer.accum, layer.result, layer.term)
         return dst
+
+    def run_counted(self, layer, state, x, events):
+        if layer.accum is None:
+            return None  # the max in the input format: nothing converted
+        return global_maxpool_counted(x, layer.in_format, layer.accum, layer.result, layer.term,
+                                      events)
 
     def run_float(self, layer, x, weights):
         return global_pool_float(x, "max")

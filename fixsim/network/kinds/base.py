@@ -131,10 +131,10 @@ class LayerKind:
         pre = self.pre_result(layer, state, x)
         if pre is None:
             return None
-        from ...layers.mac import convert_counted
+        from ...layers._counting import convert_events, slot
 
-        return convert_counted(pre, layer.in_format, layer.result,
-                               events.setdefault("result", {}))
+        return convert_events(pre, layer.in_format, layer.result,
+                               slot(events, "result"))
 
     def run_fused(self, layer: Layer, state: Any, nxt: Layer, x: np.ndarray, io, nio):
         """This layer and the next one (of a type in :attr:`fuses_with`) in one pass.

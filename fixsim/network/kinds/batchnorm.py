@@ -77,7 +77,7 @@ class BatchNormKind(LayerKind):
 
     def run_counted(self, layer, state, x, events):
         """``R(x * scale[c] + bias[c])`` from the exact sums, the conversion counted."""
-        from ...layers.mac import convert_counted
+        from ...layers._counting import convert_events, slot
 
         cfg = layer.cfg
         p, s = cfg.product_format, cfg.sum_format
@@ -85,7 +85,7 @@ class BatchNormKind(LayerKind):
         scale, bias = (np.asarray(v, np.int64).reshape(shape) for v in state)
         sums = ((np.asarray(x, np.int64) * scale) << (s.frac_bits - p.frac_bits)) + (
             bias << (s.frac_bits - cfg.bias.frac_bits))
-        return convert_counted(sums, s, cfg.result, events.setdefault("result", {}))
+        return convert_events(sums, s, cfg.result, slot(events, "result"))
 
     def prepare(self, layer, weights, method):
         return weights[f"{layer.name}.scale"], weights[f"{layer.name}.bias"]
