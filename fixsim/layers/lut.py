@@ -163,6 +163,38 @@ def lut_activation(x, in_format: FixedType, table: np.ndarray, rng: int, index: 
     return out.reshape(arr.shape)
 
 
+def lut_counted(x, in_format: FixedType, table_raw: np.ndarray, table_format: FixedType,
+                result: FixedType, rng: int, index: str, events: dict) -> np.ndarray:
+    """:func:`lut_activation` with its events counted (numpy; the same bits): ``index``
+    (an input whose index computation drops a fraction: rounded; outside the table's
+    range, so the index is clamped: saturated) and ``result`` (the entry, in the table
+    format, into the result format, once per output).  ``table_raw``: :func:`lut_table`.
+    """
+    from ._counting import add_events, convert_events, slot
+
+    arr = np.asarray(x, np.int64)
+    n, d, f = len(table_raw), 2 * rng, in_format.frac_bits
+    p = arr * n
+    if index == "floor":
+        num, den = (p, d << f) if f >= 0 else (p << -f, np.int64(d))
+        q = num // den
+        off = num != q * den
+    else:  # hls4ml: toward zero on x's grid, then toward zero to an integer
+        q = np.sign(p) * (np.abs(p) // d)
+        off = np.abs(p) % d != 0
+        if f >= 0:
+            off |= np.abs(q) % (1 << f) != 0
+            q = np.sign(q) * (np.abs(q) >> f)
+        else:
+            q = q << -f
+    k = q + n // 2
+    clamped = (k < 0) | (k > n - 1)
+    add_events(slot(events, "index"), {"n": int(arr.size), "rounded": int(off.sum()),
+                                       "saturated": int(clamped.sum()), "wrapped": 0})
+    entries = np.asarray(table_raw, np.int64)[np.clip(k, 0, n - 1)]
+    return convert_events(entries, table_format, result, slot(events, "result"))
+
+
 def lut_float(x, function: str) -> np.ndarray:
     """The true function in float64: ``1 / (1 + exp(-x))`` or ``tanh(x)``."""
     x = np.asarray(x, np.float64)

@@ -396,3 +396,30 @@ def test_counted_avgpool_sees_rounding_and_saturation():
     assert ev["a"]["accum"]["saturated"] > 0 and ev["a"]["divide"]["rounded"] > 0
     assert ev["a"]["result"]["rounded"] > 0
     assert ev["g"]["accum"]["wrapped"] > 0 and ev["g"]["result"]["rounded"] > 0
+
+
+@pytest.mark.parametrize("index", ["trunc", "floor"])
+def test_lut_activations_count_clamped_indexes(index):
+    """sigmoid/tanh: the counted run's bits equal the kernel's; inputs beyond the table's
+    range are counted as saturated indexes, and the entry -> result conversion per output."""
+    spec = load_spec({
+        "name": "t", "input": {"shape": [4, 10], "format": "ap_fixed<12,5,AP_RND,AP_SAT>"},
+        "layers": [
+            {"name": "s", "type": "sigmoid", "table_size": 256, "index": index,
+             "formats": {"result": "ap_fixed<6,1,AP_RND,AP_SAT>"}},
+            {"name": "t", "type": "tanh", "table_size": 64, "range": 2, "index": index}]})
+    x = np.random.default_rng(6).normal(0, 6, (7, 4, 10))
+    model = prepare(spec, {})
+    ev = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        taps = model.run(x, events=ev)
+        plain = model.run(x)
+    for k in plain:
+        assert_bits_equal(plain[k], taps[k], context=k)
+    v = np.abs(taps["input"] * spec.input_format.lsb)
+    for name, rng, xin in (("s", 8, v), ("t", 2, np.abs(taps["s"] * spec.layer("s").result.lsb))):
+        e = ev[name]
+        assert e["index"]["n"] == x.size and e["result"]["n"] in (0, x.size)
+        assert (xin > rng + 0.5).sum() <= e["index"]["saturated"] <= (xin >= rng - 0.5).sum()
+    assert ev["s"]["index"]["saturated"] > 0 and ev["s"]["result"]["rounded"] > 0

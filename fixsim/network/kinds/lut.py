@@ -126,6 +126,11 @@ class LutKind(LayerKind):
         raw = L.lut_table(layer.function, layer.table_size, layer.range, layer.table)
         return L.converted(raw, layer.table, layer.result)
 
+    def run_counted(self, layer, state, x, events):
+        raw = L.lut_table(layer.function, layer.table_size, layer.range, layer.table)
+        return L.lut_counted(x, layer.in_format, raw, layer.table, layer.result, layer.range,
+                             layer.index, events)
+
     def run(self, layer, state, x, io):
         dst = io.dst()
         dst[...] = L.lut_activation(x, layer.in_format, state, layer.range, layer.index)
