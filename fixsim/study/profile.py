@@ -22,8 +22,9 @@ with no range limit.  Weights and biases get the events of their float -> format
 quantization (done once, before the run).  Batchnorm, leaky relu, a relu, linear, max
 pool or flatten with a result format of its own, and the average and global pools count
 their conversions (``result``; a pool also ``terms``, ``accum`` and ``divide``; sigmoid and
-tanh ``index``: inputs beyond the table, clamped); a layer that converts nothing has
-all-zero events; softmax has no counters (``null`` with the reason).
+tanh ``index``: inputs beyond the table, clamped; softmax ``norm``, ``exp``, ``accum``,
+``inv_inp``); a layer that converts nothing has all-zero events; a layer type without
+counters (none today) would get ``null`` with the reason.
 
 Products: their float range (exact min/max from each input's extremes) and percentiles
 of a sample of frames.  Divergence: per layer the largest |fixed - float| in the layer's

@@ -423,3 +423,32 @@ def test_lut_activations_count_clamped_indexes(index):
         assert e["index"]["n"] == x.size and e["result"]["n"] in (0, x.size)
         assert (xin > rng + 0.5).sum() <= e["index"]["saturated"] <= (xin >= rng - 0.5).sum()
     assert ev["s"]["index"]["saturated"] > 0 and ev["s"]["result"]["rounded"] > 0
+
+
+@pytest.mark.parametrize("impl", ["stable", "latency"])
+def test_softmax_counted_equals_the_kernel(impl):
+    """Softmax's counted run (numpy over all positions) gives the kernel's bits, and counts
+    each of its conversions: exp entries into A, tree nodes, the sum into inv_inp, results."""
+    spec = load_spec({
+        "name": "t", "input": {"shape": [5, 6], "format": "ap_fixed<10,4,AP_RND,AP_SAT>"},
+        "layers": [{"name": "sm", "type": "softmax", "implementation": impl,
+                    "formats": {"exp_table": "ap_fixed<12,6,AP_RND,AP_SAT>",
+                                "accum": "ap_fixed<8,3,AP_RND,AP_SAT>",
+                                "inv_table": "ap_fixed<10,4,AP_RND,AP_SAT>",
+                                "inv_inp": "ap_fixed<10,4,AP_RND,AP_SAT>",
+                                "result": "ap_fixed<8,1,AP_RND,AP_SAT>"}}]})
+    x = np.random.default_rng(8).normal(0, 3, (6, 5, 6))
+    model = prepare(spec, {})
+    ev = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        taps = model.run(x, events=ev)
+        plain = model.run(x)
+    for k in plain:
+        assert_bits_equal(plain[k], taps[k], context=k)
+    e = ev["sm"]
+    softmaxes = 6 * 6
+    assert e["exp"]["n"] == softmaxes * 5 and e["accum"]["n"] == softmaxes * 4
+    assert e["inv_inp"]["n"] == softmaxes and e["result"]["n"] == softmaxes * 5
+    assert e["exp"]["rounded"] + e["exp"]["saturated"] > 0 and e["result"]["rounded"] > 0
+    assert ("norm" in e) == (impl == "stable")

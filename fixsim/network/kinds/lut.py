@@ -292,6 +292,38 @@ class SoftmaxKind(LayerKind):
         dst[...] = out.reshape(dst.shape)
         return dst
 
+    def run_counted(self, layer, state, x, events):
+        """:meth:`run` in numpy over all positions at once, every conversion counted:
+        ``norm`` (stable: max - x into inp_norm), ``exp`` (each looked-up entry into A),
+        ``accum`` (each tree node), ``inv_inp`` (the sum into inv_inp), ``result``."""
+        from ...layers._counting import convert_events, slot
+
+        fin, acc = layer.in_format, layer.accum
+        xs = np.asarray(x, np.int64).reshape(len(x), layer.channels, layer.positions)
+        v = xs
+        if state["stable"]:
+            v = convert_events(xs.max(axis=1, keepdims=True) - xs, difference_type(fin, fin),
+                               layer.inp_norm, slot(events, "norm"))
+
+        def top_bits(raw, width, shift):
+            return ((raw.astype(np.uint64) & np.uint64((1 << width) - 1))
+                    >> np.uint64(shift)).astype(np.int64)
+
+        ix = layer.exp_index_format
+        et = L.exp_table(ix, layer.exp_table_size, layer.exp_scale, state["stable"],
+                         layer.exp_table)
+        e = convert_events(et[top_bits(v, state["norm_w"], state["exp_shift"])],
+                           layer.exp_table, acc, slot(events, "exp"))
+        buf = list(np.moveaxis(e, 1, 0))  # C arrays (N, P), then the tree's nodes
+        for a, b in zip(state["left"], state["right"], strict=True):
+            buf.append(convert_events(buf[a] + buf[b], sum_type(acc, acc), acc,
+                                      slot(events, "accum")))
+        s = convert_events(buf[-1], acc, layer.inv_inp, slot(events, "inv_inp"))
+        inv = state["invt"][top_bits(s, state["inv_w"], state["inv_shift"])]
+        y = convert_events(e * inv[:, None, :], product_type(acc, layer.inv_table),
+                           layer.result, slot(events, "result"))
+        return y.reshape(len(x), *layer.out_shape)
+
     def run_float(self, layer, x, weights):
         return L.softmax_float(x)
 
