@@ -89,7 +89,15 @@ class CsimProcess:
         lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
         return f"; stderr: {lines[-1]}" if lines else ""
 
-    def _dead(self, what: str) -> DeviceError:
+    def _dead(self, what: str, settle: float = 0.0) -> DeviceError:
+        """The error for a program that stopped answering.  ``settle``: seconds to wait for
+        its exit status (its output has ended or its input closed: it is exiting, and the
+        status may not be there yet when the pipe already says so)."""
+        if self._proc is not None and settle > 0:
+            try:
+                self._proc.wait(timeout=settle)
+            except subprocess.TimeoutExpired:
+                pass
         rc = self._proc.poll() if self._proc else None
         state = f"exited with status {rc}" if rc is not None else "is not answering"
         return DeviceError(f"C-simulation program {self.exe.name} {state} ({what}){self._stderr_tail()}")
@@ -106,7 +114,7 @@ class CsimProcess:
                 continue
             chunk = os.read(fd, n - len(buf))
             if not chunk:
-                raise self._dead("end of output")
+                raise self._dead("end of output", settle=min(1.0, self.timeout))
             buf += chunk
         return bytes(buf)
 
@@ -119,7 +127,7 @@ class CsimProcess:
                 self._proc.stdin.write(_HDR.pack(op, n) + payload)
                 self._proc.stdin.flush()
             except (BrokenPipeError, OSError):
-                raise self._dead("stdin closed") from None
+                raise self._dead("stdin closed", settle=min(1.0, self.timeout)) from None
             deadline = time.monotonic() + self.timeout
             status, m = _HDR.unpack(self._read_exact(_HDR.size, deadline))
             if m > MAX_WORDS:
