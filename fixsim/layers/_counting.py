@@ -29,10 +29,8 @@ from numba import njit
 from ..errors import FormatError
 from ..fixed import FixedType, product_type, sum_type
 from ..fixed.format import Overflow
-from ..fixed.kernels import WRAP, _mask, _requant, _to_int64
-from ._kernels import _cvt
-from .convert import (DST_SIGNED, DST_W, FAST, HI, LO, OMODE, QMODE, SHIFT, SYM_MIN, SYM_RULE,
-                      descriptor)
+from ._kernels import _cvt, _semantic
+from .convert import FAST, SHIFT, descriptor
 
 #: Counter slots of one layer: (rounded, overflow) per conversion.
 SLOTS = ("products", "accum", "result", "activation", "bias")
@@ -75,11 +73,7 @@ def _port(v, c):
 def _convert(v, c):
     """``_cvt(v, c)``: the semantic form inline, the port through :func:`_port`."""
     if c[FAST] == 1:
-        y = _requant(v, c[SHIFT], c[LO], c[HI], c[QMODE], c[OMODE], c[SYM_MIN] != 0,
-                     c[SYM_RULE] != 0)
-        if c[OMODE] == WRAP:
-            y = _to_int64(np.uint64(y) & _mask(c[DST_W]), c[DST_W], c[DST_SIGNED] != 0)
-        return y
+        return _semantic(v, c)
     return _port(v, c)
 
 

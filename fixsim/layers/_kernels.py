@@ -23,14 +23,20 @@ from .convert import (DST_I, DST_N, DST_SIGNED, DST_W, FAST, HI, LO, OMODE, QMOD
 
 
 @njit(cache=True, inline="always")
+def _semantic(v, c):
+    """The semantic form of a FAST descriptor ``c`` (``_requant``, then W-bit wrap)."""
+    y = _requant(v, c[SHIFT], c[LO], c[HI], c[QMODE], c[OMODE], c[SYM_MIN] != 0,
+                 c[SYM_RULE] != 0)
+    if c[OMODE] == WRAP:
+        y = _to_int64(np.uint64(y) & _mask(c[DST_W]), c[DST_W], c[DST_SIGNED] != 0)
+    return y
+
+
+@njit(cache=True, inline="always")
 def _cvt(v, c):
     """``dst(src(v))`` for an exact int64 source value ``v``, per descriptor ``c``."""
     if c[FAST] == 1:
-        y = _requant(v, c[SHIFT], c[LO], c[HI], c[QMODE], c[OMODE], c[SYM_MIN] != 0,
-                     c[SYM_RULE] != 0)
-        if c[OMODE] == WRAP:
-            y = _to_int64(np.uint64(y) & _mask(c[DST_W]), c[DST_W], c[DST_SIGNED] != 0)
-        return y
+        return _semantic(v, c)
     pat, _ = _convert_pattern(np.uint64(v), c[SRC_W], c[SRC_I], c[SRC_SIGNED] != 0, c[DST_W],
                               c[DST_I], c[DST_SIGNED] != 0, c[QMODE], c[OMODE], c[DST_N], False)
     return _to_int64(pat, c[DST_W], c[DST_SIGNED] != 0)

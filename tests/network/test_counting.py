@@ -141,6 +141,18 @@ def counted_conv2d(x, w, bias, cfg: MacConfig, stride, padding):
     return _result(t, acc, cfg), t.as_events(cfg)
 
 
+def _counted_run(model, x):
+    """``model.run(x, events=...)``: (taps, events), its taps asserted equal to the plain run's."""
+    ev = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        taps = model.run(x, events=ev)
+        plain = model.run(x)
+    for k in plain:
+        assert_bits_equal(plain[k], taps[k], context=k)
+    return taps, ev
+
+
 @given(conv_case())
 def test_counted_conv2d_bits_and_events(case):
     spec, layer, x, w, b = case
@@ -277,11 +289,7 @@ def test_result_formats_of_weightless_layers_are_counted():
              "formats": {"result": "ap_fixed<3,1,AP_RND_CONV,AP_SAT_SYM>"}}]})
     x = np.random.default_rng(1).normal(0, 3, (6, 2, 6, 6))
     model = prepare(spec, {})
-    plain = model.run(x)
-    ev = {}
-    taps = model.run(x, events=ev)
-    for k in plain:
-        assert_bits_equal(plain[k], taps[k], context=k)
+    taps, ev = _counted_run(model, x)
     assert set(ev) == {"input", "r", "p", "f"}
     t = Tally()
     t.convert("result", np.maximum(taps["input"], 0), spec.input_format, spec.layer("r").result)
@@ -315,11 +323,7 @@ def test_batchnorm_and_leaky_relu_are_counted():
     wr = random_weights(spec, seed=5)
     x = np.random.default_rng(2).normal(0, 4, (5, 3, 4, 4))
     model = prepare(spec, wr)
-    plain = model.run(x)
-    ev = {}
-    taps = model.run(x, events=ev)
-    for k in plain:
-        assert_bits_equal(plain[k], taps[k], context=k)
+    taps, ev = _counted_run(model, x)
     bn = spec.layer("bn").cfg
     sums, st_ = add(*multiply(taps["input"], bn.in_format,
                               np.asarray(wr["bn.scale"]).reshape(1, 3, 1, 1), bn.scale),
@@ -386,13 +390,7 @@ def test_counted_avgpool_sees_rounding_and_saturation():
                                 "reciprocal": "ap_ufixed<6,0>"}}]})
     x = np.random.default_rng(3).normal(0, 3, (4, 2, 6, 6))
     model = prepare(spec, {})
-    ev = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        taps = model.run(x, events=ev)
-        plain = model.run(x)
-    for k in plain:
-        assert_bits_equal(plain[k], taps[k], context=k)
+    taps, ev = _counted_run(model, x)
     assert ev["a"]["accum"]["saturated"] > 0 and ev["a"]["divide"]["rounded"] > 0
     assert ev["a"]["result"]["rounded"] > 0
     assert ev["g"]["accum"]["wrapped"] > 0 and ev["g"]["result"]["rounded"] > 0
@@ -410,13 +408,7 @@ def test_lut_activations_count_clamped_indexes(index):
             {"name": "t", "type": "tanh", "table_size": 64, "range": 2, "index": index}]})
     x = np.random.default_rng(6).normal(0, 6, (7, 4, 10))
     model = prepare(spec, {})
-    ev = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        taps = model.run(x, events=ev)
-        plain = model.run(x)
-    for k in plain:
-        assert_bits_equal(plain[k], taps[k], context=k)
+    taps, ev = _counted_run(model, x)
     v = np.abs(taps["input"] * spec.input_format.lsb)
     for name, rng, xin in (("s", 8, v), ("t", 2, np.abs(taps["s"] * spec.layer("s").result.lsb))):
         e = ev[name]
@@ -439,13 +431,7 @@ def test_softmax_counted_equals_the_kernel(impl):
                                 "result": "ap_fixed<8,1,AP_RND,AP_SAT>"}}]})
     x = np.random.default_rng(8).normal(0, 3, (6, 5, 6))
     model = prepare(spec, {})
-    ev = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        taps = model.run(x, events=ev)
-        plain = model.run(x)
-    for k in plain:
-        assert_bits_equal(plain[k], taps[k], context=k)
+    taps, ev = _counted_run(model, x)
     e = ev["sm"]
     softmaxes = 6 * 6
     assert e["exp"]["n"] == softmaxes * 5 and e["accum"]["n"] == softmaxes * 4
